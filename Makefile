@@ -1,0 +1,58 @@
+# ach-risk developer commands. Every target creates what it needs (venv, generated code, node tools).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+NODE_STAMP := node_modules/.installed-stamp
+
+.PHONY: setup run emulator protos protos-check buf-lint lint fmt test check clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+## run: start the service on its embedded defaults (in-process Plaid emulator, 127.0.0.1:50051)
+run: $(STAMP)
+	$(BIN)/ach-risk serve
+
+## emulator: start the Plaid emulator alone on 127.0.0.1:8089
+emulator: $(STAMP)
+	$(BIN)/ach-risk emulator
+
+## protos: regenerate service/_proto from protos/
+protos: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py
+
+protos-check: $(STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+
+buf-lint: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+	node_modules/.bin/buf lint
+
+lint: $(STAMP) buf-lint
+	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/mypy service tests
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff format service tests scripts
+	$(BIN)/ruff check --fix service tests scripts
+
+## test: the whole suite (fails if generated code drifted from protos/)
+test: $(STAMP) protos-check
+	$(BIN)/python -m pytest
+
+check: lint test
+
+clean:
+	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Thin adapters between the shell's ports and the outside world (Plaid, storage)."""

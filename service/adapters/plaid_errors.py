@@ -1,0 +1,81 @@
+"""Plaid's error classes (reference/plaid.md 3.2) mapped to the service's FailureKind."""
+
+from __future__ import annotations
+
+from service.errors import FailureKind
+
+_ITEM_CODES = frozenset(
+    {
+        "ITEM_LOGIN_REQUIRED",
+        "ITEM_NOT_FOUND",
+        "ITEM_LOCKED",
+        "PASSWORD_RESET_REQUIRED",
+        "USER_SETUP_REQUIRED",
+        "NO_ACCOUNTS",
+        "ACCESS_NOT_GRANTED",
+        "INVALID_CREDENTIALS",
+        "INVALID_MFA",
+        "ITEM_NOT_SUPPORTED",
+        "MFA_NOT_SUPPORTED",
+        "INSUFFICIENT_CREDENTIALS",
+        "USER_INPUT_TIMEOUT",
+        "ITEM_CONCURRENTLY_DELETED",
+    }
+)
+_NOT_SUPPORTED_CODES = frozenset(
+    {
+        "PRODUCT_NOT_ENABLED",
+        "PRODUCTS_NOT_SUPPORTED",
+        "INVALID_PRODUCT",
+        "ADDITIONAL_CONSENT_REQUIRED",
+        "ADDENDUM_NOT_SIGNED",
+        "INVALID_CONFIGURATION_STATE",
+        "NOT_ENABLED_FOR_SIGNAL_TRANSACTION_SCORE_RULESETS",
+        "INSTITUTION_NO_LONGER_SUPPORTED",
+        "INSTITUTION_REGISTRATION_REQUIRED",
+        "UNAUTHORIZED_INSTITUTION",
+    }
+)
+_BY_CODE = {
+    "INVALID_ACCESS_TOKEN": FailureKind.INVALID_ACCESS_TOKEN,
+    "INVALID_ACCOUNT_ID": FailureKind.INVALID_ACCOUNT,
+    "INVALID_API_KEYS": FailureKind.CREDENTIALS_REJECTED,
+    "RULESET_NOT_FOUND": FailureKind.RULESET_NOT_FOUND,
+    "CLIENT_TRANSACTION_ID_ALREADY_IN_USE": FailureKind.IDEMPOTENCY_CONFLICT,
+    "CREDITS_EXHAUSTED": FailureKind.QUOTA_EXHAUSTED,
+    "PRODUCT_NOT_READY": FailureKind.UNAVAILABLE,
+    "INSTITUTION_DOWN": FailureKind.UNAVAILABLE,
+    "INSTITUTION_NOT_RESPONDING": FailureKind.UNAVAILABLE,
+    "INSTITUTION_NOT_AVAILABLE": FailureKind.UNAVAILABLE,
+    "INTERNAL_SERVER_ERROR": FailureKind.UNAVAILABLE,
+    "PLANNED_MAINTENANCE": FailureKind.UNAVAILABLE,
+    **dict.fromkeys(_ITEM_CODES, FailureKind.RELINK_REQUIRED),
+    **dict.fromkeys(_NOT_SUPPORTED_CODES, FailureKind.NOT_SUPPORTED),
+}
+_BY_TYPE = {
+    "ITEM_ERROR": FailureKind.RELINK_REQUIRED,
+    "RATE_LIMIT_EXCEEDED": FailureKind.RATE_LIMITED,
+    "API_ERROR": FailureKind.UNAVAILABLE,
+    "INSTITUTION_ERROR": FailureKind.UNAVAILABLE,
+    "INVALID_REQUEST": FailureKind.REQUEST_REJECTED,
+    "INVALID_INPUT": FailureKind.REQUEST_REJECTED,
+    "INVALID_RESULT": FailureKind.REQUEST_REJECTED,
+    "SIGNAL_ERROR": FailureKind.NOT_SUPPORTED,
+}
+
+
+def classify(
+    http_status: int, error_type: str | None, error_code: str | None
+) -> FailureKind:
+    """The failure kind for a Plaid error answer: by code, then type, then HTTP status."""
+    if error_code in _BY_CODE:
+        return _BY_CODE[error_code]
+    if error_type in _BY_TYPE:
+        return _BY_TYPE[error_type]
+    if http_status == 429:
+        return FailureKind.RATE_LIMITED
+    if http_status >= 500 or http_status in (408, 0):
+        return FailureKind.UNAVAILABLE
+    if http_status in (401, 403):
+        return FailureKind.CREDENTIALS_REJECTED
+    return FailureKind.REQUEST_REJECTED

@@ -1,0 +1,100 @@
+"""Request bodies built with plaid-python's models, so the SDK stays our schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from plaid.api_client import ApiClient
+from plaid.model.accounts_balance_get_request import AccountsBalanceGetRequest
+from plaid.model.accounts_balance_get_request_options import (
+    AccountsBalanceGetRequestOptions,
+)
+from plaid.model.signal_address_data import SignalAddressData
+from plaid.model.signal_device import SignalDevice
+from plaid.model.signal_evaluate_request import SignalEvaluateRequest
+from plaid.model.signal_person_name import SignalPersonName
+from plaid.model.signal_user import SignalUser
+
+from service.ports import EndUser, PlaidAccount, SignalContext
+from service.risk.model import PaymentAttempt, Rail
+
+_PAYMENT_METHOD = {Rail.ACH_STANDARD: "STANDARD_ACH", Rail.ACH_SAME_DAY: "SAME_DAY_ACH"}
+
+
+def signal_evaluate_body(
+    attempt: PaymentAttempt, account: PlaidAccount, context: SignalContext
+) -> dict[str, Any]:
+    """The JSON body of `/signal/evaluate`; amount is the exact USD value as a double."""
+    optional = _present(
+        ruleset_key=attempt.ruleset_key,
+        default_payment_method=_PAYMENT_METHOD.get(attempt.rail),
+        user_present=context.user_present,
+        is_recurring=context.is_recurring,
+        client_user_id=context.client_user_id,
+        user=_user(context.user) if context.user else None,
+        device=_device(context),
+    )
+    request = SignalEvaluateRequest(
+        access_token=account.access_token.reveal(),
+        account_id=account.account_id,
+        client_transaction_id=attempt.client_transaction_id,
+        # float(Decimal) is the double nearest the exact amount; JSON writes it back as
+        # the shortest decimal that round-trips, i.e. exactly "102.05".
+        amount=float(attempt.amount.to_decimal()),
+        **optional,
+    )
+    body: dict[str, Any] = ApiClient.sanitize_for_serialization(request)
+    return body
+
+
+def balance_get_body(
+    account: PlaidAccount, min_last_updated: datetime
+) -> dict[str, Any]:
+    """The JSON body of `/accounts/balance/get` for one account.
+
+    min_last_updated_datetime is required by cached-only institutions (Capital One) and
+    ignored elsewhere, so it is always sent: it is the policy's maximum balance age.
+    """
+    request = AccountsBalanceGetRequest(
+        access_token=account.access_token.reveal(),
+        options=AccountsBalanceGetRequestOptions(
+            account_ids=[account.account_id], min_last_updated_datetime=min_last_updated
+        ),
+    )
+    body: dict[str, Any] = ApiClient.sanitize_for_serialization(request)
+    return body
+
+
+def _present(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _user(user: EndUser) -> SignalUser:
+    name = _present(
+        prefix=user.prefix,
+        given_name=user.given_name,
+        middle_name=user.middle_name,
+        family_name=user.family_name,
+        suffix=user.suffix,
+    )
+    address = _present(
+        street=user.street,
+        city=user.city,
+        region=user.region,
+        postal_code=user.postal_code,
+        country=user.country,
+    )
+    return SignalUser(
+        **_present(
+            name=SignalPersonName(**name) if name else None,
+            phone_number=user.phone_number,
+            email_address=user.email_address,
+            address=SignalAddressData(**address) if address else None,
+        )
+    )
+
+
+def _device(context: SignalContext) -> SignalDevice | None:
+    fields = _present(ip_address=context.ip_address, user_agent=context.user_agent)
+    return SignalDevice(**fields) if fields else None

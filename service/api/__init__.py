@@ -1,0 +1,1 @@
+"""The thin gRPC layer: convert, call the shell, convert back, map errors."""

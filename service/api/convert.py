@@ -1,0 +1,257 @@
+"""Proto <-> domain conversion; request validation names every bad field."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from google.type.money_pb2 import Money as MoneyPb
+
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from service.errors import FieldViolation, InvalidRequest
+from service.evaluate import PaymentRequest
+from service.ports import EndUser, PlaidAccount, SignalContext
+from service.risk.model import Balance, Decision, PaymentAttempt, Rail
+from service.risk.money import Money
+from service.secret import Secret
+
+MAX_TRANSACTION_ID = 36  # Plaid's limit for client_transaction_id
+MAX_TEXT = 256
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_NANOS = Decimal("1e-9")
+_RAILS = {getattr(pb, f"PAYMENT_RAIL_{r.value}"): r for r in Rail}
+_RAIL_PB = {r: v for v, r in _RAILS.items()}
+
+
+def payment_request(msg: pb.EvaluatePaymentRequest) -> PaymentRequest:
+    """Validate and convert; raises InvalidRequest naming every bad field."""
+    bad: list[FieldViolation] = []
+    txid = _text(
+        msg.client_transaction_id, "client_transaction_id", MAX_TRANSACTION_ID, bad
+    )
+    _text(msg.access_token, "access_token", MAX_TEXT, bad)
+    _text(msg.account_id, "account_id", MAX_TEXT, bad)
+    rail = _rail(msg.rail, bad)
+    amount = _amount(msg, rail, bad)
+    ruleset_key = msg.ruleset_key or None
+    if ruleset_key is not None and rail is not None and not rail.is_ach:
+        bad.append(
+            FieldViolation(
+                "ruleset_key",
+                "applies to ACH rails only; Signal "
+                "rulesets are not used for other rails",
+            )
+        )
+    _optional_text(msg.ruleset_key, "ruleset_key", bad)
+    _optional_text(msg.client_user_id, "client_user_id", bad)
+    if msg.user.address.country and not re.fullmatch(
+        r"[A-Z]{2}", msg.user.address.country
+    ):
+        bad.append(
+            FieldViolation("user.address.country", "must be an ISO 3166-1 alpha-2 code")
+        )
+    if bad or rail is None or amount is None:
+        raise InvalidRequest(bad)
+    return PaymentRequest(
+        attempt=PaymentAttempt(txid, amount, rail, ruleset_key),
+        account=PlaidAccount(Secret(msg.access_token), msg.account_id),
+        context=_context(msg),
+    )
+
+
+def _text(value: str, field: str, limit: int, bad: list[FieldViolation]) -> str:
+    if not value:
+        bad.append(FieldViolation(field, "is required"))
+    elif len(value) > limit:
+        bad.append(
+            FieldViolation(
+                field, f"must be at most {limit} characters, got {len(value)}"
+            )
+        )
+    return value
+
+
+def _optional_text(value: str, field: str, bad: list[FieldViolation]) -> None:
+    if len(value) > MAX_TEXT:
+        bad.append(FieldViolation(field, f"must be at most {MAX_TEXT} characters"))
+
+
+def _rail(value: int, bad: list[FieldViolation]) -> Rail | None:
+    rail = _RAILS.get(value)
+    if rail is None:
+        bad.append(
+            FieldViolation(
+                "rail",
+                "must be one of PAYMENT_RAIL_ACH_STANDARD, "
+                "..._ACH_SAME_DAY, _RTP, _FEDNOW, _WIRE, _CARD, "
+                "_BALANCE_CHECK; UNSPECIFIED is not allowed",
+            )
+        )
+    return rail
+
+
+def _amount(
+    msg: pb.EvaluatePaymentRequest, rail: Rail | None, bad: list[FieldViolation]
+) -> Money | None:
+    if not msg.HasField("amount"):
+        bad.append(FieldViolation("amount", "is required"))
+        return None
+    money = msg.amount
+    problems = _money_problems(money)
+    if rail is not None and rail.is_ach and money.currency_code != "USD":
+        problems.append(("amount.currency_code", "ACH payments must be in USD"))
+    if problems:
+        bad.extend(FieldViolation(f, d) for f, d in problems)
+        return None
+    try:
+        result = Money.from_decimal(money_decimal(money), money.currency_code)
+    except ValueError as exc:
+        bad.append(FieldViolation("amount", str(exc)))
+        return None
+    if result.minor_units <= 0:
+        bad.append(FieldViolation("amount", "must be greater than zero"))
+        return None
+    return result
+
+
+def _money_problems(money: MoneyPb) -> list[tuple[str, str]]:
+    problems = []
+    if not _CURRENCY.match(money.currency_code):
+        problems.append(("amount.currency_code", "must be a 3-letter ISO 4217 code"))
+    if not -999_999_999 <= money.nanos <= 999_999_999:
+        problems.append(
+            ("amount.nanos", "must be between -999,999,999 and +999,999,999")
+        )
+    elif money.units * money.nanos < 0:
+        problems.append(("amount.nanos", "must have the same sign as amount.units"))
+    return problems
+
+
+def money_decimal(money: MoneyPb) -> Decimal:
+    """google.type.Money as an exact Decimal."""
+    return Decimal(money.units) + Decimal(money.nanos).scaleb(-9)
+
+
+def _context(msg: pb.EvaluatePaymentRequest) -> SignalContext:
+    user = None
+    if msg.HasField("user"):
+        u, name, addr = msg.user, msg.user.name, msg.user.address
+        user = EndUser(
+            prefix=name.prefix or None,
+            given_name=name.given_name or None,
+            middle_name=name.middle_name or None,
+            family_name=name.family_name or None,
+            suffix=name.suffix or None,
+            phone_number=u.phone_number or None,
+            email_address=u.email_address or None,
+            street=addr.street or None,
+            city=addr.city or None,
+            region=addr.region or None,
+            postal_code=addr.postal_code or None,
+            country=addr.country or None,
+        )
+    return SignalContext(
+        user_present=msg.user_present if msg.HasField("user_present") else None,
+        is_recurring=msg.is_recurring if msg.HasField("is_recurring") else None,
+        client_user_id=msg.client_user_id or None,
+        user=user,
+        ip_address=msg.device.ip_address or None,
+        user_agent=msg.device.user_agent or None,
+    )
+
+
+def decision_pb(decision: Decision) -> pb.Decision:
+    """The domain decision as the wire message."""
+    attempt, verdict = decision.attempt, decision.verdict
+    out = pb.Decision(
+        client_transaction_id=attempt.client_transaction_id,
+        result=getattr(pb, f"DECISION_RESULT_{verdict.result.value}"),
+        source=getattr(pb, f"DECISION_SOURCE_{verdict.source.value}"),
+        rail=_RAIL_PB[attempt.rail],
+        amount=money_pb(attempt.amount.to_decimal(), attempt.amount.currency),
+        reasons=[
+            pb.DecisionReason(code=n.code, message=n.message) for n in verdict.reasons
+        ],
+        requested_ruleset_key=attempt.ruleset_key or "",
+        plaid_warnings=[
+            pb.PlaidWarning(
+                warning_type=w.warning_type,
+                warning_code=w.warning_code,
+                warning_message=w.warning_message,
+            )
+            for w in decision.plaid_warnings
+        ],
+        balance=_balance(decision.balance, decision.evaluated_at),
+        realtime_balance=pb.RealtimeBalance(
+            fetched=decision.realtime.fetched,
+            basis=getattr(
+                pb, f"REALTIME_BALANCE_BASIS_{decision.realtime.basis.value}"
+            ),
+            warnings=[
+                pb.RealtimeBalanceWarning(code=n.code, message=n.message)
+                for n in decision.realtime.warnings
+            ],
+        ),
+        plaid_calls=[
+            pb.PlaidCall(
+                endpoint=c.endpoint,
+                request_id=c.request_id or "",
+                http_status=c.http_status,
+                error_code=c.error_code or "",
+                duration_ms=c.duration_ms,
+                attempt=c.attempt,
+            )
+            for c in decision.plaid_calls
+        ],
+        plaid_request_ids=[c.request_id for c in decision.plaid_calls if c.request_id],
+        evaluate_time=timestamp(decision.evaluated_at),
+        duration_ms=decision.duration_ms,
+        replayed=decision.replayed,
+        degraded=decision.degraded,
+    )
+    ruleset = decision.applied_ruleset
+    if ruleset is not None:
+        out.applied_ruleset_key = ruleset.key or ""
+        if ruleset.custom_action_key or ruleset.internal_note:
+            out.triggered_rule.custom_action_key = ruleset.custom_action_key or ""
+            out.triggered_rule.internal_note = ruleset.internal_note or ""
+    if decision.scores is not None:
+        s = decision.scores
+        out.scores.customer_initiated_return_risk.score = s.customer_initiated
+        out.scores.customer_initiated_return_risk.risk_tier = s.customer_tier
+        out.scores.bank_initiated_return_risk.score = s.bank_initiated
+        out.scores.bank_initiated_return_risk.risk_tier = s.bank_tier
+    return out
+
+
+def _balance(balance: Balance, now: datetime) -> pb.BalanceEvidence:
+    out = pb.BalanceEvidence(currency_code=balance.currency or "")
+    if balance.available is not None:
+        out.available.CopyFrom(money_pb(balance.available, balance.currency or ""))
+    if balance.current is not None:
+        out.current.CopyFrom(money_pb(balance.current, balance.currency or ""))
+    if balance.as_of is not None:
+        out.as_of_time.CopyFrom(timestamp(balance.as_of))
+        out.as_of_source = getattr(
+            pb, f"BALANCE_TIME_SOURCE_{balance.as_of_source.value}"
+        )
+        age = balance.age_seconds(now)
+        if age is not None:
+            out.age_seconds = age
+    return out
+
+
+def money_pb(value: Decimal, currency: str) -> MoneyPb:
+    """An exact Decimal as google.type.Money (nanos rounded half-even past 9 digits)."""
+    value = value.quantize(_NANOS, rounding=ROUND_HALF_EVEN)
+    units = int(value)  # truncates toward zero, so nanos share the sign of units
+    nanos = int((value - units).scaleb(9))
+    return MoneyPb(currency_code=currency, units=units, nanos=nanos)
+
+
+def timestamp(value: datetime) -> Timestamp:
+    out = Timestamp()
+    out.FromDatetime(value)
+    return out

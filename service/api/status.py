@@ -1,0 +1,151 @@
+"""The one table from the service's exceptions to gRPC status codes with google.rpc details.
+
+Status messages are for developers: no secrets, no PII; dynamic values go in metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from service.errors import (
+    DeadlineTooShort,
+    FailureKind,
+    FieldViolation,
+    InvalidRequest,
+    PlaidFailure,
+)
+
+DOMAIN = "achrisk"
+PLAID_DOMAIN = "plaid.com"
+
+
+@dataclass(frozen=True, slots=True)
+class _Mapping:
+    code: grpc.StatusCode
+    retry_after_s: float | None = None
+    field: str | None = None  # the request field Plaid's complaint is about
+    ours: bool = False  # our own fault: generic message, our domain
+
+
+_BY_KIND: dict[FailureKind, _Mapping] = {
+    FailureKind.RELINK_REQUIRED: _Mapping(grpc.StatusCode.FAILED_PRECONDITION),
+    FailureKind.INVALID_ACCESS_TOKEN: _Mapping(
+        grpc.StatusCode.INVALID_ARGUMENT, field="access_token"
+    ),
+    FailureKind.INVALID_ACCOUNT: _Mapping(
+        grpc.StatusCode.INVALID_ARGUMENT, field="account_id"
+    ),
+    FailureKind.RULESET_NOT_FOUND: _Mapping(
+        grpc.StatusCode.INVALID_ARGUMENT, field="ruleset_key"
+    ),
+    FailureKind.IDEMPOTENCY_CONFLICT: _Mapping(grpc.StatusCode.ALREADY_EXISTS),
+    FailureKind.NOT_SUPPORTED: _Mapping(grpc.StatusCode.FAILED_PRECONDITION),
+    FailureKind.REQUEST_REJECTED: _Mapping(grpc.StatusCode.INVALID_ARGUMENT),
+    FailureKind.QUOTA_EXHAUSTED: _Mapping(grpc.StatusCode.RESOURCE_EXHAUSTED),
+    FailureKind.CREDENTIALS_REJECTED: _Mapping(grpc.StatusCode.INTERNAL, ours=True),
+    FailureKind.RATE_LIMITED: _Mapping(
+        grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=2.0
+    ),
+    FailureKind.UNAVAILABLE: _Mapping(grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0),
+    FailureKind.CONNECTION_FAILED: _Mapping(
+        grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0
+    ),
+    FailureKind.MALFORMED_RESPONSE: _Mapping(
+        grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0
+    ),
+    FailureKind.TIMEOUT: _Mapping(grpc.StatusCode.DEADLINE_EXCEEDED),
+}
+
+
+def to_status(exc: BaseException) -> status_pb2.Status:
+    """The google.rpc.Status for any exception; unknown ones are INTERNAL, never UNKNOWN."""
+    if isinstance(exc, InvalidRequest):
+        return _status(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"invalid request: {len(exc.violations)} bad field(s): "
+            + ", ".join(v.field for v in exc.violations),
+            _info("INVALID_REQUEST", DOMAIN, {}),
+            _bad_request(exc.violations),
+        )
+    if isinstance(exc, DeadlineTooShort):
+        return _status(
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            str(exc),
+            _info("DEADLINE_TOO_SHORT", DOMAIN, {}),
+        )
+    if isinstance(exc, PlaidFailure):
+        return _plaid_status(exc)
+    return _status(
+        grpc.StatusCode.INTERNAL,
+        "internal error; see the service log",
+        _info("INTERNAL", DOMAIN, {}),
+    )
+
+
+def _plaid_status(exc: PlaidFailure) -> status_pb2.Status:
+    mapping = _BY_KIND[exc.kind]
+    metadata = {
+        k: v
+        for k, v in (
+            ("plaidErrorType", exc.error_type),
+            ("plaidErrorCode", exc.error_code),
+            ("plaidRequestId", exc.request_id),
+            ("plaidEndpoint", exc.endpoint),
+            ("failureKind", exc.kind.value),
+        )
+        if v
+    }
+    if mapping.ours:
+        details = [_info("PLAID_" + exc.kind.value, DOMAIN, metadata)]
+        return _status(
+            mapping.code,
+            "the service's Plaid credentials were rejected; "
+            "the operator has been alerted",
+            *details,
+        )
+    reason, domain = (
+        (exc.error_code, PLAID_DOMAIN) if exc.error_code else (exc.kind.value, DOMAIN)
+    )
+    details = [_info(reason, domain, metadata)]
+    if mapping.field:
+        details.append(_bad_request([FieldViolation(mapping.field, str(exc))]))
+    if mapping.retry_after_s is not None:
+        details.append(
+            error_details_pb2.RetryInfo(
+                retry_delay=duration_pb2.Duration(seconds=int(mapping.retry_after_s))
+            )
+        )
+    return _status(mapping.code, f"Plaid {exc.endpoint}: {exc}", *details)
+
+
+def _info(
+    reason: str, domain: str, metadata: dict[str, str]
+) -> error_details_pb2.ErrorInfo:
+    return error_details_pb2.ErrorInfo(reason=reason, domain=domain, metadata=metadata)
+
+
+def _bad_request(violations: list[FieldViolation]) -> error_details_pb2.BadRequest:
+    return error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(
+                field=v.field, description=v.description
+            )
+            for v in violations
+        ]
+    )
+
+
+def _status(code: grpc.StatusCode, message: str, *details: object) -> status_pb2.Status:
+    packed = []
+    for detail in details:
+        holder = any_pb2.Any()
+        holder.Pack(detail)  # type: ignore[arg-type]
+        packed.append(holder)
+    # grpc.StatusCode values are (int, name) pairs; google.rpc.Code uses the same ints.
+    number: int = code.value[0]
+    assert code_pb2.Code.Name(number) == code.name
+    return status_pb2.Status(code=number, message=message, details=packed)

@@ -1,0 +1,31 @@
+"""A local Plaid emulator for /signal/evaluate and /accounts/balance/get (SPEC 5).
+
+It keeps state and logs whether each call took a real-time balance fetch.
+"""
+
+from service.emulator.engine import Engine, Reply
+from service.emulator.scenario import (
+    Scenario,
+    ScenarioError,
+    default_scenario_path,
+    load_scenario,
+    parse_scenario,
+)
+from service.emulator.server import RunningEmulator, run_emulator, start_emulator
+
+# The name callers hold: a started emulator.
+Emulator = RunningEmulator
+
+__all__ = [
+    "Emulator",
+    "Engine",
+    "Reply",
+    "RunningEmulator",
+    "Scenario",
+    "ScenarioError",
+    "default_scenario_path",
+    "load_scenario",
+    "parse_scenario",
+    "run_emulator",
+    "start_emulator",
+]

@@ -1,0 +1,82 @@
+"""One /accounts/balance/get answer: live balances, or cached ones (cached-only banks).
+
+No state here; the engine resolves the Item and keeps the log.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.emulator.errors import (
+    PlaidApiError,
+    invalid_input,
+    invalid_request,
+    item_error,
+)
+from service.emulator.responses import account_json, iso, item_json
+from service.emulator.scenario import Account, Item
+from service.emulator.validation import BalanceGetRequest
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceOutcome:
+    """The response body, the accounts it covers and whether a live fetch happened."""
+
+    body: dict[str, object]
+    account_ids: tuple[str, ...]
+    realtime_balance_fetched: bool
+
+
+def requested_accounts(req: BalanceGetRequest, item: Item) -> tuple[Account, ...]:
+    """The accounts asked for (all by default); raises for an id not in the Item."""
+    if req.account_ids is None:
+        return item.accounts
+    accounts = tuple(map(item.account, req.account_ids))
+    if None in accounts:
+        raise invalid_input(
+            "INVALID_ACCOUNT_ID",
+            "one or more of the account IDs is invalid or does not belong to this Item",
+        )
+    return tuple(a for a in accounts if a is not None)
+
+
+def balance_get(
+    req: BalanceGetRequest, item: Item, now: datetime, request_id: str
+) -> BalanceOutcome:
+    """Answer one balance request; raises PlaidApiError as Plaid would."""
+    accounts = requested_accounts(req, item)
+    if item.error is not None:
+        raise item_error(item.error)
+    cached = [a for a in accounts if a.is_cached_only]
+    if cached:
+        _check_freshness(cached, req.min_last_updated, now)
+    body: dict[str, object] = {
+        "accounts": [
+            account_json(a, a.cached_balance_time(now) if a.is_cached_only else None)
+            for a in accounts
+        ],
+        "item": item_json(item),
+        "request_id": request_id,
+    }
+    # Cached-only institutions never reach the bank (Capital One style).
+    fetched = any(not a.is_cached_only for a in accounts)
+    return BalanceOutcome(body, tuple(a.account_id for a in accounts), fetched)
+
+
+def _check_freshness(
+    cached: list[Account], floor: datetime | None, now: datetime
+) -> None:
+    if floor is None:
+        raise invalid_request(
+            "INVALID_FIELD",
+            "options.min_last_updated_datetime is required for this institution",
+        )
+    stale = [
+        a.cached_balance_time(now) for a in cached if a.cached_balance_time(now) < floor
+    ]
+    if stale:
+        raise PlaidApiError(
+            "INVALID_RESULT",
+            "LAST_UPDATED_DATETIME_OUT_OF_RANGE",
+            "requested datetime out of range, most recently updated balance "
+            + iso(max(stale)),
+        )

@@ -1,0 +1,130 @@
+"""One /signal/evaluate answer: the data Plaid would use, the rule that fires, the body.
+
+No state here; the engine resolves the Item, account and ruleset and keeps the log.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from service.emulator.attributes import BALANCE_ONLY_ATTRIBUTES, CORE_ATTRIBUTES
+from service.emulator.errors import item_error, item_error_message, item_error_type
+from service.emulator.responses import balance_ratio, iso, ruleset_json, scores_json
+from service.emulator.rules import Facts, fetches_live_balance, matching_rule
+from service.emulator.scenario import Account, Item, Ruleset
+from service.emulator.synthetic import derived_score, payment_seed, synthetic_attributes
+from service.emulator.validation import EvaluateRequest
+
+_SAVINGS_SUBTYPES = frozenset({"savings", "money market"})
+
+
+@dataclass(frozen=True, slots=True)
+class SignalOutcome:
+    """The response body and whether answering it took a live balance fetch."""
+
+    body: dict[str, object]
+    realtime_balance_fetched: bool
+
+
+def evaluate_signal(
+    req: EvaluateRequest,
+    item: Item,
+    account: Account,
+    ruleset: Ruleset | None,
+    now: datetime,
+    request_id: str,
+    item_errors: Literal["warning", "error"] = "warning",
+) -> SignalOutcome:
+    """Answer one evaluation; raises PlaidApiError for an Item error in "error" mode."""
+    if item.error is not None:
+        if item_errors == "error":
+            raise item_error(item.error)
+        return _item_error_answer(req, item.error, ruleset, request_id)
+    # A cached-only institution has nothing live to give, whatever the ruleset.
+    fetched = (
+        ruleset is not None
+        and fetches_live_balance(ruleset)
+        and not account.is_cached_only
+    )
+    balance_time = now if fetched else account.cached_balance_time(now)
+    scores, core, facts = _signal_data(req, account, ruleset, balance_time, now)
+    body: dict[str, object] = {
+        "request_id": request_id,
+        "scores": scores,
+        "core_attributes": core,
+        "ruleset": _apply(ruleset, facts, req.amount),
+        "warnings": [],
+    }
+    return SignalOutcome(body, fetched)
+
+
+def _signal_data(
+    req: EvaluateRequest,
+    account: Account,
+    ruleset: Ruleset | None,
+    balance_time: datetime,
+    now: datetime,
+) -> tuple[dict[str, object] | None, dict[str, object], Facts]:
+    """Scores, core attributes, and the facts rules read (attributes plus scores)."""
+    facts: dict[str, object] = {
+        "available_balance": account.available,
+        "current_balance": account.current,
+        "balance_to_transaction_amount_ratio": balance_ratio(account, req.amount),
+    }
+    if ruleset is not None and ruleset.kind == "balance_only":
+        return None, {name: facts[name] for name in BALANCE_ONLY_ATTRIBUTES}, facts
+    core, customer, bank = _transaction_score_data(req, account, balance_time, now)
+    scores = {"customer_initiated_score": customer, "bank_initiated_score": bank}
+    return scores_json(customer, bank), core, facts | core | scores
+
+
+def _apply(ruleset: Ruleset | None, facts: Facts, amount: float) -> object:
+    if ruleset is None:
+        return None
+    return ruleset_json(ruleset.key, matching_rule(ruleset, facts, amount))
+
+
+def _item_error_answer(
+    req: EvaluateRequest, code: str, ruleset: Ruleset | None, request_id: str
+) -> SignalOutcome:
+    # Plaid's default: 200, no scores, a warning; rules run with no data at all.
+    warning = {
+        "warning_type": item_error_type(code),
+        "warning_code": code,
+        "warning_message": item_error_message(code),
+    }
+    body: dict[str, object] = {
+        "request_id": request_id,
+        "scores": None,
+        "core_attributes": {},
+        "ruleset": _apply(ruleset, {}, req.amount),
+        "warnings": [warning],
+    }
+    return SignalOutcome(body, realtime_balance_fetched=False)
+
+
+def _transaction_score_data(
+    req: EvaluateRequest, account: Account, balance_time: datetime, now: datetime
+) -> tuple[dict[str, object], int, int]:
+    seed = payment_seed(req.access_token, req.account_id, req.amount)
+    base = account.available or account.current or 1000.0
+    values = synthetic_attributes(seed, now, base)
+    values |= {
+        "available_balance": account.available,
+        "current_balance": account.current,
+        "balance_last_updated": balance_time,
+        "balance_to_transaction_amount_ratio": balance_ratio(account, req.amount),
+        "is_savings_or_money_market_account": account.subtype in _SAVINGS_SUBTYPES,
+    }
+    core = {name: _as_json(values[name]) for name in CORE_ATTRIBUTES}
+    if account.scores is not None:
+        return core, account.scores.customer_initiated, account.scores.bank_initiated
+    return (
+        core,
+        derived_score(seed, "customer_initiated"),
+        derived_score(seed, "bank_initiated"),
+    )
+
+
+def _as_json(value: object) -> object:
+    return iso(value) if isinstance(value, datetime) else value

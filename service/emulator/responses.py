@@ -1,0 +1,103 @@
+"""JSON fragments of Plaid's responses, shaped to satisfy plaid-python 46's models.
+
+Required keys per model are listed in reference/plaid.md section 4.4.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+
+from service.emulator.scenario import Account, Item, Rule
+from service.emulator.synthetic import bank_tier, customer_tier
+
+# Deprecated `ruleset.outcome` values (reference/plaid.md section 1.1).
+_LEGACY_OUTCOMES = {"ACCEPT": "accept", "REVIEW": "review", "REROUTE": "block"}
+
+
+def iso(stamp: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as Plaid writes datetimes."""
+    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def scores_json(customer_score: int, bank_score: int) -> dict[str, object]:
+    """A SignalScores object with both scores and their tiers."""
+    return {
+        "customer_initiated_return_risk": {
+            "score": customer_score,
+            "risk_tier": customer_tier(customer_score),
+        },
+        "bank_initiated_return_risk": {
+            "score": bank_score,
+            "risk_tier": bank_tier(bank_score),
+        },
+    }
+
+
+def ruleset_json(ruleset_key: str, rule: Rule) -> dict[str, object]:
+    """The `ruleset` object for the rule that matched."""
+    # RuleDetails' fields are non-nullable strings, so absent ones are left out.
+    details = {
+        key: value
+        for key, value in (
+            ("internal_note", rule.internal_note),
+            ("custom_action_key", rule.custom_action_key),
+        )
+        if value is not None
+    }
+    return {
+        "ruleset_key": ruleset_key,
+        "result": rule.result,
+        "triggered_rule_details": details or None,
+        "outcome": _LEGACY_OUTCOMES[rule.result],
+    }
+
+
+def balance_ratio(account: Account, amount: float) -> float | None:
+    """balance_to_transaction_amount_ratio: available (else current) over amount."""
+    balance = account.available if account.available is not None else account.current
+    return None if balance is None else round(balance / amount, 2)
+
+
+def item_id(item: Item) -> str:
+    """A stable item_id that does not reveal the access token."""
+    return "item-" + hashlib.sha256(item.access_token.encode()).hexdigest()[:24]
+
+
+def item_json(item: Item) -> dict[str, object]:
+    """An Item object with the seven keys plaid-python requires, and a few more."""
+    return {
+        "item_id": item_id(item),
+        "institution_id": item.institution_id,
+        "institution_name": None,
+        "webhook": "",
+        "error": None,
+        "available_products": ["balance", "identity", "transactions"],
+        "billed_products": ["auth", "signal"],
+        "products": ["auth", "signal"],
+        "consented_products": ["auth", "signal"],
+        "consent_expiration_time": None,
+        "update_type": "background",
+        "auth_method": "INSTANT_AUTH",
+    }
+
+
+def account_json(account: Account, last_updated: datetime | None) -> dict[str, object]:
+    """An AccountBase object with all five balance keys."""
+    return {
+        "account_id": account.account_id,
+        "balances": {
+            "available": account.available,
+            "current": account.current,
+            "limit": None,
+            "iso_currency_code": account.currency,
+            "unofficial_currency_code": None,
+            "last_updated_datetime": None
+            if last_updated is None
+            else iso(last_updated),
+        },
+        "mask": account.mask,
+        "name": account.name,
+        "official_name": None,
+        "type": account.type,
+        "subtype": account.subtype,
+        "holder_category": "personal",
+    }

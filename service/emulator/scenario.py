@@ -1,0 +1,232 @@
+"""The emulator's scenario: Items, accounts, rulesets and latency, from YAML or JSON.
+
+Bad input raises ScenarioError naming the file, the path inside it and the field.
+"""
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Final, Literal
+
+import orjson
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from service.emulator.attributes import CONDITION_ATTRIBUTES
+from service.emulator.scenario_checks import reference_problems
+
+Endpoint = Literal["/signal/evaluate", "/accounts/balance/get"]
+SIGNAL_EVALUATE: Final = "/signal/evaluate"
+ACCOUNTS_BALANCE_GET: Final = "/accounts/balance/get"
+
+_RELATIVE_AGE = re.compile(r"-(\d+)([smhd])")
+_UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names the source, path and field."""
+
+
+def _parse_balance_time(raw: object) -> datetime | timedelta | None:
+    """Read an aware datetime, or a relative age such as "-10m" kept as a timedelta."""
+    if raw is None or isinstance(raw, datetime):
+        parsed = raw
+    elif isinstance(raw, str) and (match := _RELATIVE_AGE.fullmatch(raw)):
+        return timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
+    elif isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(
+                'expected an ISO 8601 datetime with offset or an age like "-10m"'
+            ) from None
+    else:
+        raise ValueError('expected an ISO 8601 datetime or an age like "-10m"')
+    if parsed is not None and parsed.utcoffset() is None:
+        raise ValueError("the datetime needs a UTC offset, e.g. Z or +00:00")
+    return parsed
+
+
+BalanceTime = Annotated[
+    datetime | timedelta | None, BeforeValidator(_parse_balance_time)
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Credentials(_Frozen):
+    """The one client_id/secret pair the emulator accepts."""
+
+    client_id: str = Field(min_length=1)
+    secret: str = Field(min_length=1)
+
+
+class Scores(_Frozen):
+    """Fixed Signal scores for an account."""
+
+    customer_initiated: StrictInt = Field(ge=1, le=99)
+    bank_initiated: StrictInt = Field(ge=1, le=99)
+
+
+class Account(_Frozen):
+    """One account of an Item, with its balances."""
+
+    account_id: str = Field(min_length=1)
+    name: str = "Plaid Checking"
+    mask: str | None = "0000"
+    type: Literal[
+        "depository", "credit", "loan", "investment", "brokerage", "other"
+    ] = "depository"
+    subtype: str | None = "checking"
+    available: StrictFloat | None
+    current: StrictFloat | None
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    balance_last_updated: BalanceTime = None
+    cached_balance_age_s: StrictInt = Field(default=21600, ge=0)
+    scores: Scores | None = None
+
+    @property
+    def is_cached_only(self) -> bool:
+        """True when the institution serves only cached balances (Capital One style)."""
+        return self.balance_last_updated is not None
+
+    def cached_balance_time(self, now: datetime) -> datetime:
+        """When Plaid last stored this account's balance, as seen at `now`."""
+        stamp = self.balance_last_updated
+        if isinstance(stamp, datetime):
+            return stamp
+        if isinstance(stamp, timedelta):
+            return now - stamp
+        return now - timedelta(seconds=self.cached_balance_age_s)
+
+
+class Item(_Frozen):
+    """A linked Item: one access token, one institution, its accounts."""
+
+    access_token: str = Field(min_length=1)
+    institution_id: str = "ins_109508"
+    error: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$")
+    # Emptiness is checked in scenario_checks: a min_length here would add a
+    # misleading "at least 1 item" error whenever any account fails validation.
+    accounts: tuple[Account, ...]
+
+    def account(self, account_id: str) -> Account | None:
+        """The account with this id, or None."""
+        return next((a for a in self.accounts if a.account_id == account_id), None)
+
+
+class Condition(_Frozen):
+    """One test of an attribute; the conditions of a rule are AND-ed."""
+
+    attribute: str
+    operator: Literal["<", "<=", ">", ">=", "==", "is_null"]
+    value: StrictFloat | Literal["amount"] | None = None
+
+    @field_validator("attribute")
+    @classmethod
+    def _known_attribute(cls, name: str) -> str:
+        if name not in CONDITION_ATTRIBUTES:
+            raise ValueError(
+                f"unknown attribute {name!r}: expected a core attribute name, "
+                "customer_initiated_score or bank_initiated_score"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _value_matches_operator(self) -> "Condition":
+        if self.operator == "is_null" and self.value is not None:
+            raise ValueError("is_null takes no value")
+        if self.operator != "is_null" and self.value is None:
+            raise ValueError(f"operator {self.operator!r} needs a value")
+        return self
+
+
+class Rule(_Frozen):
+    """A rule: conditions and the result when they all hold."""
+
+    conditions: tuple[Condition, ...] = ()
+    result: Literal["ACCEPT", "REVIEW", "REROUTE"]
+    custom_action_key: str | None = None
+    internal_note: str | None = None
+
+
+class Ruleset(_Frozen):
+    """A Dashboard ruleset, either Balance-only or Signal Transaction Score."""
+
+    key: str = Field(min_length=1)
+    kind: Literal["balance_only", "transaction_score"]
+    rules: tuple[Rule, ...]  # emptiness: see Item.accounts
+
+
+class Scenario(_Frozen):
+    """Everything the emulator knows: credentials, Items, rulesets, latency."""
+
+    credentials: Credentials | None = None
+    evaluate_item_errors: Literal["warning", "error"] = "warning"
+    items: tuple[Item, ...] = ()
+    rulesets: tuple[Ruleset, ...] = ()
+    default_ruleset: str | None = None
+    latency_ms: dict[Endpoint, Annotated[StrictInt, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
+
+    def item(self, access_token: str) -> Item | None:
+        """The Item with this access token, or None."""
+        return next((i for i in self.items if i.access_token == access_token), None)
+
+    def ruleset(self, key: str) -> Ruleset | None:
+        """The ruleset with this key, or None."""
+        return next((r for r in self.rulesets if r.key == key), None)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
+    return path or "(top level)"
+
+
+def parse_scenario(data: object, source: str = "scenario") -> Scenario:
+    """Validate already-decoded scenario data, cross-references included."""
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"{source}: expected a mapping at the top level")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ScenarioError(f"{source}: " + "; ".join(problems)) from None
+    if problems := reference_problems(scenario):
+        raise ScenarioError(f"{source}: " + "; ".join(problems))
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file: `.json` as JSON, anything else as YAML."""
+    source = str(path)
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read: {exc.strerror}") from None
+    try:
+        data = orjson.loads(text) if source.endswith(".json") else yaml.safe_load(text)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioError(f"{source}: not valid YAML or JSON: {exc}") from None
+    return parse_scenario(data, source)
+
+
+def default_scenario_path() -> Path:
+    """The scenario shipped with the package (documented in the README)."""
+    return Path(__file__).with_name("default_scenario.yaml")

@@ -1,0 +1,97 @@
+"""The service's exception tree; api/status.py maps each to a gRPC status.
+
+RiskServiceError
+ ├── InvalidRequest(violations)    the caller's request is malformed: INVALID_ARGUMENT
+ ├── DeadlineTooShort              the caller's deadline cannot cover one Plaid call
+ └── PlaidFailure(kind, ...)       Plaid gave no usable answer; `kind` picks the status
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from service.risk.model import PlaidCall
+
+
+class RiskServiceError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One bad request field (proto field path) and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+class InvalidRequest(RiskServiceError):
+    """The request is malformed; every bad field is named."""
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        self.violations = violations
+
+
+class DeadlineTooShort(RiskServiceError):
+    """The time left cannot cover a Plaid call."""
+
+
+class FailureKind(enum.Enum):
+    """Why Plaid gave no usable answer; `transient` ones may succeed when retried."""
+
+    RELINK_REQUIRED = "RELINK_REQUIRED"
+    INVALID_ACCESS_TOKEN = "INVALID_ACCESS_TOKEN"  # noqa: S105 (a name, not a secret)
+    INVALID_ACCOUNT = "INVALID_ACCOUNT"
+    RULESET_NOT_FOUND = "RULESET_NOT_FOUND"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    REQUEST_REJECTED = "REQUEST_REJECTED"
+    QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
+    CREDENTIALS_REJECTED = "CREDENTIALS_REJECTED"
+    RATE_LIMITED = "RATE_LIMITED"
+    UNAVAILABLE = "UNAVAILABLE"
+    TIMEOUT = "TIMEOUT"
+    CONNECTION_FAILED = "CONNECTION_FAILED"
+    MALFORMED_RESPONSE = "MALFORMED_RESPONSE"
+
+    @property
+    def transient(self) -> bool:
+        return self in _TRANSIENT
+
+
+_TRANSIENT = frozenset(
+    {
+        FailureKind.RATE_LIMITED,
+        FailureKind.UNAVAILABLE,
+        FailureKind.TIMEOUT,
+        FailureKind.CONNECTION_FAILED,
+        FailureKind.MALFORMED_RESPONSE,
+    }
+)
+
+
+class PlaidFailure(RiskServiceError):
+    """Plaid answered with an error, or not at all. Never carries Plaid's raw body."""
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        message: str,
+        *,
+        endpoint: str,
+        http_status: int = 0,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+        calls: tuple[PlaidCall, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.endpoint = endpoint
+        self.http_status = http_status
+        self.error_type = error_type
+        self.error_code = error_code
+        self.request_id = request_id
+        self.calls = calls

@@ -1,0 +1,130 @@
+"""Shared fixtures: a real emulator over HTTP and a real gRPC server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import grpc
+import pytest
+import yaml
+from google.type.money_pb2 import Money
+
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
+from service.app import RunningService, start_service
+from service.config import Settings
+from service.emulator import RunningEmulator, default_scenario_path, start_emulator
+
+
+def default_scenario() -> dict[str, Any]:
+    """The packaged scenario as a dict, for tests that change it and PUT it back."""
+    with default_scenario_path().open() as f:
+        loaded: dict[str, Any] = yaml.safe_load(f)
+    return loaded
+
+
+@dataclass
+class EmulatorAdmin:
+    """The emulator's admin API, as a test uses it."""
+
+    url: str
+    http: aiohttp.ClientSession
+
+    async def calls(self) -> list[dict[str, Any]]:
+        async with self.http.get(f"{self.url}/_emulator/calls") as response:
+            body: dict[str, Any] = await response.json()
+            return list(body["calls"])
+
+    async def call_for(self, txid: str) -> dict[str, Any]:
+        matching = [c for c in await self.calls() if c["client_transaction_id"] == txid]
+        assert len(matching) == 1, matching
+        return matching[0]
+
+    async def put_scenario(self, scenario: Mapping[str, Any]) -> None:
+        async with self.http.put(f"{self.url}/_emulator/scenario", json=scenario) as r:
+            assert r.status == 200, await r.text()
+
+    async def reset(self) -> None:
+        async with self.http.post(f"{self.url}/_emulator/reset") as r:
+            assert r.status == 200
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[RunningEmulator]:
+    running = await start_emulator()
+    yield running
+    await running.close()
+
+
+@pytest.fixture
+async def admin(emulator: RunningEmulator) -> AsyncIterator[EmulatorAdmin]:
+    async with aiohttp.ClientSession() as http:
+        yield EmulatorAdmin(emulator.url, http)
+
+
+@dataclass
+class Harness:
+    """A started service wired to the test's emulator, with a gRPC stub."""
+
+    service: RunningService
+    channel: grpc.aio.Channel
+    stub: pb_grpc.RiskDecisionServiceStub
+
+
+async def start_harness(
+    emulator_url: str, config: Path | None = None, env: Mapping[str, str] | None = None
+) -> Harness:
+    environ = {"PLAID_ENV": "emulator", "PLAID_BASE_URL": emulator_url, **(env or {})}
+    packaged = Path(__file__).parent.parent / "service" / "emulator_config.toml"
+    settings = Settings.from_environ(
+        environ, listen="127.0.0.1:0", config_path=str(config or packaged)
+    )
+    service = await start_service(settings)
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
+    return Harness(service, channel, pb_grpc.RiskDecisionServiceStub(channel))
+
+
+async def stop_harness(harness: Harness) -> None:
+    await harness.channel.close()
+    await harness.service.stop(grace_s=1.0)
+
+
+@pytest.fixture
+async def harness(emulator: RunningEmulator) -> AsyncIterator[Harness]:
+    running = await start_harness(emulator.url)
+    yield running
+    await stop_harness(running)
+
+
+def usd(amount: str) -> Money:
+    """google.type.Money from a decimal string, exactly."""
+    units, _, cents = amount.partition(".")
+    nanos = int((cents or "0").ljust(9, "0")) * (-1 if units.startswith("-") else 1)
+    return Money(currency_code="USD", units=int(units), nanos=nanos)
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+def payment(
+    access_token: str = "access-sandbox-checking-ok",
+    account_id: str = "checking-ok",
+    amount: str = "50.00",
+    rail: pb.PaymentRail = pb.PAYMENT_RAIL_ACH_STANDARD,
+    ruleset_key: str = "",
+    **extra: Any,
+) -> pb.EvaluatePaymentRequest:
+    """A valid request with a fresh client_transaction_id unless one is given."""
+    extra.setdefault("client_transaction_id", f"txn-{next(_counter):06d}")
+    return pb.EvaluatePaymentRequest(
+        access_token=access_token,
+        account_id=account_id,
+        amount=usd(amount),
+        rail=rail,
+        ruleset_key=ruleset_key,
+        **extra,
+    )

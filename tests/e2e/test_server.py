@@ -1,0 +1,152 @@
+"""The server itself: health, reflection, the five RPCs, and the `ach-risk` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from tests.conftest import Harness
+
+BIN = Path(sys.executable).parent
+METHODS = [
+    "EvaluatePayment",
+    "EvaluatePayments",
+    "GetDecision",
+    "ReportDecision",
+    "ReportReturn",
+]
+
+
+class TestHealthAndRpcs:
+    async def test_health_is_serving(self, harness: Harness) -> None:
+        stub = health_pb2_grpc.HealthStub(harness.channel)
+        for service in ("", "achrisk.v1.RiskDecisionService"):
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=service))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    async def test_health_is_not_serving_once_stopping(self, harness: Harness) -> None:
+        stub = health_pb2_grpc.HealthStub(harness.channel)
+        await harness.service.health.enter_graceful_shutdown()
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=""))
+        assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+    async def test_rpcs_without_the_ledger_are_unimplemented_not_unknown(
+        self, harness: Harness
+    ) -> None:
+        calls = [
+            harness.stub.GetDecision(pb.GetDecisionRequest(client_transaction_id="a")),
+            harness.stub.ReportDecision(pb.ReportDecisionRequest()),
+            harness.stub.ReportReturn(pb.ReportReturnRequest()),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`ach-risk serve` as a user runs it: embedded emulator, default config."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
+    }
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(BIN / "ach-risk"), "serve", "--listen", address],
+            env={**env, "ACH_RISK_LOG_FORMAT": "json"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_serving(address, process, log)
+            yield address
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=15) == 0, log.read_text()
+
+
+def _wait_serving(address: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            try:
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                return
+            except grpc.RpcError:
+                time.sleep(0.1)
+    raise AssertionError("ach-risk serve did not become healthy within 30 s")
+
+
+def grpcurl(*args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "grpcurl"), "-plaintext", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+class TestTheCommand:
+    def test_reflection_lists_the_service_and_its_five_methods(
+        self, served: str
+    ) -> None:
+        assert "achrisk.v1.RiskDecisionService" in grpcurl(served, "list").split()
+        listed = grpcurl(served, "list", "achrisk.v1.RiskDecisionService").split()
+        assert listed == [f"achrisk.v1.RiskDecisionService.{m}" for m in METHODS]
+
+    def test_grpcurl_health_check_answers_serving(self, served: str) -> None:
+        reply = json.loads(grpcurl(served, "grpc.health.v1.Health/Check"))
+        assert reply == {"status": "SERVING"}
+
+    def test_a_grpcurl_evaluation_against_the_embedded_emulator(
+        self, served: str
+    ) -> None:
+        request = {
+            "client_transaction_id": "cli-1",
+            "access_token": "access-sandbox-checking-ok",
+            "account_id": "checking-ok",
+            "amount": {"currency_code": "USD", "units": "25"},
+            "rail": "PAYMENT_RAIL_ACH_SAME_DAY",
+            "ruleset_key": "balance-only",
+        }
+        reply = json.loads(
+            grpcurl(
+                "-d",
+                json.dumps(request),
+                served,
+                "achrisk.v1.RiskDecisionService/EvaluatePayment",
+            )
+        )
+        decision = reply["decision"]
+        assert decision["result"] == "DECISION_RESULT_ACCEPT"
+        # This grpcurl prints proto field names (snake_case).
+        assert decision["realtime_balance"]["fetched"] is True
+        assert decision["realtime_balance"]["basis"] == (
+            "REALTIME_BALANCE_BASIS_RULESET_HAS_BALANCE_RULE"
+        )

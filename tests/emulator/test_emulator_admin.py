@@ -1,0 +1,178 @@
+"""The admin API and the HTTP edge: call log, reset, scenario replace, raw requests."""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from service.emulator.server import parse_listen
+
+EVALUATE = {
+    "access_token": "access-sandbox-checking-ok",
+    "account_id": "checking-ok",
+    "client_transaction_id": "txn-1",
+    "amount": 25.0,
+}
+
+
+class TestCallLog:
+    async def test_an_entry_has_the_documented_keys_and_no_token(self, admin):
+        status, answer = await admin.post("/signal/evaluate", EVALUATE)
+        assert status == 200
+        call = await admin.last_call()
+        time_text = call.pop("time")
+        assert time_text.endswith("Z")
+        assert call == {
+            "seq": 1,
+            "endpoint": "/signal/evaluate",
+            "client_transaction_id": "txn-1",
+            "account_ids": ["checking-ok"],
+            "ruleset_key": None,
+            "status": 200,
+            "error_code": None,
+            "request_id": answer["request_id"],
+            "realtime_balance_fetched": False,
+            "replayed": False,
+        }
+
+    async def test_since_returns_only_later_calls(self, admin, emulator):
+        for txn in ("a", "b", "c"):
+            await admin.post(
+                "/signal/evaluate", EVALUATE | {"client_transaction_id": txn}
+            )
+        _, body = await admin.request("GET", "/_emulator/calls?since=2")
+        assert [c["client_transaction_id"] for c in body["calls"]] == ["c"]
+
+    async def test_errors_are_logged(self, admin):
+        await admin.post("/signal/evaluate", EVALUATE | {"amount": "25"})
+        call = await admin.last_call()
+        assert (call["status"], call["error_code"]) == (400, "INVALID_FIELD")
+
+
+class TestReset:
+    async def test_reset_forgets_calls_and_evaluations(self, admin):
+        await admin.post("/signal/evaluate", EVALUATE)
+        assert await admin.request("POST", "/_emulator/reset") == (200, {})
+        assert await admin.calls() == []
+        status, _ = await admin.post("/signal/evaluate", EVALUATE | {"amount": 30.0})
+        assert status == 200
+        assert (await admin.last_call())["seq"] == 1
+
+
+class TestScenarioReplace:
+    async def test_a_new_scenario_takes_effect_and_clears_the_log(
+        self, admin, default_scenario_data
+    ):
+        await admin.post("/signal/evaluate", EVALUATE)
+        default_scenario_data["default_ruleset"] = "balance-only"
+        assert await admin.request(
+            "PUT", "/_emulator/scenario", default_scenario_data
+        ) == (
+            200,
+            {},
+        )
+        assert await admin.calls() == []
+        _, answer = await admin.post("/signal/evaluate", EVALUATE)
+        assert answer["ruleset"]["ruleset_key"] == "balance-only"
+        assert (await admin.last_call())["realtime_balance_fetched"] is True
+
+    async def test_a_bad_scenario_is_refused_naming_path_and_field(
+        self, admin, default_scenario_data, emulator
+    ):
+        default_scenario_data["items"][1]["accounts"][0]["available"] = "lots"
+        status, body = await admin.request(
+            "PUT", "/_emulator/scenario", default_scenario_data
+        )
+        assert status == 400
+        assert body == {
+            "error": "scenario: items[1].accounts[0].available: "
+            "Input should be a valid number"
+        }
+        assert emulator.engine.scenario.items[1].accounts[0].available == 5.0
+
+    async def test_a_body_that_is_not_json(self, admin):
+        status, body = await admin.request("PUT", "/_emulator/scenario", data=b"{")
+        assert status == 400
+        assert "not valid JSON" in body["error"]
+
+
+class TestHttpEdge:
+    async def test_unknown_paths_get_a_plaid_404(self, admin):
+        status, body = await admin.post("/transfer/create", {})
+        assert (status, body["error_type"], body["error_code"]) == (
+            404,
+            "INVALID_REQUEST",
+            "NOT_FOUND",
+        )
+        assert (await admin.last_call())["endpoint"] == "/transfer/create"
+
+    async def test_the_wrong_method_gets_a_plaid_404(self, admin):
+        status, body = await admin.request("GET", "/signal/evaluate")
+        assert (status, body["error_code"]) == (404, "NOT_FOUND")
+
+    async def test_a_body_that_is_not_json_is_invalid_body(self, admin):
+        status, body = await admin.request("POST", "/accounts/balance/get", data=b"{x")
+        assert (status, body["error_code"]) == (400, "INVALID_BODY")
+
+    async def test_credentials_may_come_in_the_body(self, admin):
+        body = EVALUATE | {"client_id": "c", "secret": "s"}
+        status, _ = await admin.post("/signal/evaluate", body, headers={})
+        assert status == 200
+
+    async def test_no_credentials_at_all(self, admin):
+        status, body = await admin.post("/signal/evaluate", EVALUATE, headers={})
+        assert (status, body["error_type"], body["error_code"]) == (
+            400,
+            "INVALID_INPUT",
+            "INVALID_API_KEYS",
+        )
+
+    async def test_latency_is_added_per_endpoint(self, admin, default_scenario_data):
+        default_scenario_data["latency_ms"] = {"/signal/evaluate": 150}
+        await admin.request("PUT", "/_emulator/scenario", default_scenario_data)
+        started = time.perf_counter()
+        await admin.post("/signal/evaluate", EVALUATE)
+        assert time.perf_counter() - started >= 0.15
+        started = time.perf_counter()
+        await admin.post(
+            "/accounts/balance/get", {"access_token": "access-sandbox-risky"}
+        )
+        assert time.perf_counter() - started < 0.15
+
+    async def test_the_url_has_no_trailing_slash(self, emulator):
+        assert emulator.url.startswith("http://127.0.0.1:")
+        assert not emulator.url.endswith("/")
+
+
+class TestRunEmulator:
+    @pytest.mark.parametrize(
+        ("listen", "expected"),
+        [("127.0.0.1:8089", ("127.0.0.1", 8089)), ("[::1]:0", ("::1", 0))],
+    )
+    def test_parse_listen(self, listen, expected):
+        assert parse_listen(listen) == expected
+
+    @pytest.mark.parametrize("listen", ["8089", "host:", ":80", "h:99999"])
+    def test_parse_listen_refuses(self, listen):
+        with pytest.raises(ValueError, match="HOST:PORT"):
+            parse_listen(listen)
+
+    async def test_it_prints_its_url_and_stops_on_sigterm(self):
+        code = "from service.emulator import run_emulator; run_emulator('127.0.0.1:0')"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            code,
+            stdout=asyncio.subprocess.PIPE,
+            env=os.environ | {"PYTHONPATH": os.getcwd()},
+        )
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=10)
+        assert line.decode().startswith(
+            "ach-risk emulator listening on http://127.0.0.1:"
+        )
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), timeout=10) == 0

@@ -1,0 +1,248 @@
+"""The engine without HTTP, on a fixed clock: balance times, replays, Item errors."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from service.emulator import Engine, Reply, load_scenario, parse_scenario
+from service.emulator.attributes import CORE_ATTRIBUTES
+from service.emulator.scenario import default_scenario_path
+
+NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
+CREDENTIALS = {"client_id": "c", "secret": "s"}
+
+
+@pytest.fixture(scope="module")
+def default_scenario():
+    return load_scenario(default_scenario_path())
+
+
+@pytest.fixture
+def engine(default_scenario):
+    return Engine(default_scenario, clock=lambda: NOW)
+
+
+def body(
+    token: str = "access-sandbox-checking-ok",
+    account: str = "checking-ok",
+    **fields: object,
+) -> dict[str, object]:
+    return {
+        "access_token": token,
+        "account_id": account,
+        "client_transaction_id": "txn-1",
+        "amount": 25.0,
+        **CREDENTIALS,
+        **fields,
+    }
+
+
+def nested(reply: Reply) -> Any:
+    """The body, untyped, for reading nested keys."""
+    return reply.body
+
+
+def stamp(text: Any) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class TestBalanceTimes:
+    def test_a_live_fetch_stamps_the_balance_now(self, engine):
+        reply = engine.signal_evaluate(body(ruleset_key="sts-with-balance"))
+        assert stamp(reply.body["core_attributes"]["balance_last_updated"]) == NOW
+
+    def test_without_a_fetch_the_balance_is_cached_balance_age_old(self, engine):
+        reply = engine.signal_evaluate(body(ruleset_key="sts-scores-only"))
+        updated = stamp(reply.body["core_attributes"]["balance_last_updated"])
+        assert updated == NOW - timedelta(seconds=21600)
+
+    def test_a_cached_only_account_reports_its_own_time(self, engine):
+        reply = engine.signal_evaluate(
+            body(
+                "access-sandbox-cached-only",
+                "checking-cached-stale",
+                ruleset_key="sts-with-balance",
+            )
+        )
+        updated = stamp(reply.body["core_attributes"]["balance_last_updated"])
+        assert updated == NOW - timedelta(days=2)
+        assert not engine.calls.since()[-1].realtime_balance_fetched
+
+    def test_the_time_is_written_in_utc_with_z(self, engine):
+        reply = engine.signal_evaluate(body(ruleset_key="sts-with-balance"))
+        assert reply.body["core_attributes"]["balance_last_updated"].endswith("Z")
+
+
+class TestEvaluateBodies:
+    def test_all_81_attributes_in_plaid_order(self, engine):
+        reply = engine.signal_evaluate(body())
+        assert tuple(reply.body["core_attributes"]) == CORE_ATTRIBUTES
+        assert reply.body["ruleset"] is None
+
+    def test_derived_scores_are_deterministic_and_in_range(self, engine):
+        kwargs = {"token": "access-sandbox-null-available"}
+        first = engine.signal_evaluate(
+            body(account="checking-null-available", **kwargs)
+        )
+        engine.reset()
+        again = engine.signal_evaluate(
+            body(account="checking-null-available", **kwargs)
+        )
+        assert first.body["scores"] == again.body["scores"]
+        assert first.body["core_attributes"] == again.body["core_attributes"]
+        for risk, top_tier in (
+            ("customer_initiated_return_risk", 5),
+            ("bank_initiated_return_risk", 8),
+        ):
+            score = first.body["scores"][risk]
+            assert 1 <= score["score"] <= 99
+            assert 1 <= score["risk_tier"] <= top_tier
+
+    def test_null_available_falls_back_to_current_for_the_ratio(self, engine):
+        reply = engine.signal_evaluate(
+            body("access-sandbox-null-available", "checking-null-available", amount=400)
+        )
+        assert (
+            reply.body["core_attributes"]["balance_to_transaction_amount_ratio"] == 2.5
+        )
+
+    def test_a_rule_on_null_available_is_skipped(self, engine):
+        reply = engine.signal_evaluate(
+            body(
+                "access-sandbox-null-available",
+                "checking-null-available",
+                ruleset_key="balance-only",
+            )
+        )
+        assert reply.body["ruleset"]["result"] == "ACCEPT"
+        assert reply.body["ruleset"]["triggered_rule_details"] is None
+
+    def test_the_ruleset_object_carries_the_legacy_outcome(self, engine):
+        reply = engine.signal_evaluate(
+            body(
+                "access-sandbox-risky", "checking-risky", ruleset_key="sts-scores-only"
+            )
+        )
+        assert reply.body["ruleset"] == {
+            "ruleset_key": "sts-scores-only",
+            "result": "REROUTE",
+            "triggered_rule_details": {"custom_action_key": "high-bank-return-risk"},
+            "outcome": "block",
+        }
+
+    def test_low_balance_meets_the_balance_rule_of_sts(self, engine):
+        reply = engine.signal_evaluate(
+            body(
+                "access-sandbox-low-balance",
+                "checking-low",
+                ruleset_key="sts-with-balance",
+            )
+        )
+        assert reply.body["ruleset"]["result"] == "REVIEW"
+
+    def test_the_default_ruleset_applies_when_none_is_named(self, default_scenario):
+        scenario = default_scenario.model_copy(
+            update={"default_ruleset": "balance-only"}
+        )
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body())
+        assert nested(reply)["ruleset"]["ruleset_key"] == "balance-only"
+        assert engine.calls.since()[-1].realtime_balance_fetched
+
+
+class TestItemErrors:
+    def test_error_mode_answers_400_with_the_item_error(self, default_scenario):
+        scenario = default_scenario.model_copy(update={"evaluate_item_errors": "error"})
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body("access-sandbox-relink", "checking-relink"))
+        assert reply.status == 400
+        assert reply.body["error_type"] == "ITEM_ERROR"
+        assert reply.body["error_code"] == "ITEM_LOGIN_REQUIRED"
+
+    def test_institution_errors_keep_their_type(self):
+        scenario = parse_scenario(
+            {
+                "items": [
+                    {
+                        "access_token": "t",
+                        "error": "INSTITUTION_DOWN",
+                        "accounts": [{"account_id": "a", "available": 1, "current": 1}],
+                    }
+                ]
+            }
+        )
+        reply = Engine(scenario).signal_evaluate(body("t", "a"))
+        assert nested(reply)["warnings"][0]["warning_type"] == "INSTITUTION_ERROR"
+
+
+class TestIdempotency:
+    def test_a_failed_evaluation_is_not_remembered(self, engine):
+        assert engine.signal_evaluate(body(ruleset_key="nope")).status == 400
+        assert engine.signal_evaluate(body(amount=99.0)).status == 200
+
+    def test_a_different_ruleset_under_the_same_id_is_refused(self, engine):
+        engine.signal_evaluate(body(ruleset_key="balance-only"))
+        reply = engine.signal_evaluate(body(ruleset_key="sts-scores-only"))
+        assert reply.body["error_code"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
+
+    def test_reset_forgets_evaluations(self, engine):
+        engine.signal_evaluate(body(amount=10.0))
+        engine.reset()
+        assert engine.signal_evaluate(body(amount=11.0)).status == 200
+        assert [c.seq for c in engine.calls] == [1]
+
+
+class TestRequestValidation:
+    @pytest.mark.parametrize(
+        ("fields", "code", "words"),
+        [
+            ({"amount": "25.00"}, "INVALID_FIELD", "amount must be a number"),
+            ({"amount": True}, "INVALID_FIELD", "amount must be a number"),
+            ({"amount": 0}, "INVALID_FIELD", "greater than 0"),
+            ({"client_transaction_id": ""}, "INVALID_FIELD", "client_transaction_id"),
+            (
+                {"user_present": "yes"},
+                "INVALID_FIELD",
+                "user_present must be a boolean",
+            ),
+            ({"colour": "red"}, "UNKNOWN_FIELDS", "colour"),
+            ({"account_id": None}, "MISSING_FIELDS", "account_id"),
+        ],
+    )
+    def test_bad_fields(self, engine, fields, code, words):
+        reply = engine.signal_evaluate(body(**fields))
+        assert (reply.status, reply.body["error_type"]) == (400, "INVALID_REQUEST")
+        assert reply.body["error_code"] == code
+        assert words in reply.body["error_message"]
+
+    def test_every_optional_sdk_field_is_accepted(self, engine):
+        reply = engine.signal_evaluate(
+            body(
+                user_present=True,
+                client_user_id="u-1",
+                is_recurring=False,
+                default_payment_method="STANDARD_ACH",
+                user={"email_address": "a@example.com"},
+                device={"ip_address": "192.0.2.1"},
+                risk_profile_key=None,
+                ruleset_key=None,
+            )
+        )
+        assert reply.status == 200
+
+    @pytest.mark.parametrize("credentials", [{}, {"client_id": "c"}, {"secret": ""}])
+    def test_missing_credentials(self, engine, credentials):
+        fields = {k: v for k, v in body().items() if k not in CREDENTIALS}
+        reply = engine.signal_evaluate(fields | credentials)
+        assert reply.body["error_code"] == "INVALID_API_KEYS"
+
+    def test_a_body_that_is_not_an_object(self, engine):
+        reply = engine.signal_evaluate([1, 2])
+        assert reply.body["error_code"] == "INVALID_BODY"
+
+    def test_balance_get_options_are_checked(self, engine):
+        bad = {"access_token": "access-sandbox-checking-ok", "options": {"ids": []}}
+        reply = engine.accounts_balance_get(bad | CREDENTIALS)
+        assert reply.body["error_code"] == "UNKNOWN_FIELDS"
+        assert "options.ids" in reply.body["error_message"]

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from service.risk.model import Rail
 from service.risk.policy import BalancePolicy, ScorePolicy
@@ -22,6 +22,7 @@ PLAID_HOSTS = {
     "sandbox": "https://sandbox.plaid.com",
     "production": "https://production.plaid.com",
 }
+LOG_LEVELS = ("debug", "info", "warning", "error")
 EMULATOR_CREDENTIALS = ("emulator-client-id", "emulator-secret")
 
 
@@ -64,6 +65,18 @@ class _ScorePolicy(_Strict):
     reroute_customer_initiated: Annotated[int, Field(ge=1, le=100)] = 90
     review_bank_initiated: Annotated[int, Field(ge=1, le=100)] = 60
     reroute_bank_initiated: Annotated[int, Field(ge=1, le=100)] = 80
+
+    @model_validator(mode="after")
+    def _review_before_reroute(self) -> _ScorePolicy:
+        for kind in ("customer_initiated", "bank_initiated"):
+            review = getattr(self, f"review_{kind}")
+            reroute = getattr(self, f"reroute_{kind}")
+            if review > reroute:
+                raise ValueError(
+                    f"review_{kind} ({review}) must not exceed "
+                    f"reroute_{kind} ({reroute})"
+                )
+        return self
 
 
 class _Realtime(_Strict):
@@ -149,6 +162,12 @@ class Settings:
             problems.append(
                 f"ACH_RISK_LOG_FORMAT={log_format!r}: expected json, console or auto"
             )
+        log_level = env.get("ACH_RISK_LOG_LEVEL", "info").lower()
+        if log_level not in LOG_LEVELS:
+            problems.append(
+                f"ACH_RISK_LOG_LEVEL={log_level!r}: expected one of "
+                f"{', '.join(LOG_LEVELS)}"
+            )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
         return cls(
@@ -156,7 +175,7 @@ class Settings:
             plaid=plaid,
             policies=_policies(file),
             log_format=log_format,  # type: ignore[arg-type]
-            log_level=env.get("ACH_RISK_LOG_LEVEL", "info").lower(),
+            log_level=log_level,
             config_source=source,
         )
 

@@ -19,7 +19,7 @@ from service.secret import Secret
 
 MAX_TRANSACTION_ID = 36  # Plaid's limit for client_transaction_id
 MAX_TEXT = 256
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 _NANOS = Decimal("1e-9")
 _RAILS = {getattr(pb, f"PAYMENT_RAIL_{r.value}"): r for r in Rail}
 _RAIL_PB = {r: v for v, r in _RAILS.items()}
@@ -102,23 +102,34 @@ def _amount(
     problems = _money_problems(money)
     if rail is not None and rail.is_ach and money.currency_code != "USD":
         problems.append(("amount.currency_code", "ACH payments must be in USD"))
+    result = None
+    if not any(f == "amount.nanos" for f, _ in problems):
+        currency_ok = _CURRENCY.fullmatch(money.currency_code) is not None
+        result, problem = _exact(money, currency_ok)
+        if problem:
+            problems.append(("amount", problem))
     if problems:
         bad.extend(FieldViolation(f, d) for f, d in problems)
-        return None
-    try:
-        result = Money.from_decimal(money_decimal(money), money.currency_code)
-    except ValueError as exc:
-        bad.append(FieldViolation("amount", str(exc)))
-        return None
-    if result.minor_units <= 0:
-        bad.append(FieldViolation("amount", "must be greater than zero"))
         return None
     return result
 
 
+def _exact(money: MoneyPb, currency_ok: bool) -> tuple[Money | None, str | None]:
+    """The amount in minor units, or what is wrong with its value."""
+    value = money_decimal(money)
+    if value <= 0:
+        return None, "must be greater than zero"
+    if not currency_ok:
+        return None, None  # the currency's violation is reported on its own field
+    try:
+        return Money.from_decimal(value, money.currency_code), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
 def _money_problems(money: MoneyPb) -> list[tuple[str, str]]:
     problems = []
-    if not _CURRENCY.match(money.currency_code):
+    if not _CURRENCY.fullmatch(money.currency_code):
         problems.append(("amount.currency_code", "must be a 3-letter ISO 4217 code"))
     if not -999_999_999 <= money.nanos <= 999_999_999:
         problems.append(

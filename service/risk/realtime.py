@@ -66,6 +66,14 @@ def _applied_key(
 ) -> str | None:
     assert answer.ruleset is not None
     if answer.ruleset.key:
+        if requested and answer.ruleset.key != requested:
+            out.append(
+                Note(
+                    "APPLIED_RULESET_DIFFERS",
+                    f"ruleset {requested} was requested but Plaid applied "
+                    f"{answer.ruleset.key}; the applied one decides the basis",
+                )
+            )
         return answer.ruleset.key
     if requested:
         out.append(

@@ -1,0 +1,93 @@
+"""The core's values: rails, balance age, warning codes, decisions."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from service.risk.model import (
+    Balance,
+    Basis,
+    Decision,
+    PaymentAttempt,
+    PlaidWarning,
+    Rail,
+    RealtimeReport,
+    Result,
+    SignalAnswer,
+    Source,
+    Verdict,
+)
+from service.risk.money import Money
+
+NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+class TestRail:
+    @pytest.mark.parametrize(
+        ("rail", "is_ach"),
+        [
+            (Rail.ACH_STANDARD, True),
+            (Rail.ACH_SAME_DAY, True),
+            (Rail.RTP, False),
+            (Rail.FEDNOW, False),
+            (Rail.WIRE, False),
+            (Rail.CARD, False),
+            (Rail.BALANCE_CHECK, False),
+        ],
+    )
+    def test_only_the_ach_rails_go_to_signal(self, rail, is_ach):
+        assert rail.is_ach is is_ach
+
+
+class TestBalanceAge:
+    def test_is_unknown_without_an_as_of_time(self):
+        assert Balance(Decimal(1), None, "USD").age_seconds(NOW) is None
+
+    @pytest.mark.parametrize(
+        ("before", "age"),
+        [
+            (timedelta(0), 0),
+            (timedelta(seconds=90), 90),
+            (timedelta(seconds=90, milliseconds=999), 90),
+            (timedelta(days=2), 172_800),
+            (timedelta(seconds=-5), -5),
+        ],
+    )
+    def test_is_whole_seconds_between_as_of_and_now(self, before, age):
+        balance = Balance(Decimal(1), None, "USD", NOW - before)
+        assert balance.age_seconds(NOW) == age
+
+
+class TestSignalAnswer:
+    def test_warning_codes_keep_plaid_order(self):
+        answer = SignalAnswer(
+            request_id="req",
+            ruleset=None,
+            scores=None,
+            attribute_keys=frozenset(),
+            balance=Balance(None, None, "USD"),
+            warnings=(
+                PlaidWarning("BANK_ERROR", "ITEM_LOGIN_REQUIRED", "m"),
+                PlaidWarning("BANK_ERROR", "NO_ACCOUNTS", "m"),
+            ),
+            sent_at=NOW,
+            received_at=NOW,
+        )
+        assert answer.warning_codes() == ("ITEM_LOGIN_REQUIRED", "NO_ACCOUNTS")
+
+
+class TestDecision:
+    def test_with_duration_returns_a_copy_with_only_the_duration_changed(self):
+        decision = Decision(
+            attempt=PaymentAttempt("tx-1", Money(100, "USD"), Rail.RTP),
+            verdict=Verdict(Result.ACCEPT, Source.BALANCE_POLICY, ()),
+            balance=Balance(Decimal(5), None, "USD"),
+            realtime=RealtimeReport(True, Basis.BALANCE_ENDPOINT),
+            evaluated_at=NOW,
+        )
+        timed = decision.with_duration(42)
+        assert timed.duration_ms == 42
+        assert decision.duration_ms == 0
+        assert timed.attempt == decision.attempt
+        assert timed.verdict == decision.verdict

@@ -39,14 +39,14 @@ buf-lint: $(STAMP) $(NODE_STAMP)
 	node_modules/.bin/buf lint
 
 lint: $(STAMP) buf-lint
-	$(BIN)/ruff format --check service tests scripts
-	$(BIN)/ruff check service tests scripts
-	$(BIN)/mypy service tests
+	$(BIN)/ruff format --check service tests scripts bench
+	$(BIN)/ruff check service tests scripts bench
+	$(BIN)/mypy service tests bench
 	$(BIN)/lint-imports
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests scripts
-	$(BIN)/ruff check --fix service tests scripts
+	$(BIN)/ruff format service tests scripts bench
+	$(BIN)/ruff check --fix service tests scripts bench
 
 ## test: the whole suite (fails if generated code drifted from protos/)
 test: $(STAMP) protos-check

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 OUT = ROOT / "service" / "_proto"
 BUF_DEPS = ROOT / "build" / "buf-deps"
+PROTOSET_NAME = "achrisk.protoset"
 THIRD_PARTY = ("google/type/money.proto", "google/rpc/status.proto")
 # protoc writes imports relative to the proto root; ours live under service._proto.
 _IMPORT = re.compile(r"^from achrisk\.v1 import", re.MULTILINE)
@@ -44,6 +45,10 @@ def generate(dest: Path) -> None:
         f"--python_out={dest}",
         f"--pyi_out={dest}",
         f"--grpc_python_out={dest}",
+        # A self-contained descriptor set for ghz (its reflection client cannot resolve
+        # method symbols against Python's reflection service).
+        f"--descriptor_set_out={dest / PROTOSET_NAME}",
+        "--include_imports",
         *sources,
     ]
     if protoc.main(args) != 0:

@@ -30,6 +30,7 @@ from service.evaluate import Budgets, Evaluator
 log = structlog.get_logger("service.app")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+MAX_PENDING_CALLS = 10_000
 
 
 def utc_now() -> datetime:
@@ -84,6 +85,10 @@ async def start_service(settings: Settings) -> RunningService:
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # gRPC core CANCELs calls that arrive faster than Python picks them up once
+            # 1,000 are pending; a burst of slow Plaid calls must not hit that default.
+            ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * MAX_PENDING_CALLS),
         ]
     )
     pb_grpc.add_RiskDecisionServiceServicer_to_server(

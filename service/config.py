@@ -87,7 +87,7 @@ class _Plaid(_Strict):
     connect_timeout_s: Annotated[float, Field(gt=0)] = 3.0
     scores_budget_s: Annotated[float, Field(gt=0)] = 10.0
     live_balance_budget_s: Annotated[float, Field(gt=0)] = 40.0
-    pool_size: Annotated[int, Field(ge=1)] = 512
+    pool_size: Annotated[int, Field(ge=1)] = 4096
 
 
 class _File(_Strict):
@@ -109,7 +109,7 @@ class PlaidSettings:
     connect_timeout_s: float = 3.0
     scores_budget_s: float = 10.0
     live_balance_budget_s: float = 40.0
-    pool_size: int = 512
+    pool_size: int = 4096
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ class TestDefaults:
         assert settings.plaid.connect_timeout_s == 3.0
         assert settings.plaid.scores_budget_s == 10.0
         assert settings.plaid.live_balance_budget_s == 40.0
-        assert settings.plaid.pool_size == 512
+        assert settings.plaid.pool_size == 4096
 
     @pytest.mark.parametrize(
         ("env", "url"),

@@ -75,12 +75,40 @@ async def start_service(settings: Settings) -> RunningService:
         connect_timeout_s=settings.plaid.connect_timeout_s,
     )
     await transport.start()
-    evaluator = Evaluator(
-        PlaidSignalSource(transport, utc_now),
-        settings.policies,
-        Budgets(settings.plaid.scores_budget_s, settings.plaid.live_balance_budget_s),
-        utc_now,
+    health = health_aio.HealthServicer()
+    try:
+        server, port = await _start_grpc(
+            settings, _evaluator(settings, transport), health
+        )
+    except BaseException:
+        await transport.close()
+        if emulator is not None:
+            await emulator.close()
+        raise
+    log.info(
+        "service.started",
+        listen=settings.listen,
+        port=port,
+        plaid_env=settings.plaid.env,
+        config=settings.config_source,
+        rulesets=sorted(settings.policies.rulesets),
     )
+    return RunningService(server, port, health, transport, emulator)
+
+
+def _evaluator(settings: Settings, transport: PlaidTransport) -> Evaluator:
+    budgets = Budgets(
+        settings.plaid.scores_budget_s, settings.plaid.live_balance_budget_s
+    )
+    return Evaluator(
+        PlaidSignalSource(transport, utc_now), settings.policies, budgets, utc_now
+    )
+
+
+async def _start_grpc(
+    settings: Settings, evaluator: Evaluator, health: health_aio.HealthServicer
+) -> tuple[grpc.aio.Server, int]:
+    """The gRPC server with our service, health checking and reflection, started."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -94,15 +122,10 @@ async def start_service(settings: Settings) -> RunningService:
     pb_grpc.add_RiskDecisionServiceServicer_to_server(
         RiskDecisionServicer(evaluator), server
     )
-    health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     reflection.enable_server_reflection(
-        (
-            SERVICE_NAME,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
+        (SERVICE_NAME, health_name, reflection.SERVICE_NAME), server
     )
     port = server.add_insecure_port(settings.listen)
     if port == 0:
@@ -110,15 +133,7 @@ async def start_service(settings: Settings) -> RunningService:
     await server.start()
     for name in ("", SERVICE_NAME):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info(
-        "service.started",
-        listen=settings.listen,
-        port=port,
-        plaid_env=settings.plaid.env,
-        config=settings.config_source,
-        rulesets=sorted(settings.policies.rulesets),
-    )
-    return RunningService(server, port, health, transport, emulator)
+    return server, port
 
 
 async def serve_forever(settings: Settings, grace_s: float = 10.0) -> None:

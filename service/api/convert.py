@@ -13,7 +13,14 @@ from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.errors import FieldViolation, InvalidRequest
 from service.evaluate import PaymentRequest
 from service.ports import EndUser, PlaidAccount, SignalContext
-from service.risk.model import Balance, Decision, PaymentAttempt, Rail
+from service.risk.model import (
+    Balance,
+    Decision,
+    PaymentAttempt,
+    PlaidCall,
+    Rail,
+    RealtimeReport,
+)
 from service.risk.money import Money
 from service.secret import Secret
 
@@ -186,41 +193,50 @@ def decision_pb(decision: Decision) -> pb.Decision:
             pb.DecisionReason(code=n.code, message=n.message) for n in verdict.reasons
         ],
         requested_ruleset_key=attempt.ruleset_key or "",
-        plaid_warnings=[
-            pb.PlaidWarning(
-                warning_type=w.warning_type,
-                warning_code=w.warning_code,
-                warning_message=w.warning_message,
-            )
-            for w in decision.plaid_warnings
-        ],
         balance=_balance(decision.balance, decision.evaluated_at),
-        realtime_balance=pb.RealtimeBalance(
-            fetched=decision.realtime.fetched,
-            basis=getattr(
-                pb, f"REALTIME_BALANCE_BASIS_{decision.realtime.basis.value}"
-            ),
-            warnings=[
-                pb.RealtimeBalanceWarning(code=n.code, message=n.message)
-                for n in decision.realtime.warnings
-            ],
-        ),
-        plaid_calls=[
-            pb.PlaidCall(
-                endpoint=c.endpoint,
-                request_id=c.request_id or "",
-                http_status=c.http_status,
-                error_code=c.error_code or "",
-                duration_ms=c.duration_ms,
-                attempt=c.attempt,
-            )
-            for c in decision.plaid_calls
-        ],
+        realtime_balance=_realtime(decision.realtime),
+        plaid_calls=[_plaid_call(c) for c in decision.plaid_calls],
         plaid_request_ids=[c.request_id for c in decision.plaid_calls if c.request_id],
         evaluate_time=timestamp(decision.evaluated_at),
         duration_ms=decision.duration_ms,
         replayed=decision.replayed,
         degraded=decision.degraded,
+    )
+    _add_signal_evidence(out, decision)
+    return out
+
+
+def _realtime(report: RealtimeReport) -> pb.RealtimeBalance:
+    return pb.RealtimeBalance(
+        fetched=report.fetched,
+        basis=getattr(pb, f"REALTIME_BALANCE_BASIS_{report.basis.value}"),
+        warnings=[
+            pb.RealtimeBalanceWarning(code=n.code, message=n.message)
+            for n in report.warnings
+        ],
+    )
+
+
+def _plaid_call(call: PlaidCall) -> pb.PlaidCall:
+    return pb.PlaidCall(
+        endpoint=call.endpoint,
+        request_id=call.request_id or "",
+        http_status=call.http_status,
+        error_code=call.error_code or "",
+        duration_ms=call.duration_ms,
+        attempt=call.attempt,
+    )
+
+
+def _add_signal_evidence(out: pb.Decision, decision: Decision) -> None:
+    """What only a Signal answer has: the applied ruleset, scores and Plaid's warnings."""
+    out.plaid_warnings.extend(
+        pb.PlaidWarning(
+            warning_type=w.warning_type,
+            warning_code=w.warning_code,
+            warning_message=w.warning_message,
+        )
+        for w in decision.plaid_warnings
     )
     ruleset = decision.applied_ruleset
     if ruleset is not None:
@@ -234,7 +250,6 @@ def decision_pb(decision: Decision) -> pb.Decision:
         out.scores.customer_initiated_return_risk.risk_tier = s.customer_tier
         out.scores.bank_initiated_return_risk.score = s.bank_initiated
         out.scores.bank_initiated_return_risk.risk_tier = s.bank_tier
-    return out
 
 
 def _balance(balance: Balance, now: datetime) -> pb.BalanceEvidence:

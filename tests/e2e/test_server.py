@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -63,8 +64,14 @@ def free_port() -> int:
         return port
 
 
+@dataclass
+class Served:
+    address: str
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`ach-risk serve` as a user runs it: embedded emulator, default config."""
     address = f"127.0.0.1:{free_port()}"
     env = {
@@ -80,10 +87,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         try:
             _wait_serving(address, process, log)
-            yield address
+            yield Served(address, log)
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0, log.read_text()
+
+
+@pytest.fixture
+def served(served_process: Served) -> str:
+    return served_process.address
 
 
 def _wait_serving(address: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -150,3 +162,42 @@ class TestTheCommand:
         assert decision["realtime_balance"]["basis"] == (
             "REALTIME_BALANCE_BASIS_RULESET_HAS_BALANCE_RULE"
         )
+
+    def test_the_log_has_a_line_per_rpc_and_no_secrets(
+        self, served_process: Served
+    ) -> None:
+        request = {
+            "client_transaction_id": "cli-log-1",
+            "access_token": "access-sandbox-risky",
+            "account_id": "checking-risky",
+            "amount": {"currency_code": "USD", "units": "7"},
+            "rail": "PAYMENT_RAIL_ACH_STANDARD",
+            "user": {
+                "email_address": "ada@example.com",
+                "name": {"given_name": "Ada", "family_name": "Lovelace"},
+            },
+        }
+        grpcurl(
+            "-d",
+            json.dumps(request),
+            served_process.address,
+            "achrisk.v1.RiskDecisionService/EvaluatePayment",
+        )
+        text = served_process.log.read_text()
+        lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+        finished = [
+            e
+            for e in lines
+            if e.get("event") == "rpc.finished"
+            and e.get("client_transaction_id") == "cli-log-1"
+        ]
+        assert len(finished) == 1
+        assert finished[0]["realtime_basis"] == "NO_RULESET"
+        assert finished[0]["plaid_request_ids"]
+        for secret in (
+            "access-sandbox",
+            "emulator-secret",
+            "ada@example.com",
+            "Lovelace",
+        ):
+            assert secret not in text

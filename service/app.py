@@ -6,6 +6,7 @@ import asyncio
 import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import grpc
 import structlog
@@ -16,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from service.adapters.plaid_http import PlaidTransport
+from service.adapters.plaid_retry import RetryingPoster
 from service.adapters.plaid_signals import PlaidSignalSource
 from service.api.servicer import RiskDecisionServicer
 from service.config import Settings
@@ -26,6 +28,7 @@ from service.emulator import (
     start_emulator,
 )
 from service.evaluate import Budgets, Evaluator
+from service.readiness import CredentialsWatch
 
 log = structlog.get_logger("service.app")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
@@ -46,10 +49,12 @@ class RunningService:
     health: health_aio.HealthServicer
     transport: PlaidTransport
     emulator: RunningEmulator | None
+    credentials: CredentialsWatch
 
     async def stop(self, grace_s: float = 5.0) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_s)
+        await self.credentials.close()
         await self.transport.close()
         if self.emulator is not None:
             await self.emulator.close()
@@ -76,10 +81,15 @@ async def start_service(settings: Settings) -> RunningService:
     )
     await transport.start()
     health = health_aio.HealthServicer()
+    source = PlaidSignalSource(RetryingPoster(transport, settings.plaid.retry), utc_now)
+    credentials = CredentialsWatch(
+        source,
+        partial(_set_serving, health),
+        probe_interval_s=settings.plaid.credentials_probe_interval_s,
+    )
     try:
-        server, port = await _start_grpc(
-            settings, _evaluator(settings, transport), health
-        )
+        evaluator = _evaluator(settings, source, credentials)
+        server, port = await _start_grpc(settings, evaluator, health)
     except BaseException:
         await transport.close()
         if emulator is not None:
@@ -93,16 +103,30 @@ async def start_service(settings: Settings) -> RunningService:
         config=settings.config_source,
         rulesets=sorted(settings.policies.rulesets),
     )
-    return RunningService(server, port, health, transport, emulator)
+    return RunningService(server, port, health, transport, emulator, credentials)
 
 
-def _evaluator(settings: Settings, transport: PlaidTransport) -> Evaluator:
+def _evaluator(
+    settings: Settings, source: PlaidSignalSource, credentials: CredentialsWatch
+) -> Evaluator:
+    plaid = settings.plaid
     budgets = Budgets(
-        settings.plaid.scores_budget_s, settings.plaid.live_balance_budget_s
+        scores_s=plaid.scores_budget_s,
+        live_balance_s=plaid.live_balance_budget_s,
+        scores_attempt_s=plaid.scores_attempt_timeout_s,
+        live_balance_attempt_s=plaid.live_balance_attempt_timeout_s,
     )
-    return Evaluator(
-        PlaidSignalSource(transport, utc_now), settings.policies, budgets, utc_now
+    return Evaluator(source, settings.policies, budgets, utc_now, credentials)
+
+
+async def _set_serving(health: health_aio.HealthServicer, serving: bool) -> None:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
     )
+    for name in ("", SERVICE_NAME):
+        await health.set(name, status)
 
 
 async def _start_grpc(
@@ -131,8 +155,7 @@ async def _start_grpc(
     if port == 0:
         raise OSError(f"cannot listen on {settings.listen}")
     await server.start()
-    for name in ("", SERVICE_NAME):
-        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    await _set_serving(health, True)
     return server, port
 
 

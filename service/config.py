@@ -13,7 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from service.risk.model import Rail
+from service.risk.degraded import DegradedPolicy, DegradedRule, FailureClass
+from service.risk.model import Rail, Result
 from service.risk.policy import BalancePolicy, ScorePolicy
 from service.risk.realtime import RulesetDeclaration
 from service.secret import Secret
@@ -83,11 +84,59 @@ class _Realtime(_Strict):
     window_s: Annotated[int, Field(ge=0)] = 120
 
 
+class _Retry(_Strict):
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    initial_backoff_s: Annotated[float, Field(gt=0)] = 0.1
+    max_backoff_s: Annotated[float, Field(gt=0)] = 2.0
+    min_attempt_s: Annotated[float, Field(gt=0)] = 0.25
+
+
 class _Plaid(_Strict):
     connect_timeout_s: Annotated[float, Field(gt=0)] = 3.0
     scores_budget_s: Annotated[float, Field(gt=0)] = 10.0
     live_balance_budget_s: Annotated[float, Field(gt=0)] = 40.0
+    scores_attempt_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    live_balance_attempt_timeout_s: Annotated[float, Field(gt=0)] = 35.0
     pool_size: Annotated[int, Field(ge=1)] = 4096
+    credentials_probe_interval_s: Annotated[float, Field(gt=0)] = 30.0
+    retry: _Retry = _Retry()
+
+
+class _DegradedRule(_Strict):
+    result: Literal["ACCEPT", "REVIEW", "REROUTE"]
+    failures: (
+        list[
+            Literal["TIMEOUT", "RATE_LIMITED", "PLAID_UNAVAILABLE", "INSTITUTION_DOWN"]
+        ]
+        | None
+    ) = None
+    min_amount: Annotated[Decimal, Field(ge=0)] | None = None
+    max_amount: Annotated[Decimal, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> _DegradedRule:
+        if self.result == "ACCEPT" and self.max_amount is None:
+            raise ValueError(
+                "an ACCEPT rule needs max_amount: an unchecked payment is "
+                "only let through under a cap"
+            )
+        if (
+            self.min_amount is not None
+            and self.max_amount is not None
+            and self.min_amount > self.max_amount
+        ):
+            raise ValueError("min_amount must not exceed max_amount")
+        return self
+
+
+class _Degraded(_Strict):
+    try_balance_endpoint: bool = False
+    rules: list[_DegradedRule] = []
+
+
+class _DegradedPolicies(_Strict):
+    default: _Degraded = _Degraded()
+    callers: dict[str, _Degraded] = {}
 
 
 class _File(_Strict):
@@ -96,6 +145,17 @@ class _File(_Strict):
     score_policy: _ScorePolicy = _ScorePolicy()
     realtime: _Realtime = _Realtime()
     plaid: _Plaid = _Plaid()
+    degraded: _DegradedPolicies = _DegradedPolicies()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How transient Plaid failures are retried: bounded attempts, full-jitter backoff."""
+
+    max_attempts: int = 3
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 2.0
+    min_attempt_s: float = 0.25  # an attempt with less time than this is not started
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +169,11 @@ class PlaidSettings:
     connect_timeout_s: float = 3.0
     scores_budget_s: float = 10.0
     live_balance_budget_s: float = 40.0
+    scores_attempt_timeout_s: float = 5.0
+    live_balance_attempt_timeout_s: float = 35.0
     pool_size: int = 4096
+    credentials_probe_interval_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +185,14 @@ class Policies:
     balance_default: BalancePolicy
     balance_by_rail: Mapping[Rail, BalancePolicy]
     realtime_window: timedelta
+    degraded_default: DegradedPolicy = field(default_factory=DegradedPolicy)
+    degraded_by_caller: Mapping[str, DegradedPolicy] = field(default_factory=dict)
 
     def balance_for(self, rail: Rail) -> BalancePolicy:
         return self.balance_by_rail.get(rail, self.balance_default)
+
+    def degraded_for(self, caller: str) -> DegradedPolicy:
+        return self.degraded_by_caller.get(caller, self.degraded_default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +327,11 @@ def _plaid_settings(
         connect_timeout_s=tuning.connect_timeout_s,
         scores_budget_s=tuning.scores_budget_s,
         live_balance_budget_s=tuning.live_balance_budget_s,
+        scores_attempt_timeout_s=tuning.scores_attempt_timeout_s,
+        live_balance_attempt_timeout_s=tuning.live_balance_attempt_timeout_s,
         pool_size=tuning.pool_size,
+        credentials_probe_interval_s=tuning.credentials_probe_interval_s,
+        retry=RetryPolicy(**tuning.retry.model_dump()),
     )
 
 
@@ -283,4 +356,21 @@ def _policies(file: _File) -> Policies:
             for name, p in file.balance_policy.rails.items()
         },
         realtime_window=timedelta(seconds=file.realtime.window_s),
+        degraded_default=_degraded(file.degraded.default),
+        degraded_by_caller={k: _degraded(v) for k, v in file.degraded.callers.items()},
     )
+
+
+def _degraded(policy: _Degraded) -> DegradedPolicy:
+    rules = tuple(
+        DegradedRule(
+            result=Result(rule.result),
+            failures=frozenset(FailureClass(f) for f in rule.failures)
+            if rule.failures
+            else frozenset(FailureClass),
+            min_amount=rule.min_amount,
+            max_amount=rule.max_amount,
+        )
+        for rule in policy.rules
+    )
+    return DegradedPolicy(rules, policy.try_balance_endpoint)

@@ -39,7 +39,10 @@ class DeadlineTooShort(RiskServiceError):
 
 
 class FailureKind(enum.Enum):
-    """Why Plaid gave no usable answer; `transient` ones may succeed when retried."""
+    """Why Plaid gave no usable answer; `transient` ones may succeed when retried soon.
+
+    INSTITUTION_DOWN is not transient: Plaid says to retry in hours, so it degrades now.
+    """
 
     RELINK_REQUIRED = "RELINK_REQUIRED"
     INVALID_ACCESS_TOKEN = "INVALID_ACCESS_TOKEN"  # noqa: S105 (a name, not a secret)
@@ -51,6 +54,7 @@ class FailureKind(enum.Enum):
     QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
     CREDENTIALS_REJECTED = "CREDENTIALS_REJECTED"
     RATE_LIMITED = "RATE_LIMITED"
+    INSTITUTION_DOWN = "INSTITUTION_DOWN"
     UNAVAILABLE = "UNAVAILABLE"
     TIMEOUT = "TIMEOUT"
     CONNECTION_FAILED = "CONNECTION_FAILED"

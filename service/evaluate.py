@@ -4,22 +4,53 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from service.config import Policies
-from service.ports import PlaidAccount, SignalContext, SignalSource
-from service.risk.model import Decision, PaymentAttempt
+from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
+from service.ports import (
+    CallBudget,
+    CredentialsListener,
+    PlaidAccount,
+    SignalContext,
+    SignalSource,
+)
+from service.risk.degraded import DegradedPolicy, FailureClass, decide_degraded
+from service.risk.model import (
+    Balance,
+    Basis,
+    Decision,
+    DegradedCause,
+    Note,
+    PaymentAttempt,
+    PlaidCall,
+    RealtimeReport,
+)
 from service.risk.policy import decide_balance, decide_signal
 from service.risk.realtime import assess_balance_endpoint, assess_signal, settle_as_of
+
+# Failures a degraded-mode policy may answer; any other failure is the caller's to see.
+DEGRADABLE = {
+    FailureKind.TIMEOUT: FailureClass.TIMEOUT,
+    FailureKind.RATE_LIMITED: FailureClass.RATE_LIMITED,
+    FailureKind.UNAVAILABLE: FailureClass.PLAID_UNAVAILABLE,
+    FailureKind.CONNECTION_FAILED: FailureClass.PLAID_UNAVAILABLE,
+    FailureKind.MALFORMED_RESPONSE: FailureClass.PLAID_UNAVAILABLE,
+    FailureKind.INSTITUTION_DOWN: FailureClass.INSTITUTION_DOWN,
+}
+ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
 class Budgets:
-    """Default time budgets when the caller sets no deadline (and caps when it does)."""
+    """Time budgets: whole calls (the default when the caller sets no deadline, and a
+    cap when it does) and single attempts (so a retry can still fit)."""
 
     scores_s: float
     live_balance_s: float
+    scores_attempt_s: float
+    live_balance_attempt_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,38 +71,53 @@ class Evaluator:
         policies: Policies,
         budgets: Budgets,
         clock: Callable[[], datetime],
+        credentials: CredentialsListener | None = None,
     ) -> None:
         self._plaid = plaid
         self._policies = policies
         self._budgets = budgets
         self._clock = clock
+        self._credentials = credentials
 
     async def evaluate(
-        self, request: PaymentRequest, deadline: float | None
+        self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
     ) -> Decision:
         """Decide `request`; `deadline` is absolute on time.monotonic(), None for none."""
         started = time.monotonic()
-        deadline = min(
-            deadline or float("inf"), started + self._budget_s(request.attempt)
-        )
-        if request.attempt.rail.is_ach:
-            decision = await self._evaluate_ach(request, deadline)
+        budget = self._budget(request.attempt, started, deadline)
+        try:
+            if request.attempt.rail.is_ach:
+                decision = await self._evaluate_ach(request, budget)
+            else:
+                decision = await self._evaluate_balance(request, budget)
+        except PlaidFailure as failure:
+            if failure.kind is FailureKind.CREDENTIALS_REJECTED and self._credentials:
+                await self._credentials.credentials_rejected()
+            policy = self._policies.degraded_for(caller)
+            decision = await self._degrade(request, budget, failure, policy)
         else:
-            decision = await self._evaluate_balance(request, deadline)
-        # Collect, decide, act: the decision is complete here; only timing is added.
-        return decision.with_duration(int((time.monotonic() - started) * 1000))
+            if self._credentials:
+                await self._credentials.plaid_answered()
+        return replace(decision, duration_ms=int((time.monotonic() - started) * 1000))
 
-    def _budget_s(self, attempt: PaymentAttempt) -> float:
+    def _budget(
+        self, attempt: PaymentAttempt, now: float, deadline: float | None
+    ) -> CallBudget:
         """Scores-only answers come in seconds; a live balance can take 30 s or more."""
         declared = self._policies.rulesets.get(attempt.ruleset_key or "")
+        b = self._budgets
         if attempt.rail.is_ach and declared is not None and not declared.balance_rule:
-            return self._budgets.scores_s
-        return self._budgets.live_balance_s
+            total_s, attempt_s = b.scores_s, b.scores_attempt_s
+        else:
+            total_s, attempt_s = b.live_balance_s, b.live_balance_attempt_s
+        return CallBudget(min(deadline or float("inf"), now + total_s), attempt_s)
 
-    async def _evaluate_ach(self, request: PaymentRequest, deadline: float) -> Decision:
+    async def _evaluate_ach(
+        self, request: PaymentRequest, budget: CallBudget
+    ) -> Decision:
         attempt = request.attempt
         answer, calls = await self._plaid.evaluate_signal(
-            attempt, request.account, request.context, deadline
+            attempt, request.account, request.context, budget
         )
         realtime = assess_signal(
             answer,
@@ -92,12 +138,12 @@ class Evaluator:
         )
 
     async def _evaluate_balance(
-        self, request: PaymentRequest, deadline: float
+        self, request: PaymentRequest, budget: CallBudget
     ) -> Decision:
         attempt = request.attempt
         policy = self._policies.balance_for(attempt.rail)
         oldest = self._clock() - timedelta(seconds=policy.max_balance_age_s)
-        answer, calls = await self._plaid.get_balance(request.account, oldest, deadline)
+        answer, calls = await self._plaid.get_balance(request.account, oldest, budget)
         realtime = assess_balance_endpoint(answer, self._policies.realtime_window)
         balance = settle_as_of(answer.balance, realtime, answer.received_at)
         verdict = decide_balance(
@@ -111,3 +157,56 @@ class Evaluator:
             evaluated_at=answer.received_at,
             plaid_calls=calls,
         )
+
+    async def _degrade(
+        self,
+        request: PaymentRequest,
+        budget: CallBudget,
+        failure: PlaidFailure,
+        policy: DegradedPolicy,
+    ) -> Decision:
+        """Plaid failed after retries: the caller's policy decides, or the error stands."""
+        failure_class = DEGRADABLE.get(failure.kind)
+        if failure_class is None or policy.fails_closed:
+            raise failure
+        cause = DegradedCause(failure_class.value, failure.error_code, str(failure))
+        if policy.try_balance_endpoint and request.attempt.rail.is_ach:
+            try:
+                fallback = await self._evaluate_balance(request, budget)
+            except (PlaidFailure, DeadlineTooShort) as second:
+                extra = second.calls if isinstance(second, PlaidFailure) else ()
+                failure.calls = (*failure.calls, *extra)
+            else:
+                return _degraded_fallback(fallback, failure.calls, cause)
+        verdict = decide_degraded(failure_class, request.attempt.amount, policy)
+        if verdict is None:
+            raise failure
+        return Decision(
+            attempt=request.attempt,
+            verdict=verdict,
+            balance=Balance(None, None, None),
+            realtime=RealtimeReport(False, Basis.NO_PLAID_RESPONSE),
+            evaluated_at=self._clock(),
+            plaid_calls=failure.calls,
+            degraded=True,
+            degraded_cause=cause,
+        )
+
+
+def _degraded_fallback(
+    fallback: Decision, failed_calls: tuple[PlaidCall, ...], cause: DegradedCause
+) -> Decision:
+    """Signal failed; /accounts/balance/get answered and the balance policy decided."""
+    note = Note(
+        "DEGRADED_BALANCE_FALLBACK",
+        f"Plaid Signal could not answer ({cause.failure_class}); decided by the balance "
+        "policy on /accounts/balance/get instead",
+    )
+    verdict = replace(fallback.verdict, reasons=(note, *fallback.verdict.reasons))
+    return replace(
+        fallback,
+        verdict=verdict,
+        plaid_calls=(*failed_calls, *fallback.plaid_calls),
+        degraded=True,
+        degraded_cause=cause,
+    )

@@ -51,6 +51,18 @@ class SignalContext:
     user_agent: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CallBudget:
+    """Time for one Plaid call, retries included.
+
+    `deadline` is absolute on time.monotonic(); each attempt waits at most
+    `attempt_timeout_s` so that a retry can still fit before the deadline.
+    """
+
+    deadline: float
+    attempt_timeout_s: float
+
+
 class SignalSource(Protocol):
     """Plaid as the shell sees it: evidence in, PlaidFailure on failure."""
 
@@ -59,16 +71,28 @@ class SignalSource(Protocol):
         attempt: PaymentAttempt,
         account: PlaidAccount,
         context: SignalContext,
-        deadline: float,
+        budget: CallBudget,
     ) -> tuple[SignalAnswer, tuple[PlaidCall, ...]]:
-        """Call `/signal/evaluate`; `deadline` is absolute, on time.monotonic()."""
+        """Call `/signal/evaluate` within `budget`, retries included."""
         ...
 
     async def get_balance(
         self,
         account: PlaidAccount,
         min_last_updated: datetime,
-        deadline: float,
+        budget: CallBudget,
     ) -> tuple[BalanceAnswer, tuple[PlaidCall, ...]]:
-        """Call `/accounts/balance/get` for one account."""
+        """Call `/accounts/balance/get` for one account within `budget`."""
         ...
+
+    async def credentials_accepted(self, budget: CallBudget) -> bool:
+        """Whether Plaid accepts our client id and secret (a free, read-only probe)."""
+        ...
+
+
+class CredentialsListener(Protocol):
+    """Told whether Plaid accepts the service's own credentials (readiness follows)."""
+
+    async def credentials_rejected(self) -> None: ...
+
+    async def plaid_answered(self) -> None: ...

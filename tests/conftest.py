@@ -48,6 +48,10 @@ class EmulatorAdmin:
         async with self.http.put(f"{self.url}/_emulator/scenario", json=scenario) as r:
             assert r.status == 200, await r.text()
 
+    async def fault(self, **fault: Any) -> None:
+        async with self.http.post(f"{self.url}/_emulator/faults", json=fault) as r:
+            assert r.status == 200, await r.text()
+
     async def reset(self) -> None:
         async with self.http.post(f"{self.url}/_emulator/reset") as r:
             assert r.status == 200

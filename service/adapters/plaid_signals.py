@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from service.adapters.plaid_http import PlaidReply, PlaidTransport
 from service.adapters.plaid_requests import balance_get_body, signal_evaluate_body
 from service.adapters.plaid_responses import (
     MalformedAnswer,
@@ -19,8 +17,9 @@ from service.adapters.plaid_responses import (
     parse_signal_balance,
     parse_warnings,
 )
-from service.errors import DeadlineTooShort, PlaidFailure
-from service.ports import PlaidAccount, SignalContext
+from service.adapters.plaid_retry import RetryingPoster
+from service.errors import FailureKind, PlaidFailure
+from service.ports import CallBudget, PlaidAccount, SignalContext
 from service.risk.model import (
     Balance,
     BalanceAnswer,
@@ -32,18 +31,15 @@ from service.risk.model import (
 
 SIGNAL_EVALUATE = "/signal/evaluate"
 BALANCE_GET = "/accounts/balance/get"
-# Left for our own work after Plaid answers (parse, decide, reply) within the deadline.
-SAFETY_MARGIN_S = 0.02
-MIN_CALL_S = 0.01
+ITEM_GET = "/item/get"
+PROBE_TOKEN = "access-probe-00000000-0000-0000-0000-000000000000"  # noqa: S105 (not a secret)
 
 
 class PlaidSignalSource:
-    """Calls Plaid through an async transport; every call is bounded by the deadline."""
+    """Plaid's Signal and Balance endpoints as evidence for the core, within budgets."""
 
-    def __init__(
-        self, transport: PlaidTransport, clock: Callable[[], datetime]
-    ) -> None:
-        self._transport = transport
+    def __init__(self, poster: RetryingPoster, clock: Callable[[], datetime]) -> None:
+        self._poster = poster
         self._clock = clock
 
     async def evaluate_signal(
@@ -51,29 +47,29 @@ class PlaidSignalSource:
         attempt: PaymentAttempt,
         account: PlaidAccount,
         context: SignalContext,
-        deadline: float,
+        budget: CallBudget,
     ) -> tuple[SignalAnswer, tuple[PlaidCall, ...]]:
         body = signal_evaluate_body(attempt, account, context)
         sent_at = self._clock()
-        reply = await self._post(SIGNAL_EVALUATE, body, deadline)
+        reply, calls = await self._poster.post(SIGNAL_EVALUATE, body, budget)
         try:
             answer = _signal_answer(reply.body, sent_at, self._clock())
         except MalformedAnswer as exc:
-            raise malformed(
-                SIGNAL_EVALUATE, exc, (reply.call,), reply.call.request_id
-            ) from exc
-        return answer, (reply.call,)
+            # A well-formed JSON object of the wrong shape is not retried: the same
+            # answer would come back. (Non-JSON bodies are retried by the poster.)
+            raise malformed(SIGNAL_EVALUATE, exc, calls, reply.call.request_id) from exc
+        return answer, calls
 
     async def get_balance(
         self,
         account: PlaidAccount,
         min_last_updated: datetime,
-        deadline: float,
+        budget: CallBudget,
     ) -> tuple[BalanceAnswer, tuple[PlaidCall, ...]]:
         body = balance_get_body(account, min_last_updated)
         sent_at = self._clock()
         try:
-            reply = await self._post(BALANCE_GET, body, deadline)
+            reply, calls = await self._poster.post(BALANCE_GET, body, budget)
         except PlaidFailure as failure:
             if failure.error_code != "LAST_UPDATED_DATETIME_OUT_OF_RANGE":
                 raise
@@ -82,24 +78,27 @@ class PlaidSignalSource:
         try:
             balance = parse_account_balance(reply.body, account.account_id)
         except MalformedAnswer as exc:
-            raise malformed(
-                BALANCE_GET, exc, (reply.call,), reply.call.request_id
-            ) from exc
+            raise malformed(BALANCE_GET, exc, calls, reply.call.request_id) from exc
         answer = BalanceAnswer(
             reply.call.request_id or "", balance, sent_at, self._clock()
         )
-        return answer, (reply.call,)
+        return answer, calls
 
-    async def _post(
-        self, endpoint: str, body: dict[str, Any], deadline: float
-    ) -> PlaidReply:
-        timeout_s = deadline - time.monotonic() - SAFETY_MARGIN_S
-        if timeout_s < MIN_CALL_S:
-            raise DeadlineTooShort(
-                f"{max(timeout_s, 0) * 1000:.0f} ms left: not enough "
-                f"for a call to {endpoint}"
-            )
-        return await self._transport.post(endpoint, body, timeout_s)
+    async def credentials_accepted(self, budget: CallBudget) -> bool:
+        """`/item/get` with a token no Item has: Plaid checks our keys before the token.
+
+        INVALID_API_KEYS: rejected. INVALID_ACCESS_TOKEN: accepted. Anything else
+        proves neither and is raised, so the caller probes again later.
+        """
+        try:
+            await self._poster.post(ITEM_GET, {"access_token": PROBE_TOKEN}, budget)
+        except PlaidFailure as failure:
+            if failure.kind is FailureKind.CREDENTIALS_REJECTED:
+                return False
+            if failure.kind is FailureKind.INVALID_ACCESS_TOKEN:
+                return True
+            raise
+        return True
 
 
 def _signal_answer(

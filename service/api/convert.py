@@ -203,6 +203,11 @@ def decision_pb(decision: Decision) -> pb.Decision:
         degraded=decision.degraded,
     )
     _add_signal_evidence(out, decision)
+    if decision.degraded_cause is not None:
+        cause = decision.degraded_cause
+        out.degraded_cause.failure_class = cause.failure_class
+        out.degraded_cause.error_code = cause.error_code or ""
+        out.degraded_cause.message = cause.message
     return out
 
 

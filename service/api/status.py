@@ -51,6 +51,10 @@ _BY_KIND: dict[FailureKind, _Mapping] = {
         grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=2.0
     ),
     FailureKind.UNAVAILABLE: _Mapping(grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0),
+    # Plaid: "the institution is temporarily unreachable; retry in hours".
+    FailureKind.INSTITUTION_DOWN: _Mapping(
+        grpc.StatusCode.UNAVAILABLE, retry_after_s=900.0
+    ),
     FailureKind.CONNECTION_FAILED: _Mapping(
         grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0
     ),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -189,6 +189,15 @@ class PlaidCall:
 
 
 @dataclass(frozen=True, slots=True)
+class DegradedCause:
+    """Why a decision was made without Plaid's answer."""
+
+    failure_class: str
+    error_code: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The service's answer for one payment, with the evidence behind it."""
 
@@ -204,7 +213,4 @@ class Decision:
     plaid_warnings: tuple[PlaidWarning, ...] = ()
     replayed: bool = False
     degraded: bool = False
-    degraded_cause: Note | None = None
-
-    def with_duration(self, duration_ms: int) -> Decision:
-        return replace(self, duration_ms=duration_ms)
+    degraded_cause: DegradedCause | None = None

@@ -18,9 +18,11 @@ import pytest
 from aiohttp import web
 
 from service.adapters.plaid_http import PlaidTransport
+from service.adapters.plaid_retry import RetryingPoster
 from service.adapters.plaid_signals import PlaidSignalSource
+from service.config import RetryPolicy
 from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
-from service.ports import EndUser, PlaidAccount, SignalContext
+from service.ports import CallBudget, EndUser, PlaidAccount, SignalContext
 from service.risk.model import PaymentAttempt, Rail
 from service.risk.money import Money
 from service.secret import Secret
@@ -66,7 +68,13 @@ async def source(plaid: tuple[ScriptedPlaid, str]) -> AsyncIterator[PlaidSignalS
         connect_timeout_s=1.0,
     )
     await transport.start()
-    yield PlaidSignalSource(transport, lambda: datetime.now(UTC))
+    # Short backoffs keep the suite fast; the policy's shape is what is under test.
+    policy = RetryPolicy(
+        max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, min_attempt_s=0.05
+    )
+    yield PlaidSignalSource(
+        RetryingPoster(transport, policy), lambda: datetime.now(UTC)
+    )
     await transport.close()
 
 
@@ -76,8 +84,8 @@ ATTEMPT = PaymentAttempt(
 ACCOUNT = PlaidAccount(Secret("access-sandbox-123"), "acc-1")
 
 
-def soon(seconds: float = 5.0) -> float:
-    return time.monotonic() + seconds
+def soon(seconds: float = 5.0, attempt_s: float = 5.0) -> CallBudget:
+    return CallBudget(time.monotonic() + seconds, attempt_s)
 
 
 class TestRequests:
@@ -150,61 +158,133 @@ class TestTolerantParsing:
         assert answer.balance.current == Decimal(110)
         assert answer.attribute_keys == {"available_balance", "current_balance"}
 
+    @pytest.mark.parametrize("body", [b"<html>bad gateway</html>", b"[]"])
+    async def test_a_body_that_is_not_a_json_object_is_retried(
+        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource, body: bytes
+    ) -> None:
+        good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
+        plaid[0].script.extend([(200, body, 0), (200, good, 0)])
+        answer, calls = await source.evaluate_signal(
+            ATTEMPT, ACCOUNT, SignalContext(), soon()
+        )
+        assert answer.request_id == "r-ok"
+        assert [c.attempt for c in calls] == [1, 2]
+
     @pytest.mark.parametrize(
         "body",
         [
-            b"<html>bad gateway</html>",
-            b"[]",
             b'{"request_id": "r", "scores": 5, "warnings": []}',
             b'{"request_id": "r", "ruleset": {"ruleset_key": "x"},'
             b' "warnings": [], "scores": null}',
         ],
     )
-    async def test_a_malformed_success_is_a_transient_failure(
+    async def test_an_object_of_the_wrong_shape_fails_without_a_retry(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource, body: bytes
     ) -> None:
+        """The same answer would come back; it is Plaid's, so it is UNAVAILABLE."""
         plaid[0].script.append((200, body, 0))
         with pytest.raises(PlaidFailure) as caught:
             await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon())
         assert caught.value.kind is FailureKind.MALFORMED_RESPONSE
-        assert caught.value.kind.transient
+        assert len(plaid[0].received) == 1
 
 
-class TestFailures:
-    async def test_a_non_json_gateway_error_is_unavailable(
+class TestRetries:
+    async def test_429_429_200_succeeds_on_the_third_attempt_with_the_same_body(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
     ) -> None:
-        plaid[0].script.append((502, b"<html>502</html>", 0))
+        limited = orjson.dumps(_error("RATE_LIMIT_EXCEEDED", "RATE_LIMIT_EXCEEDED"))
+        good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
+        plaid[0].script.extend([(429, limited, 0), (429, limited, 0), (200, good, 0)])
+        _, calls = await source.evaluate_signal(
+            ATTEMPT, ACCOUNT, SignalContext(), soon()
+        )
+        assert [(c.attempt, c.http_status) for c in calls] == [
+            (1, 429),
+            (2, 429),
+            (3, 200),
+        ]
+        bodies = [body for _, _, body in plaid[0].received]
+        assert all(b == bodies[0] for b in bodies)
+        assert bodies[0]["client_transaction_id"] == "txn-adapter-1"
+
+    async def test_a_gateway_error_is_retried_then_reported_with_every_attempt(
+        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
+    ) -> None:
+        plaid[0].script.extend([(502, b"<html>502</html>", 0)] * 3)
         with pytest.raises(PlaidFailure) as caught:
             await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon())
         assert caught.value.kind is FailureKind.UNAVAILABLE
-        assert caught.value.calls[0].http_status == 502
+        assert [c.http_status for c in caught.value.calls] == [502, 502, 502]
 
+    @pytest.mark.parametrize(
+        ("error_type", "error_code", "status"),
+        [
+            ("ITEM_ERROR", "ITEM_LOGIN_REQUIRED", 400),
+            ("RATE_LIMIT_EXCEEDED", "CREDITS_EXHAUSTED", 429),
+            ("SIGNAL_ERROR", "ADDENDUM_NOT_SIGNED", 403),
+            ("INSTITUTION_ERROR", "INSTITUTION_DOWN", 400),
+            ("INVALID_INPUT", "INVALID_API_KEYS", 400),
+        ],
+    )
+    async def test_permanent_errors_are_not_retried(
+        self,
+        plaid: tuple[ScriptedPlaid, str],
+        source: PlaidSignalSource,
+        error_type: str,
+        error_code: str,
+        status: int,
+    ) -> None:
+        plaid[0].script.extend(
+            [(status, orjson.dumps(_error(error_type, error_code)), 0)]
+        )
+        with pytest.raises(PlaidFailure) as caught:
+            await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon())
+        assert caught.value.error_code == error_code
+        assert len(plaid[0].received) == 1
+
+    async def test_a_slow_attempt_times_out_and_the_retry_answers(
+        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
+    ) -> None:
+        good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
+        plaid[0].script.extend([(200, good, 1.0), (200, good, 0)])
+        _, calls = await source.evaluate_signal(
+            ATTEMPT, ACCOUNT, SignalContext(), soon(2.0, attempt_s=0.2)
+        )
+        assert [(c.attempt, c.http_status) for c in calls] == [(1, 0), (2, 200)]
+
+    async def test_no_retry_starts_that_could_not_finish_before_the_deadline(
+        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
+    ) -> None:
+        """min_attempt_s is 0.05 s: after a 0.2 s attempt, 0.03 s is not enough."""
+        plaid[0].script.extend([(500, b"{}", 0.2)] * 3)
+        started = time.monotonic()
+        with pytest.raises(PlaidFailure):
+            await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon(0.25))
+        assert len(plaid[0].received) == 1
+        assert time.monotonic() - started < 0.3
+
+
+class TestFailures:
     async def test_plaid_error_fields_are_kept_and_the_body_is_not(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
     ) -> None:
-        error = {
-            "error_type": "RATE_LIMIT_EXCEEDED",
-            "error_code": "RATE_LIMIT_EXCEEDED",
-            "error_message": "too many requests",
-            "request_id": "r429",
-            "display_message": None,
-        }
-        plaid[0].script.append((429, orjson.dumps(error), 0))
+        error = _error("INVALID_INPUT", "INVALID_ACCESS_TOKEN") | {"request_id": "r400"}
+        plaid[0].script.append((400, orjson.dumps(error), 0))
         with pytest.raises(PlaidFailure) as caught:
             await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon())
         failure = caught.value
         assert (failure.kind, failure.error_code, failure.request_id) == (
-            FailureKind.RATE_LIMITED,
-            "RATE_LIMIT_EXCEEDED",
-            "r429",
+            FailureKind.INVALID_ACCESS_TOKEN,
+            "INVALID_ACCESS_TOKEN",
+            "r400",
         )
         assert "access-sandbox-123" not in str(failure)
 
     async def test_the_deadline_bounds_the_call(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
     ) -> None:
-        plaid[0].script.append((200, b"{}", 2.0))
+        plaid[0].script.extend([(200, b"{}", 2.0)] * 3)
         started = time.monotonic()
         with pytest.raises(PlaidFailure) as caught:
             await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon(0.2))
@@ -233,6 +313,16 @@ class TestFailures:
         assert answer.too_old
         assert answer.balance.as_of == newest
         assert calls[0].error_code == "LAST_UPDATED_DATETIME_OUT_OF_RANGE"
+
+
+def _error(error_type: str, error_code: str) -> dict[str, Any]:
+    return {
+        "error_type": error_type,
+        "error_code": error_code,
+        "error_message": "scripted",
+        "display_message": None,
+        "request_id": "r-err",
+    }
 
 
 def _accounts(available: float) -> dict[str, Any]:

@@ -7,18 +7,10 @@ import pytest
 
 from service.risk.model import (
     Balance,
-    Basis,
-    Decision,
-    PaymentAttempt,
     PlaidWarning,
     Rail,
-    RealtimeReport,
-    Result,
     SignalAnswer,
-    Source,
-    Verdict,
 )
-from service.risk.money import Money
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -75,19 +67,3 @@ class TestSignalAnswer:
             received_at=NOW,
         )
         assert answer.warning_codes() == ("ITEM_LOGIN_REQUIRED", "NO_ACCOUNTS")
-
-
-class TestDecision:
-    def test_with_duration_returns_a_copy_with_only_the_duration_changed(self):
-        decision = Decision(
-            attempt=PaymentAttempt("tx-1", Money(100, "USD"), Rail.RTP),
-            verdict=Verdict(Result.ACCEPT, Source.BALANCE_POLICY, ()),
-            balance=Balance(Decimal(5), None, "USD"),
-            realtime=RealtimeReport(True, Basis.BALANCE_ENDPOINT),
-            evaluated_at=NOW,
-        )
-        timed = decision.with_duration(42)
-        assert timed.duration_ms == 42
-        assert decision.duration_ms == 0
-        assert timed.attempt == decision.attempt
-        assert timed.verdict == decision.verdict

@@ -370,12 +370,17 @@ class TestClassify:
                 "INSTITUTION_RATE_LIMIT",
                 FailureKind.RATE_LIMITED,
             ),
-            (400, "INSTITUTION_ERROR", "INSTITUTION_DOWN", FailureKind.UNAVAILABLE),
+            (
+                400,
+                "INSTITUTION_ERROR",
+                "INSTITUTION_DOWN",
+                FailureKind.INSTITUTION_DOWN,
+            ),
             (
                 400,
                 "INSTITUTION_ERROR",
                 "INSTITUTION_NOT_RESPONDING",
-                FailureKind.UNAVAILABLE,
+                FailureKind.INSTITUTION_DOWN,
             ),
             (400, "ITEM_ERROR", "PRODUCT_NOT_READY", FailureKind.UNAVAILABLE),
             (
@@ -447,14 +452,21 @@ class TestClassify:
             ("RATE_LIMIT_EXCEEDED", "ITEM_GET_LIMIT"),
             ("RATE_LIMIT_EXCEEDED", "ACCOUNTS_LIMIT"),
             ("RATE_LIMIT_EXCEEDED", "INSTITUTION_RATE_LIMIT"),
-            ("INSTITUTION_ERROR", "INSTITUTION_DOWN"),
-            ("INSTITUTION_ERROR", "INSTITUTION_NOT_RESPONDING"),
-            ("INSTITUTION_ERROR", "INSTITUTION_NOT_AVAILABLE"),
             ("ITEM_ERROR", "PRODUCT_NOT_READY"),
         ],
     )
     def test_the_reference_transient_codes_are_transient(self, error_type, error_code):
         assert classify(400, error_type, error_code).transient
+
+    @pytest.mark.parametrize(
+        "error_code",
+        ["INSTITUTION_DOWN", "INSTITUTION_NOT_RESPONDING", "INSTITUTION_NOT_AVAILABLE"],
+    )
+    def test_institution_outages_degrade_now_rather_than_retry(self, error_code):
+        """reference/plaid.md 3.2: retry in hours, so degrade now."""
+        kind = classify(400, "INSTITUTION_ERROR", error_code)
+        assert kind is FailureKind.INSTITUTION_DOWN
+        assert not kind.transient
 
     @pytest.mark.parametrize(
         ("error_type", "error_code"),

@@ -71,6 +71,7 @@ TABLE = {
     FailureKind.CREDENTIALS_REJECTED: ("INTERNAL", None, None),
     FailureKind.RATE_LIMITED: ("RESOURCE_EXHAUSTED", 2, None),
     FailureKind.UNAVAILABLE: ("UNAVAILABLE", 1, None),
+    FailureKind.INSTITUTION_DOWN: ("UNAVAILABLE", 900, None),
     FailureKind.TIMEOUT: ("DEADLINE_EXCEEDED", None, None),
     FailureKind.CONNECTION_FAILED: ("UNAVAILABLE", 1, None),
     FailureKind.MALFORMED_RESPONSE: ("UNAVAILABLE", 1, None),

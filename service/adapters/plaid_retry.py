@@ -1,0 +1,127 @@
+"""Retries of transient Plaid failures with tenacity, never past the caller's deadline.
+
+The one place the service retries (STYLE 6). Every attempt of a call carries the same
+body, so `/signal/evaluate` keeps its client_transaction_id (Plaid's idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+
+from service.adapters.plaid_http import PlaidReply, PlaidTransport
+from service.config import RetryPolicy
+from service.errors import DeadlineTooShort, PlaidFailure
+from service.ports import CallBudget
+from service.risk.model import PlaidCall
+
+log = structlog.get_logger("service.plaid")
+# Left for our own work after Plaid answers (parse, decide, reply) within the deadline.
+SAFETY_MARGIN_S = 0.02
+MIN_CALL_S = 0.01
+
+
+class _deadline_stop(stop_base):  # noqa: N801 (tenacity names its stops in lower case)
+    """Stop when the next attempt would start with less than min_attempt_s left."""
+
+    def __init__(self, deadline: float, min_attempt_s: float) -> None:
+        self._deadline = deadline
+        self._min_attempt_s = min_attempt_s
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        starts_at = time.monotonic() + retry_state.upcoming_sleep
+        return starts_at + self._min_attempt_s > self._deadline
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, PlaidFailure) and exc.kind.transient
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    failure = retry_state.outcome.exception() if retry_state.outcome else None
+    log.info(
+        "plaid.retry_scheduled",
+        attempt=retry_state.attempt_number,
+        wait_s=round(retry_state.upcoming_sleep, 3),
+        failure_kind=failure.kind.value if isinstance(failure, PlaidFailure) else None,
+        plaid_error_code=failure.error_code
+        if isinstance(failure, PlaidFailure)
+        else None,
+    )
+
+
+class RetryingPoster:
+    """POSTs to Plaid through a transport, retrying transient failures within budget."""
+
+    def __init__(
+        self,
+        transport: PlaidTransport,
+        policy: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._transport = transport
+        self._policy = policy
+        self._sleep = sleep
+
+    async def post(
+        self, endpoint: str, body: dict[str, Any], budget: CallBudget
+    ) -> tuple[PlaidReply, tuple[PlaidCall, ...]]:
+        """The reply and every attempt's record; a failure carries all records too."""
+        calls: list[PlaidCall] = []
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._policy.max_attempts)
+            | _deadline_stop(budget.deadline, self._policy.min_attempt_s),
+            wait=wait_random_exponential(
+                multiplier=self._policy.initial_backoff_s,
+                max=self._policy.max_backoff_s,
+            ),
+            retry=retry_if_exception(_is_transient),
+            sleep=self._sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    number = attempt.retry_state.attempt_number
+                    reply = await self._attempt(endpoint, body, budget, number, calls)
+        except PlaidFailure as failure:
+            failure.calls = tuple(calls)
+            raise
+        return reply, tuple(calls)
+
+    async def _attempt(
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        budget: CallBudget,
+        number: int,
+        calls: list[PlaidCall],
+    ) -> PlaidReply:
+        left_s = budget.deadline - time.monotonic() - SAFETY_MARGIN_S
+        if left_s < MIN_CALL_S:
+            raise DeadlineTooShort(
+                f"{max(left_s, 0) * 1000:.0f} ms left: not enough for a call to {endpoint}"
+            )
+        timeout_s = min(left_s, budget.attempt_timeout_s)
+        try:
+            reply = await self._transport.post(
+                endpoint, body, timeout_s, attempt=number
+            )
+        except PlaidFailure as failure:
+            calls.extend(failure.calls)
+            raise
+        calls.append(reply.call)
+        return reply

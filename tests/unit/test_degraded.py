@@ -1,0 +1,211 @@
+"""Degraded mode: the core's rules, and the shell choosing between error and decision."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from service.config import Policies
+from service.errors import FailureKind, PlaidFailure
+from service.evaluate import Budgets, Evaluator, PaymentRequest
+from service.ports import PlaidAccount, SignalContext
+from service.risk.degraded import (
+    DegradedPolicy,
+    DegradedRule,
+    FailureClass,
+    decide_degraded,
+)
+from service.risk.model import (
+    Balance,
+    BalanceAnswer,
+    Basis,
+    PaymentAttempt,
+    PlaidCall,
+    Rail,
+    Result,
+    Source,
+)
+from service.risk.money import Money
+from service.risk.policy import BalancePolicy, ScorePolicy
+from service.secret import Secret
+from tests.fakes import FakeSignalSource
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+CAPPED = DegradedPolicy(
+    rules=(
+        DegradedRule(
+            Result.ACCEPT,
+            frozenset({FailureClass.TIMEOUT, FailureClass.PLAID_UNAVAILABLE}),
+            max_amount=Decimal("50.00"),
+        ),
+        DegradedRule(Result.REROUTE, min_amount=Decimal("1000")),
+        DegradedRule(Result.REVIEW),
+    )
+)
+
+
+def usd(cents: int) -> Money:
+    return Money(cents, "USD")
+
+
+class TestRules:
+    @pytest.mark.parametrize(
+        ("failure", "cents", "result"),
+        [
+            (FailureClass.TIMEOUT, 5000, Result.ACCEPT),
+            (FailureClass.TIMEOUT, 5001, Result.REVIEW),
+            (FailureClass.PLAID_UNAVAILABLE, 100, Result.ACCEPT),
+            (FailureClass.RATE_LIMITED, 100, Result.REVIEW),
+            (FailureClass.INSTITUTION_DOWN, 100_000, Result.REROUTE),
+        ],
+    )
+    def test_the_first_rule_matching_the_failure_and_amount_decides(
+        self, failure: FailureClass, cents: int, result: Result
+    ) -> None:
+        verdict = decide_degraded(failure, usd(cents), CAPPED)
+        assert verdict is not None
+        assert verdict.result is result
+        assert verdict.source is Source.DEGRADED_POLICY
+        assert verdict.reasons[0].code == "DEGRADED_RULE"
+        assert failure.value in verdict.reasons[0].message
+
+    def test_no_matching_rule_fails_closed(self) -> None:
+        policy = DegradedPolicy(
+            (DegradedRule(Result.REVIEW, frozenset({FailureClass.TIMEOUT})),)
+        )
+        assert decide_degraded(FailureClass.RATE_LIMITED, usd(1), policy) is None
+
+    def test_the_default_policy_fails_closed(self) -> None:
+        assert DegradedPolicy().fails_closed
+        assert decide_degraded(FailureClass.TIMEOUT, usd(1), DegradedPolicy()) is None
+
+
+def evaluator(fake: FakeSignalSource, degraded: DegradedPolicy) -> Evaluator:
+    policies = Policies(
+        rulesets={},
+        score=ScorePolicy(),
+        balance_default=BalancePolicy(),
+        balance_by_rail={},
+        realtime_window=timedelta(seconds=120),
+        degraded_default=DegradedPolicy(),
+        degraded_by_caller={"checkout": degraded},
+    )
+    return Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
+
+
+def request(rail: Rail = Rail.ACH_STANDARD, cents: int = 2500) -> PaymentRequest:
+    return PaymentRequest(
+        PaymentAttempt("tx-degraded", usd(cents), rail),
+        PlaidAccount(Secret("access-x"), "acc"),
+        SignalContext(),
+    )
+
+
+def failure(kind: FailureKind, code: str | None = None) -> PlaidFailure:
+    call = PlaidCall("/signal/evaluate", "r-1", 500, code, 12, 1)
+    return PlaidFailure(
+        kind, "scripted", endpoint="/signal/evaluate", error_code=code, calls=(call,)
+    )
+
+
+class TestShell:
+    async def test_a_caller_without_a_policy_gets_the_error(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.TIMEOUT))
+        with pytest.raises(PlaidFailure):
+            await evaluator(fake, CAPPED).evaluate(
+                request(), None, caller="someone-else"
+            )
+
+    async def test_a_degraded_decision_says_so_and_keeps_the_failed_calls(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.UNAVAILABLE, "INTERNAL_SERVER_ERROR"))
+        decision = await evaluator(fake, CAPPED).evaluate(request(), None, "checkout")
+        assert decision.degraded
+        assert decision.verdict.result is Result.ACCEPT
+        assert decision.degraded_cause is not None
+        assert decision.degraded_cause.failure_class == "PLAID_UNAVAILABLE"
+        assert decision.degraded_cause.error_code == "INTERNAL_SERVER_ERROR"
+        assert decision.realtime.basis is Basis.NO_PLAID_RESPONSE
+        assert not decision.realtime.fetched
+        assert [c.request_id for c in decision.plaid_calls] == ["r-1"]
+
+    @pytest.mark.parametrize(
+        "kind",
+        [
+            FailureKind.RELINK_REQUIRED,
+            FailureKind.INVALID_ACCOUNT,
+            FailureKind.CREDENTIALS_REJECTED,
+            FailureKind.QUOTA_EXHAUSTED,
+        ],
+    )
+    async def test_permanent_failures_are_never_degraded(
+        self, kind: FailureKind
+    ) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(kind))
+        with pytest.raises(PlaidFailure):
+            await evaluator(fake, CAPPED).evaluate(request(), None, "checkout")
+
+    async def test_ach_falls_back_to_the_balance_endpoint_when_allowed(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.TIMEOUT))
+        balance = Balance(Decimal("100.00"), Decimal("100.00"), "USD")
+        call = PlaidCall("/accounts/balance/get", "r-2", 200, None, 30)
+        fake.balance.append((BalanceAnswer("r-2", balance, NOW, NOW), (call,)))
+        policy = DegradedPolicy(try_balance_endpoint=True)
+        decision = await evaluator(fake, policy).evaluate(request(), None, "checkout")
+        assert decision.degraded
+        assert decision.verdict.source is Source.BALANCE_POLICY
+        assert decision.verdict.result is Result.ACCEPT
+        assert [r.code for r in decision.verdict.reasons] == [
+            "DEGRADED_BALANCE_FALLBACK",
+            "BALANCE_COVERS_AMOUNT",
+        ]
+        assert decision.realtime.basis is Basis.BALANCE_ENDPOINT
+        assert [c.request_id for c in decision.plaid_calls] == ["r-1", "r-2"]
+
+    async def test_a_failed_fallback_leaves_the_rules_to_decide(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.TIMEOUT))
+        fake.balance.append(failure(FailureKind.UNAVAILABLE))
+        policy = DegradedPolicy(CAPPED.rules, try_balance_endpoint=True)
+        decision = await evaluator(fake, policy).evaluate(request(), None, "checkout")
+        assert decision.verdict.result is Result.ACCEPT
+        assert decision.verdict.source is Source.DEGRADED_POLICY
+        assert len(decision.plaid_calls) == 2
+
+    async def test_a_failed_fallback_without_rules_fails_closed(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.TIMEOUT))
+        fake.balance.append(failure(FailureKind.UNAVAILABLE))
+        policy = DegradedPolicy(try_balance_endpoint=True)
+        with pytest.raises(PlaidFailure) as caught:
+            await evaluator(fake, policy).evaluate(request(), None, "checkout")
+        assert caught.value.kind is FailureKind.TIMEOUT
+        assert len(caught.value.calls) == 2
+
+
+class TestBudgets:
+    async def test_a_scores_only_ruleset_gets_the_short_budget(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.TIMEOUT))
+        ev = evaluator(fake, DegradedPolicy())
+        started = time.monotonic()
+        with pytest.raises(PlaidFailure):
+            await ev.evaluate(request(), None)
+        budget = fake.budgets[0]
+        # Undeclared rulesets may fetch a live balance: the live budget applies.
+        assert 39 < budget.deadline - started <= 40.1
+        assert budget.attempt_timeout_s == 35
+
+    async def test_the_callers_deadline_wins_when_sooner(self) -> None:
+        fake = FakeSignalSource()
+        fake.signal.append(failure(FailureKind.TIMEOUT))
+        deadline = time.monotonic() + 1.5
+        with pytest.raises(PlaidFailure):
+            await evaluator(fake, DegradedPolicy()).evaluate(request(), deadline)
+        assert fake.budgets[0].deadline == deadline

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from service.outbox import OutboxPolicy
 from service.risk.degraded import DegradedPolicy, DegradedRule, FailureClass
 from service.risk.model import Rail, Result
 from service.risk.policy import BalancePolicy, ScorePolicy
@@ -23,6 +24,8 @@ PLAID_HOSTS = {
     "sandbox": "https://sandbox.plaid.com",
     "production": "https://production.plaid.com",
 }
+DEFAULT_DATABASE = "sqlite+aiosqlite:///var/ach-risk.db"  # relative to the working dir
+DEVELOPMENT_FINGERPRINT_KEY = "ach-risk-development-only-fingerprint-key"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 EMULATOR_CREDENTIALS = ("emulator-client-id", "emulator-secret")
 
@@ -139,6 +142,20 @@ class _DegradedPolicies(_Strict):
     callers: dict[str, _Degraded] = {}
 
 
+class _Ledger(_Strict):
+    retention_days: Annotated[int, Field(ge=1)] = 400
+
+
+class _Outbox(_Strict):
+    batch: Annotated[int, Field(ge=1, le=1000)] = 50
+    lease_s: Annotated[float, Field(gt=0)] = 60.0
+    idle_poll_s: Annotated[float, Field(gt=0)] = 1.0
+    attempt_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
+    backoff_max_s: Annotated[float, Field(gt=0)] = 300.0
+    max_permanent_failures: Annotated[int, Field(ge=1)] = 3
+
+
 class _File(_Strict):
     rulesets: dict[str, _Ruleset] = {}
     balance_policy: _BalancePolicies = _BalancePolicies()
@@ -146,6 +163,8 @@ class _File(_Strict):
     realtime: _Realtime = _Realtime()
     plaid: _Plaid = _Plaid()
     degraded: _DegradedPolicies = _DegradedPolicies()
+    ledger: _Ledger = _Ledger()
+    outbox: _Outbox = _Outbox()
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +215,24 @@ class Policies:
 
 
 @dataclass(frozen=True, slots=True)
+class StateSettings:
+    """Where decisions and reports live, and for how long."""
+
+    database_url: Secret  # may hold a password
+    fingerprint_key: Secret
+    retention_days: int = 400
+    outbox: OutboxPolicy = field(default_factory=OutboxPolicy)
+    development_fingerprint_key: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration, read once by app.py and passed down."""
 
     listen: str
     plaid: PlaidSettings
     policies: Policies
+    state: StateSettings
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "info"
     config_source: str = "<defaults>"
@@ -231,6 +262,7 @@ class Settings:
             problems.append(
                 f"ACH_RISK_LOG_FORMAT={log_format!r}: expected json, console or auto"
             )
+        state = _state_settings(env, plaid_env, file, problems)
         log_level = env.get("ACH_RISK_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:
             problems.append(
@@ -243,6 +275,7 @@ class Settings:
             listen=listen or env.get("ACH_RISK_LISTEN", "127.0.0.1:50051"),
             plaid=plaid,
             policies=_policies(file),
+            state=state,
             log_format=log_format,  # type: ignore[arg-type]
             log_level=log_level,
             config_source=source,
@@ -289,6 +322,39 @@ def _secret(env: Mapping[str, str], name: str, problems: list[str]) -> Secret | 
         value = _read(Path(env[f"{name}_FILE"]), problems).strip()
         return Secret(value) if value else None
     return Secret(env[name]) if env.get(name) else None
+
+
+def database_url(raw: str) -> str:
+    """Accept plain URLs and pick the async drivers: aiosqlite and psycopg 3."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+    ):
+        if raw.startswith(plain):
+            return driver + raw.removeprefix(plain)
+    return raw
+
+
+def _state_settings(
+    env: Mapping[str, str], plaid_env: str, file: _File, problems: list[str]
+) -> StateSettings:
+    url = _secret(env, "ACH_RISK_DATABASE_URL", problems)
+    key = _secret(env, "ACH_RISK_FINGERPRINT_KEY", problems)
+    if plaid_env == "production" and key is None:
+        problems.append(
+            "ACH_RISK_FINGERPRINT_KEY (or _FILE) is required when "
+            "PLAID_ENV=production: it keys the access-token fingerprints"
+        )
+    return StateSettings(
+        database_url=Secret(database_url(url.reveal()))
+        if url
+        else Secret(DEFAULT_DATABASE),
+        fingerprint_key=key or Secret(DEVELOPMENT_FINGERPRINT_KEY),
+        retention_days=file.ledger.retention_days,
+        outbox=OutboxPolicy(**file.outbox.model_dump()),
+        development_fingerprint_key=key is None,
+    )
 
 
 def _plaid_settings(

@@ -3,6 +3,9 @@
 RiskServiceError
  ├── InvalidRequest(violations)    the caller's request is malformed: INVALID_ARGUMENT
  ├── DeadlineTooShort              the caller's deadline cannot cover one Plaid call
+ ├── IdempotencyKeyReused          a client_transaction_id reused for another payment
+ ├── TransactionNotFound           no stored decision for this caller and id
+ ├── NotReportable                 Plaid never evaluated the transaction (not ACH, degraded)
  └── PlaidFailure(kind, ...)       Plaid gave no usable answer; `kind` picks the status
 """
 
@@ -36,6 +39,24 @@ class InvalidRequest(RiskServiceError):
 
 class DeadlineTooShort(RiskServiceError):
     """The time left cannot cover a Plaid call."""
+
+
+class IdempotencyKeyReused(RiskServiceError):
+    """The client_transaction_id is stored for a different payment."""
+
+    def __init__(self, client_transaction_id: str) -> None:
+        super().__init__(
+            "client_transaction_id was already used for a different payment"
+        )
+        self.client_transaction_id = client_transaction_id
+
+
+class TransactionNotFound(RiskServiceError):
+    """No decision is stored for this caller and client_transaction_id."""
+
+
+class NotReportable(RiskServiceError):
+    """Plaid never evaluated this transaction, so it cannot take reports about it."""
 
 
 class FailureKind(enum.Enum):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from decimal import Decimal
+from typing import Any, Protocol
 
-from service.risk.model import BalanceAnswer, PaymentAttempt, PlaidCall, SignalAnswer
+from service.risk.model import (
+    BalanceAnswer,
+    Decision,
+    PaymentAttempt,
+    PlaidCall,
+    SignalAnswer,
+)
 from service.secret import Secret
 
 
@@ -96,3 +104,187 @@ class CredentialsListener(Protocol):
     async def credentials_rejected(self) -> None: ...
 
     async def plaid_answered(self) -> None: ...
+
+
+class ClaimState(enum.Enum):
+    """What a claim on (caller, client_transaction_id) found."""
+
+    NEW = "NEW"  # ours to evaluate: inserted, or taken over from an expired lease
+    DONE = "DONE"  # a decision is stored for the same payment
+    IN_FLIGHT = (
+        "IN_FLIGHT"  # another owner holds an unexpired lease: wait and look again
+    )
+    CONFLICT = "CONFLICT"  # the id is stored for a different payment
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The answer to DecisionStore.claim; `decision` is set when DONE."""
+
+    state: ClaimState
+    decision: Decision | None = None
+
+
+class ReportKind(enum.Enum):
+    """Which Plaid report endpoint a report goes to."""
+
+    DECISION = "DECISION"  # /signal/decision/report
+    RETURN = "RETURN"  # /signal/return/report
+
+
+class DeliveryStatus(enum.Enum):
+    """Where a report's delivery stands."""
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    DEAD_LETTERED = "DEAD_LETTERED"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """A report in the outbox: `body` is the exact Plaid JSON to send (no credentials)."""
+
+    id: int
+    caller: str
+    client_transaction_id: str
+    kind: ReportKind
+    body: dict[str, Any]
+    status: DeliveryStatus
+    attempts: int
+    last_error_code: str | None
+    accepted_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A stored decision with the reports made about its payment, oldest first."""
+
+    decision: Decision
+    reports: tuple[ReportRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    """For metrics: undelivered reports, the oldest one's age, and dead letters."""
+
+    pending: int
+    oldest_pending_age_s: float
+    dead_lettered: int
+
+
+class UnknownTransaction(Exception):
+    """No decision is stored for this caller and client_transaction_id."""
+
+
+class DecisionStore(Protocol):
+    """The ledger of decisions and the outbox of reports; every key includes the caller."""
+
+    async def claim(
+        self,
+        caller: str,
+        txid: str,
+        fingerprint: str,
+        owner: str,
+        lease_s: float,
+        now: datetime,
+    ) -> Claim:
+        """Atomically start (or find) the evaluation of (caller, txid)."""
+        ...
+
+    async def complete(
+        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+    ) -> None:
+        """Store the decision for a claim this owner holds; the row becomes DONE."""
+        ...
+
+    async def release(self, caller: str, txid: str, owner: str) -> None:
+        """Forget this owner's pending claim: the evaluation failed, a retry may work."""
+        ...
+
+    async def get(self, caller: str, txid: str) -> StoredDecision | None:
+        """The stored decision and its reports, or None if there is none (or pending)."""
+        ...
+
+    async def add_report(
+        self,
+        caller: str,
+        txid: str,
+        kind: ReportKind,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> ReportRecord:
+        """Persist a report for a stored decision; raises UnknownTransaction if none."""
+        ...
+
+    async def claim_reports(
+        self, owner: str, limit: int, lease_s: float, now: datetime
+    ) -> list[ReportRecord]:
+        """Due PENDING reports (next_attempt_at <= now, lease free), leased to owner;
+        with PostgreSQL, FOR UPDATE SKIP LOCKED so replicas never share one."""
+        ...
+
+    async def report_delivered(self, report_id: int, now: datetime) -> None:
+        """Mark delivered (attempts + 1)."""
+        ...
+
+    async def report_failed(
+        self, report_id: int, error_code: str | None, next_attempt_at: datetime | None
+    ) -> None:
+        """Record a failed attempt (attempts + 1); None dead-letters the report."""
+        ...
+
+    async def outbox_stats(self, now: datetime) -> OutboxStats:
+        """Counts for metrics."""
+        ...
+
+    async def purge(self, before: datetime) -> int:
+        """Delete decisions (and their delivered or dead reports) older than `before`."""
+        ...
+
+    async def ready(self) -> bool:
+        """Whether the database answers (for readiness)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class ReportSender(Protocol):
+    """Delivers one outbox report to Plaid: one attempt, PlaidFailure on failure."""
+
+    async def send_report(
+        self, kind: ReportKind, body: dict[str, Any], budget: CallBudget
+    ) -> PlaidCall:
+        """POST the body to the report's endpoint."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionReport:
+    """What the caller did with a decision (Plaid's `/signal/decision/report` fields)."""
+
+    client_transaction_id: str
+    initiated: bool
+    days_funds_on_hold: int | None = None
+    decision_outcome: str | None = None  # APPROVE, REVIEW, REJECT, ...
+    payment_method: str | None = None  # SAME_DAY_ACH, STANDARD_ACH, ...
+    amount_instantly_available: Decimal | None = None  # USD, exact
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnReport:
+    """An ACH return (Plaid's `/signal/return/report` fields)."""
+
+    client_transaction_id: str
+    return_code: str
+    returned_at: datetime | None = None
+
+
+class ReportFormat(Protocol):
+    """Turns reports into the exact Plaid JSON bodies the outbox stores and sends."""
+
+    def decision_report(self, report: DecisionReport) -> dict[str, Any]: ...
+
+    def return_report(self, report: ReturnReport) -> dict[str, Any]: ...

@@ -18,6 +18,9 @@ from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from service.app import RunningService, start_service
 from service.config import Settings
 from service.emulator import RunningEmulator, default_scenario_path, start_emulator
+from tests.store.postgres import postgres_server, postgres_url
+
+__all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures for every package
 
 
 def default_scenario() -> dict[str, Any]:
@@ -80,9 +83,18 @@ class Harness:
 
 
 async def start_harness(
-    emulator_url: str, config: Path | None = None, env: Mapping[str, str] | None = None
+    emulator_url: str,
+    config: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    database_url: str,
 ) -> Harness:
-    environ = {"PLAID_ENV": "emulator", "PLAID_BASE_URL": emulator_url, **(env or {})}
+    environ = {
+        "PLAID_ENV": "emulator",
+        "PLAID_BASE_URL": emulator_url,
+        "ACH_RISK_DATABASE_URL": database_url,
+        **(env or {}),
+    }
     packaged = Path(__file__).parent.parent / "service" / "emulator_config.toml"
     settings = Settings.from_environ(
         environ, listen="127.0.0.1:0", config_path=str(config or packaged)
@@ -98,8 +110,16 @@ async def stop_harness(harness: Harness) -> None:
 
 
 @pytest.fixture
-async def harness(emulator: RunningEmulator) -> AsyncIterator[Harness]:
-    running = await start_harness(emulator.url)
+def database_url(tmp_path: Path) -> str:
+    """A fresh SQLite ledger per test (PostgreSQL runs use their own fixture)."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+async def harness(
+    emulator: RunningEmulator, database_url: str
+) -> AsyncIterator[Harness]:
+    running = await start_harness(emulator.url, database_url=database_url)
     yield running
     await stop_harness(running)
 

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from collections import deque
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from service.errors import PlaidFailure
-from service.ports import CallBudget, PlaidAccount, SignalContext
-from service.risk.model import BalanceAnswer, PaymentAttempt, PlaidCall, SignalAnswer
+from service.ports import (
+    CallBudget,
+    Claim,
+    ClaimState,
+    DeliveryStatus,
+    OutboxStats,
+    PlaidAccount,
+    ReportKind,
+    ReportRecord,
+    SignalContext,
+    StoredDecision,
+    UnknownTransaction,
+)
+from service.risk.model import (
+    BalanceAnswer,
+    Decision,
+    PaymentAttempt,
+    PlaidCall,
+    SignalAnswer,
+)
 
 Scripted = tuple[SignalAnswer | BalanceAnswer, tuple[PlaidCall, ...]] | PlaidFailure
 
@@ -53,3 +73,139 @@ class FakeSignalSource:
         if isinstance(item, PlaidFailure):
             raise item
         return item
+
+
+class InMemoryDecisionStore:
+    """The DecisionStore port in a dict: one process, no durability; for shell tests."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self.reports: list[ReportRecord] = []
+        self.claims = 0
+
+    async def claim(
+        self,
+        caller: str,
+        txid: str,
+        fingerprint: str,
+        owner: str,
+        lease_s: float,
+        now: datetime,
+    ) -> Claim:
+        self.claims += 1
+        row = self.rows.get((caller, txid))
+        if row is None:
+            self.rows[(caller, txid)] = {
+                "fp": fingerprint,
+                "owner": owner,
+                "decision": None,
+                "lease_until": now + timedelta(seconds=lease_s),
+            }
+            return Claim(ClaimState.NEW)
+        if row["fp"] != fingerprint:
+            return Claim(ClaimState.CONFLICT)
+        if row["decision"] is not None:
+            return Claim(ClaimState.DONE, row["decision"])
+        if row["owner"] != owner and row["lease_until"] > now:
+            return Claim(ClaimState.IN_FLIGHT)
+        row["owner"] = owner
+        row["lease_until"] = now + timedelta(seconds=lease_s)
+        return Claim(ClaimState.NEW)
+
+    async def complete(
+        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+    ) -> None:
+        row = self.rows[(caller, txid)]
+        assert row["owner"] == owner
+        assert row["decision"] is None
+        row["decision"] = decision
+
+    async def release(self, caller: str, txid: str, owner: str) -> None:
+        row = self.rows.get((caller, txid))
+        if row is not None and row["owner"] == owner and row["decision"] is None:
+            del self.rows[(caller, txid)]
+
+    async def get(self, caller: str, txid: str) -> StoredDecision | None:
+        row = self.rows.get((caller, txid))
+        if row is None or row["decision"] is None:
+            return None
+        mine = tuple(
+            r
+            for r in self.reports
+            if (r.caller, r.client_transaction_id) == (caller, txid)
+        )
+        return StoredDecision(row["decision"], mine)
+
+    async def add_report(
+        self,
+        caller: str,
+        txid: str,
+        kind: ReportKind,
+        body: dict[str, Any],
+        now: datetime,
+    ) -> ReportRecord:
+        if await self.get(caller, txid) is None:
+            raise UnknownTransaction(txid)
+        record = ReportRecord(
+            len(self.reports) + 1,
+            caller,
+            txid,
+            kind,
+            body,
+            DeliveryStatus.PENDING,
+            0,
+            None,
+            now,
+            None,
+            now,
+        )
+        self.reports.append(record)
+        return record
+
+    async def claim_reports(
+        self, owner: str, limit: int, lease_s: float, now: datetime
+    ) -> list[ReportRecord]:
+        due = [
+            r
+            for r in self.reports
+            if r.status is DeliveryStatus.PENDING and r.next_attempt_at <= now
+        ]
+        return due[:limit]
+
+    async def report_delivered(self, report_id: int, now: datetime) -> None:
+        self._update(report_id, status=DeliveryStatus.DELIVERED, delivered_at=now)
+
+    async def report_failed(
+        self, report_id: int, error_code: str | None, next_attempt_at: datetime | None
+    ) -> None:
+        if next_attempt_at is None:
+            self._update(
+                report_id,
+                status=DeliveryStatus.DEAD_LETTERED,
+                last_error_code=error_code,
+            )
+        else:
+            self._update(
+                report_id, last_error_code=error_code, next_attempt_at=next_attempt_at
+            )
+
+    def _update(self, report_id: int, **changes: Any) -> None:
+        record = self.reports[report_id - 1]
+        self.reports[report_id - 1] = replace(
+            record, attempts=record.attempts + 1, **changes
+        )
+
+    async def outbox_stats(self, now: datetime) -> OutboxStats:
+        pending = [r for r in self.reports if r.status is DeliveryStatus.PENDING]
+        oldest = min((r.accepted_at for r in pending), default=now)
+        dead = sum(r.status is DeliveryStatus.DEAD_LETTERED for r in self.reports)
+        return OutboxStats(len(pending), (now - oldest).total_seconds(), dead)
+
+    async def purge(self, before: datetime) -> int:
+        return 0
+
+    async def ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None

@@ -11,12 +11,22 @@ from plaid.model.accounts_balance_get_request_options import (
     AccountsBalanceGetRequestOptions,
 )
 from plaid.model.signal_address_data import SignalAddressData
+from plaid.model.signal_decision_outcome import SignalDecisionOutcome
+from plaid.model.signal_decision_report_request import SignalDecisionReportRequest
 from plaid.model.signal_device import SignalDevice
 from plaid.model.signal_evaluate_request import SignalEvaluateRequest
+from plaid.model.signal_payment_method import SignalPaymentMethod
 from plaid.model.signal_person_name import SignalPersonName
+from plaid.model.signal_return_report_request import SignalReturnReportRequest
 from plaid.model.signal_user import SignalUser
 
-from service.ports import EndUser, PlaidAccount, SignalContext
+from service.ports import (
+    DecisionReport,
+    EndUser,
+    PlaidAccount,
+    ReturnReport,
+    SignalContext,
+)
 from service.risk.model import PaymentAttempt, Rail
 
 _PAYMENT_METHOD = {Rail.ACH_STANDARD: "STANDARD_ACH", Rail.ACH_SAME_DAY: "SAME_DAY_ACH"}
@@ -64,6 +74,41 @@ def balance_get_body(
     )
     body: dict[str, Any] = ApiClient.sanitize_for_serialization(request)
     return body
+
+
+class PlaidReportFormat:
+    """Report bodies built with plaid-python's models (the ReportFormat port)."""
+
+    def decision_report(self, report: DecisionReport) -> dict[str, Any]:
+        amount = report.amount_instantly_available
+        request = SignalDecisionReportRequest(
+            client_transaction_id=report.client_transaction_id,
+            initiated=report.initiated,
+            **_present(
+                days_funds_on_hold=report.days_funds_on_hold,
+                decision_outcome=SignalDecisionOutcome(report.decision_outcome)
+                if report.decision_outcome
+                else None,
+                payment_method=SignalPaymentMethod(report.payment_method)
+                if report.payment_method
+                else None,
+                amount_instantly_available=float(amount)
+                if amount is not None
+                else None,
+                submitted_at=report.submitted_at,
+            ),
+        )
+        body: dict[str, Any] = ApiClient.sanitize_for_serialization(request)
+        return body
+
+    def return_report(self, report: ReturnReport) -> dict[str, Any]:
+        request = SignalReturnReportRequest(
+            client_transaction_id=report.client_transaction_id,
+            return_code=report.return_code,
+            **_present(returned_at=report.returned_at),
+        )
+        body: dict[str, Any] = ApiClient.sanitize_for_serialization(request)
+        return body
 
 
 def _present(**fields: Any) -> dict[str, Any]:

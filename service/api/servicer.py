@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -13,41 +13,36 @@ from grpc_status import rpc_status
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
-from service.api import convert
+from service.api import convert, convert_reports
+from service.api.batch import ordered
 from service.api.status import to_status
 from service.errors import PlaidFailure, RiskServiceError
-from service.evaluate import Evaluator
+from service.evaluate import ANONYMOUS
+from service.idempotency import IdempotentEvaluator
+from service.ports import ReportRecord, StoredDecision
+from service.reporting import Reports
 from service.risk.model import Decision
 
 log = structlog.get_logger("service.api")
 Ctx = grpc.aio.ServicerContext
+T = TypeVar("T")
+BATCH_CONCURRENCY = 16
 
 
 class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore[misc]
     """The gRPC face of the service; no business rules live here."""
 
-    def __init__(self, evaluator: Evaluator) -> None:
+    def __init__(self, evaluator: IdempotentEvaluator, reports: Reports) -> None:
         self._evaluator = evaluator
+        self._reports = reports
 
     async def EvaluatePayment(
         self,
         request: pb.EvaluatePaymentRequest,
         context: Ctx[pb.EvaluatePaymentRequest, pb.EvaluatePaymentResponse],
     ) -> pb.EvaluatePaymentResponse:
-        started = time.monotonic()
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            rpc_method="EvaluatePayment",
-            client_transaction_id=request.client_transaction_id,
-        )
-        try:
-            payment = convert.payment_request(request)
-            decision = await self._evaluator.evaluate(payment, _deadline(context))
-        except Exception as exc:
-            _log_failure(exc, started)
-            await context.abort_with_status(rpc_status.to_status(to_status(exc)))
-            raise  # abort_with_status always raises; this keeps type checkers honest
-        _log_decision(decision, started)
+        _bind("EvaluatePayment", request.client_transaction_id)
+        decision = await _guarded(context, self._decide(request, _deadline(context)))
         return pb.EvaluatePaymentResponse(decision=convert.decision_pb(decision))
 
     async def EvaluatePayments(
@@ -55,39 +50,99 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request_iterator: AsyncIterator[pb.EvaluatePaymentsRequest],
         context: Ctx[pb.EvaluatePaymentsRequest, pb.EvaluatePaymentsResponse],
     ) -> AsyncIterator[pb.EvaluatePaymentsResponse]:
-        await _not_yet(context, "EvaluatePayments")
-        yield pb.EvaluatePaymentsResponse()  # unreachable; makes this an async generator
+        _bind("EvaluatePayments", "")
+        deadline = _deadline(context)
+
+        async def answer(
+            index: int, item: pb.EvaluatePaymentsRequest
+        ) -> pb.EvaluatePaymentsResponse:
+            txid = item.payment.client_transaction_id
+            out = pb.EvaluatePaymentsResponse(client_transaction_id=txid, index=index)
+            started = time.monotonic()
+            try:
+                decision = await self._decide(item.payment, deadline)
+            except Exception as exc:
+                _log_failure(exc, started)
+                out.error.CopyFrom(to_status(exc))
+            else:
+                out.decision.CopyFrom(convert.decision_pb(decision))
+            return out
+
+        async for response in ordered(request_iterator, answer, BATCH_CONCURRENCY):
+            yield response
 
     async def GetDecision(
         self,
         request: pb.GetDecisionRequest,
         context: Ctx[pb.GetDecisionRequest, pb.GetDecisionResponse],
     ) -> pb.GetDecisionResponse:
-        await _not_yet(context, "GetDecision")
-        raise AssertionError("unreachable")
+        _bind("GetDecision", request.client_transaction_id)
+        stored = await _guarded(context, self._get(request))
+        return pb.GetDecisionResponse(decision=_stored_pb(stored))
 
     async def ReportDecision(
         self,
         request: pb.ReportDecisionRequest,
         context: Ctx[pb.ReportDecisionRequest, pb.ReportDecisionResponse],
     ) -> pb.ReportDecisionResponse:
-        await _not_yet(context, "ReportDecision")
-        raise AssertionError("unreachable")
+        _bind("ReportDecision", request.client_transaction_id)
+        record = await _guarded(context, self._report_decision(request))
+        return pb.ReportDecisionResponse(delivery=convert_reports.delivery_pb(record))
 
     async def ReportReturn(
         self,
         request: pb.ReportReturnRequest,
         context: Ctx[pb.ReportReturnRequest, pb.ReportReturnResponse],
     ) -> pb.ReportReturnResponse:
-        await _not_yet(context, "ReportReturn")
-        raise AssertionError("unreachable")
+        _bind("ReportReturn", request.client_transaction_id)
+        record = await _guarded(context, self._report_return(request))
+        return pb.ReportReturnResponse(delivery=convert_reports.delivery_pb(record))
+
+    async def _decide(
+        self, request: pb.EvaluatePaymentRequest, deadline: float | None
+    ) -> Decision:
+        started = time.monotonic()
+        payment = convert.payment_request(request)
+        decision = await self._evaluator.evaluate(payment, deadline, ANONYMOUS)
+        _log_decision(decision, started)
+        return decision
+
+    async def _get(self, request: pb.GetDecisionRequest) -> StoredDecision:
+        txid = convert_reports.get_decision_id(request)
+        return await self._reports.get(ANONYMOUS, txid)
+
+    async def _report_decision(self, request: pb.ReportDecisionRequest) -> ReportRecord:
+        report = convert_reports.decision_report(request)
+        return await self._reports.report_decision(ANONYMOUS, report)
+
+    async def _report_return(self, request: pb.ReportReturnRequest) -> ReportRecord:
+        report = convert_reports.return_report(request)
+        return await self._reports.report_return(ANONYMOUS, report)
 
 
-async def _not_yet(context: Ctx[Any, Any], method: str) -> None:
-    await context.abort(
-        grpc.StatusCode.UNIMPLEMENTED,
-        f"{method} is not available yet: it needs the decision ledger",
+def _bind(method: str, txid: str) -> None:
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        rpc_method=method, client_transaction_id=txid
     )
+
+
+async def _guarded(context: Ctx[Any, Any], work: Awaitable[T]) -> T:
+    """Await `work`; any exception becomes the mapped gRPC status, logged once."""
+    started = time.monotonic()
+    try:
+        return await work
+    except Exception as exc:
+        _log_failure(exc, started)
+        await context.abort_with_status(rpc_status.to_status(to_status(exc)))
+        raise  # abort_with_status always raises; this keeps type checkers honest
+
+
+def _stored_pb(stored: StoredDecision) -> pb.Decision:
+    out = convert.decision_pb(stored.decision)
+    out.replayed = True
+    out.reports.extend(convert_reports.delivery_pb(r) for r in stored.reports)
+    return out
 
 
 def _deadline(context: Ctx[Any, Any]) -> float | None:
@@ -108,11 +163,14 @@ def _log_decision(decision: Decision, started: float) -> None:
         realtime_basis=decision.realtime.basis.value,
         realtime_warnings=[w.code for w in decision.realtime.warnings],
         plaid_request_ids=[c.request_id for c in decision.plaid_calls if c.request_id],
+        attempts=len(decision.plaid_calls),
+        replayed=decision.replayed,
+        degraded=decision.degraded,
     )
 
 
 def _log_failure(exc: Exception, started: float) -> None:
-    fields = {"duration_ms": _ms(started), "error": type(exc).__name__}
+    fields: dict[str, Any] = {"duration_ms": _ms(started), "error": type(exc).__name__}
     if isinstance(exc, PlaidFailure):
         fields |= {
             "failure_kind": exc.kind.value,
@@ -122,7 +180,7 @@ def _log_failure(exc: Exception, started: float) -> None:
     if isinstance(exc, RiskServiceError):
         log.info("rpc.finished", status=_code_name(exc), **fields)
     else:
-        # Our own fault: the traceback is logged once, here; the caller sees a generic INTERNAL.
+        # Our own fault: the traceback is logged once, here; the caller sees INTERNAL.
         log.error("rpc.finished", status="INTERNAL", exc_info=exc, **fields)
 
 

@@ -15,8 +15,11 @@ from service.errors import (
     DeadlineTooShort,
     FailureKind,
     FieldViolation,
+    IdempotencyKeyReused,
     InvalidRequest,
+    NotReportable,
     PlaidFailure,
+    TransactionNotFound,
 )
 
 DOMAIN = "achrisk"
@@ -65,6 +68,13 @@ _BY_KIND: dict[FailureKind, _Mapping] = {
 }
 
 
+_OURS: dict[type[Exception], tuple[grpc.StatusCode, str]] = {
+    IdempotencyKeyReused: (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED"),
+    TransactionNotFound: (grpc.StatusCode.NOT_FOUND, "DECISION_NOT_FOUND"),
+    NotReportable: (grpc.StatusCode.FAILED_PRECONDITION, "NOT_REPORTABLE"),
+}
+
+
 def to_status(exc: BaseException) -> status_pb2.Status:
     """The google.rpc.Status for any exception; unknown ones are INTERNAL, never UNKNOWN."""
     if isinstance(exc, InvalidRequest):
@@ -83,6 +93,9 @@ def to_status(exc: BaseException) -> status_pb2.Status:
         )
     if isinstance(exc, PlaidFailure):
         return _plaid_status(exc)
+    for kind, (code, reason) in _OURS.items():
+        if isinstance(exc, kind):
+            return _status(code, str(exc), _info(reason, DOMAIN, {}))
     return _status(
         grpc.StatusCode.INTERNAL,
         "internal error; see the service log",

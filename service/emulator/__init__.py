@@ -1,6 +1,6 @@
-"""A local Plaid emulator for /signal/evaluate and /accounts/balance/get (SPEC 5).
+"""A local Plaid emulator for the Signal and Balance endpoints ach-risk uses (SPEC 5).
 
-It keeps state and logs whether each call took a real-time balance fetch.
+It keeps state, scripts faults, and logs whether each call fetched a live balance.
 """
 
 from service.emulator.engine import Engine, Reply

@@ -24,12 +24,31 @@ class Call:
     client_transaction_id: str | None = None
     account_ids: tuple[str, ...] = ()
     ruleset_key: str | None = None
-    # 500 until answered: an unexpected exception reaches the client as aiohttp's 500.
-    status: int = 500
+    # None while the call is in flight (entries open on arrival), and for good when a
+    # fault dropped the connection: no HTTP status was ever sent.
+    status: int | None = None
     error_code: str | None = None
-    request_id: str = ""
+    request_id: str | None = None
     realtime_balance_fetched: bool = False
     replayed: bool = False
+    # What a queued fault did to this call (Fault.describe()), or None.
+    fault: dict[str, object] | None = None
+    # A report's checked fields (credentials never kept), or None for other endpoints.
+    report: dict[str, object] | None = None
+    # The delay added before answering: a fault's delay_ms plus scenario latency.
+    latency_ms: float = 0
+    # The client hung up before the answer; the work was done anyway, as Plaid does.
+    abandoned: bool = False
+
+    def note_unchecked(self, body: object) -> None:
+        """Log which transaction and account a call was about, without checking it."""
+        if not isinstance(body, dict):
+            return
+        txid, account_id = body.get("client_transaction_id"), body.get("account_id")
+        if isinstance(txid, str):
+            self.client_transaction_id = txid
+        if isinstance(account_id, str):
+            self.account_ids = (account_id,)
 
     def to_json(self) -> dict[str, object]:
         """The entry as GET /_emulator/calls shows it."""
@@ -45,6 +64,10 @@ class Call:
             "request_id": self.request_id,
             "realtime_balance_fetched": self.realtime_balance_fetched,
             "replayed": self.replayed,
+            "fault": self.fault,
+            "report": self.report,
+            "latency_ms": round(self.latency_ms, 3),
+            "abandoned": self.abandoned,
         }
 
 

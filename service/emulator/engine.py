@@ -1,6 +1,6 @@
-"""The emulator's state machine: scenario, call log and idempotency memory; no HTTP.
+"""The emulator's state machine: scenario, call log, ledger, faults and limits; no HTTP.
 
-Each endpoint method takes a decoded JSON body and returns a Reply (status, body).
+handle() takes an endpoint and a decoded JSON body and returns a Reply (status, body).
 """
 
 import secrets
@@ -10,32 +10,44 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from service.emulator.access import (
+    applied_ruleset,
+    authenticate,
+    find_account,
+    find_item,
+    require_addendum,
+)
 from service.emulator.balance import balance_get
 from service.emulator.calls import Call, CallLog
-from service.emulator.errors import (
-    PlaidApiError,
-    invalid_input,
-    invalid_request,
-    signal_error,
-)
-from service.emulator.evaluation import evaluate_signal
-from service.emulator.scenario import (
+from service.emulator.endpoints import (
     ACCOUNTS_BALANCE_GET,
+    ITEM_GET,
+    SIGNAL_DECISION_REPORT,
     SIGNAL_EVALUATE,
-    Account,
-    Item,
-    Ruleset,
-    Scenario,
+    SIGNAL_PREPARE,
+    SIGNAL_RETURN_REPORT,
 )
+from service.emulator.errors import PlaidApiError, item_error, not_found
+from service.emulator.evaluation import evaluate_signal
+from service.emulator.faults import Fault, FaultQueue
+from service.emulator.latency import LatencySampler
+from service.emulator.ledger import Ledger, Transaction
+from service.emulator.limits import Caller, RateLimiter
+from service.emulator.responses import item_json, item_status_json
+from service.emulator.scenario import Scenario
 from service.emulator.validation import (
-    EvaluateRequest,
+    parse_access_token,
     parse_balance_get,
+    parse_decision_report,
     parse_evaluate,
+    parse_return_report,
 )
 
 Clock = Callable[[], datetime]
 _Handler = Callable[[object, Call, datetime, str], dict[str, object]]
 _ID_ALPHABET = string.ascii_letters + string.digits
+# Maps each random byte to a letter or digit (a slight bias is harmless in an id).
+_ID_TABLE = bytes(_ID_ALPHABET[b % len(_ID_ALPHABET)].encode()[0] for b in range(256))
 
 
 def utc_now() -> datetime:
@@ -45,13 +57,13 @@ def utc_now() -> datetime:
 
 def new_request_id() -> str:
     """A fresh request_id shaped like Plaid's (15 letters and digits)."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(15))
+    return secrets.token_bytes(15).translate(_ID_TABLE).decode()
 
 
 class Gate(Protocol):
-    """A per-request check run before an endpoint's work; rate limits slot in here."""
+    """A per-request check run before an endpoint's work, as rate limits are."""
 
-    def __call__(self, endpoint: str, access_token: str, now: datetime) -> None:
+    def __call__(self, endpoint: str, caller: Caller, now: datetime) -> None:
         """Raise PlaidApiError to refuse the request."""
 
 
@@ -63,24 +75,26 @@ class Reply:
     body: dict[str, object]
 
 
-@dataclass(frozen=True, slots=True)
-class _Evaluation:
-    """A stored /signal/evaluate answer, replayed for its client_transaction_id."""
-
-    payment: tuple[str, str, float, str | None]
-    body: dict[str, object]
-    ruleset_key: str | None
-
-
 class Engine:
     """Plaid's behaviour for one scenario, with a log of every call."""
 
     def __init__(self, scenario: Scenario, clock: Clock = utc_now) -> None:
-        self._scenario = scenario
         self.clock = clock
         self.calls = CallLog()
+        self.faults = FaultQueue()
+        self.ledger = Ledger()
+        # Extra checks after the scenario's rate limits; tests may add their own.
         self.gates: list[Gate] = []
-        self._evaluations: dict[str, _Evaluation] = {}
+        self._scenario = scenario
+        self._fresh_counters()
+        self._handlers: dict[str, _Handler] = {
+            SIGNAL_EVALUATE: self._evaluate,
+            SIGNAL_DECISION_REPORT: self._decision_report,
+            SIGNAL_RETURN_REPORT: self._return_report,
+            SIGNAL_PREPARE: self._prepare,
+            ACCOUNTS_BALANCE_GET: self._balance,
+            ITEM_GET: self._item_get,
+        }
 
     @property
     def scenario(self) -> Scenario:
@@ -88,38 +102,86 @@ class Engine:
         return self._scenario
 
     def replace_scenario(self, scenario: Scenario) -> None:
-        """Switch to another scenario, forgetting calls and idempotency memory."""
+        """Switch to another scenario, forgetting calls, transactions and faults."""
         self._scenario = scenario
         self.reset()
 
     def reset(self) -> None:
-        """Forget calls and idempotency memory; keep the scenario."""
+        """Forget calls, transactions, faults and rate counts; keep the scenario."""
         self.calls.clear()
-        self._evaluations.clear()
+        self.ledger.clear()
+        self.faults.clear()
+        self._fresh_counters()
+
+    def _fresh_counters(self) -> None:
+        self._limiter = RateLimiter(self._scenario.rate_limits)
+        self._latency = LatencySampler(self._scenario.latency_ms, self._scenario.seed)
+
+    def delay_ms(self, endpoint: str) -> float:
+        """The scenario's latency for the next call to `endpoint`."""
+        return self._latency.delay_ms(endpoint)
+
+    def handle(
+        self,
+        endpoint: str,
+        body: object,
+        now: datetime | None = None,
+        *,
+        call: Call | None = None,
+    ) -> Reply:
+        """Answer a POST to `endpoint`, logged in `call` (opened by the server on
+        arrival) or in a new entry."""
+        handler = self._handlers.get(endpoint)
+        if handler is None:
+            return self.reject(endpoint, not_found(endpoint), now, call=call)
+        return self._serve(endpoint, body, now, handler, call)
 
     def signal_evaluate(self, body: object, now: datetime | None = None) -> Reply:
         """Answer POST /signal/evaluate."""
-        return self._serve(SIGNAL_EVALUATE, body, now, self._evaluate)
+        return self.handle(SIGNAL_EVALUATE, body, now)
 
     def accounts_balance_get(self, body: object, now: datetime | None = None) -> Reply:
         """Answer POST /accounts/balance/get."""
-        return self._serve(ACCOUNTS_BALANCE_GET, body, now, self._balance)
+        return self.handle(ACCOUNTS_BALANCE_GET, body, now)
 
     def reject(
-        self, endpoint: str, error: PlaidApiError, now: datetime | None = None
+        self,
+        endpoint: str,
+        error: PlaidApiError,
+        now: datetime | None = None,
+        *,
+        call: Call | None = None,
     ) -> Reply:
         """Log and answer a request refused before reaching an endpoint."""
 
         def refuse(*_: object) -> dict[str, object]:
             raise error
 
-        return self._serve(endpoint, None, now, refuse)
+        return self._serve(endpoint, None, now, refuse, call)
+
+    def inject(self, call: Call, fault: Fault, body: object) -> Reply | None:
+        """Log a call a fault answers; the Reply for an error fault, else None."""
+        call.fault = fault.describe()
+        call.note_unchecked(body)
+        error = fault.error()
+        if error is None:
+            call.status = None if fault.drop_connection else fault.status or 200
+            return None
+        call.request_id = new_request_id()
+        call.status, call.error_code = error.status, error.error_code
+        return Reply(error.status, error.to_json(call.request_id))
 
     def _serve(
-        self, endpoint: str, body: object, now: datetime | None, handler: _Handler
+        self,
+        endpoint: str,
+        body: object,
+        now: datetime | None,
+        handler: _Handler,
+        call: Call | None = None,
     ) -> Reply:
         now = self.clock() if now is None else now
-        call = self.calls.open(endpoint, now)
+        if call is None:
+            call = self.calls.open(endpoint, now)
         request_id = new_request_id()
         try:
             status, answer = 200, handler(body, call, now, request_id)
@@ -132,107 +194,103 @@ class Engine:
         call.request_id = str(answer["request_id"])
         return Reply(status, answer)
 
+    def _pass_gates(self, endpoint: str, caller: Caller, now: datetime) -> None:
+        self._limiter(endpoint, caller, now)
+        for gate in self.gates:
+            gate(endpoint, caller, now)
+
     def _evaluate(
         self, body: object, call: Call, now: datetime, request_id: str
     ) -> dict[str, object]:
-        req = parse_evaluate(self._authenticate(body))
+        fields, client_id = authenticate(body, self._scenario.credentials)
+        req = parse_evaluate(fields)
         call.client_transaction_id = req.client_transaction_id
         call.account_ids = (req.account_id,)
-        self._pass_gates(SIGNAL_EVALUATE, req.access_token, now)
-        earlier = self._evaluations.get(req.client_transaction_id)
+        caller = Caller(client_id, req.access_token, req.client_transaction_id)
+        self._pass_gates(SIGNAL_EVALUATE, caller, now)
+        earlier = self.ledger.replay(req)
         if earlier is not None:
-            return _replay(earlier, req, call)
-        item, account = self._account(req.access_token, req.account_id)
-        ruleset = self._applied_ruleset(req.ruleset_key)
+            call.replayed, call.ruleset_key = True, earlier.ruleset_key
+            return earlier.body
+        item, account = find_account(self._scenario, req.access_token, req.account_id)
+        ruleset = applied_ruleset(self._scenario, req.ruleset_key)
+        if req.has_user_data and ruleset is not None and ruleset.kind == "balance_only":
+            require_addendum(self._scenario)
         call.ruleset_key = None if ruleset is None else ruleset.key
         errors_mode = self._scenario.evaluate_item_errors
         outcome = evaluate_signal(
             req, item, account, ruleset, now, request_id, errors_mode
         )
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
-        self._evaluations[req.client_transaction_id] = _Evaluation(
-            req.payment, outcome.body, call.ruleset_key
+        self.ledger.remember(
+            req.client_transaction_id,
+            Transaction(
+                req.payment,
+                outcome.body,
+                req.account_id,
+                call.ruleset_key,
+                outcome.result,
+            ),
         )
         return outcome.body
+
+    def _decision_report(
+        self, body: object, call: Call, now: datetime, request_id: str
+    ) -> dict[str, object]:
+        fields, client_id = authenticate(body, self._scenario.credentials)
+        require_addendum(self._scenario)
+        report = parse_decision_report(fields)
+        call.client_transaction_id, call.report = report.client_transaction_id, fields
+        self._pass_gates(SIGNAL_DECISION_REPORT, Caller(client_id), now)
+        call.account_ids = (self.ledger.report_decision(report).account_id,)
+        return {"request_id": request_id}
+
+    def _return_report(
+        self, body: object, call: Call, now: datetime, request_id: str
+    ) -> dict[str, object]:
+        fields, client_id = authenticate(body, self._scenario.credentials)
+        require_addendum(self._scenario)
+        report = parse_return_report(fields)
+        call.client_transaction_id, call.report = report.client_transaction_id, fields
+        self._pass_gates(SIGNAL_RETURN_REPORT, Caller(client_id), now)
+        call.account_ids = (self.ledger.check_return(report).account_id,)
+        return {"request_id": request_id}
+
+    def _prepare(
+        self, body: object, call: Call, now: datetime, request_id: str
+    ) -> dict[str, object]:
+        fields, client_id = authenticate(body, self._scenario.credentials)
+        access_token = parse_access_token(fields)
+        self._pass_gates(SIGNAL_PREPARE, Caller(client_id, access_token), now)
+        # Prepare only opts the Item into data collection; Plaid documents no Item
+        # errors for it, so an Item in error still gets its 200.
+        find_item(self._scenario, access_token)
+        return {"request_id": request_id}
 
     def _balance(
         self, body: object, call: Call, now: datetime, request_id: str
     ) -> dict[str, object]:
-        req = parse_balance_get(self._authenticate(body))
+        fields, client_id = authenticate(body, self._scenario.credentials)
+        req = parse_balance_get(fields)
         call.account_ids = req.account_ids or ()
-        self._pass_gates(ACCOUNTS_BALANCE_GET, req.access_token, now)
-        item = self._item(req.access_token)
+        self._pass_gates(ACCOUNTS_BALANCE_GET, Caller(client_id, req.access_token), now)
+        item = find_item(self._scenario, req.access_token)
         if req.account_ids is None:
             call.account_ids = tuple(a.account_id for a in item.accounts)
         outcome = balance_get(req, item, now, request_id)
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
         return outcome.body
 
-    def _authenticate(self, body: object) -> dict[str, object]:
-        """The body without its credentials, once they check out."""
-        if not isinstance(body, dict):
-            raise invalid_request(
-                "INVALID_BODY", "the request body must be a JSON object"
-            )
-        fields = dict(body)
-        client_id = fields.pop("client_id", None)
-        secret = fields.pop("secret", None)
-        expected = self._scenario.credentials
-        if (
-            not (isinstance(client_id, str) and client_id)
-            or not (isinstance(secret, str) and secret)
-            or (
-                expected
-                and (client_id, secret) != (expected.client_id, expected.secret)
-            )
-        ):
-            raise invalid_input(
-                "INVALID_API_KEYS", "invalid client_id or secret provided"
-            )
-        return fields
-
-    def _pass_gates(self, endpoint: str, access_token: str, now: datetime) -> None:
-        for gate in self.gates:
-            gate(endpoint, access_token, now)
-
-    def _item(self, access_token: str) -> Item:
-        item = self._scenario.item(access_token)
-        if item is None:
-            raise invalid_input(
-                "INVALID_ACCESS_TOKEN",
-                "the provided access token does not match any Item",
-            )
-        return item
-
-    def _account(self, access_token: str, account_id: str) -> tuple[Item, Account]:
-        item = self._item(access_token)
-        account = item.account(account_id)
-        if account is None:
-            raise invalid_input(
-                "INVALID_ACCOUNT_ID",
-                "the account_id is invalid or does not belong to this Item",
-            )
-        return item, account
-
-    def _applied_ruleset(self, requested: str | None) -> Ruleset | None:
-        key = requested if requested is not None else self._scenario.default_ruleset
-        if key is None:
-            return None
-        ruleset = self._scenario.ruleset(key)
-        if ruleset is None:
-            raise signal_error("RULESET_NOT_FOUND", f"no ruleset with key {key!r}")
-        return ruleset
-
-
-def _replay(
-    earlier: _Evaluation, req: EvaluateRequest, call: Call
-) -> dict[str, object]:
-    """The stored answer for a repeated id; a different payment under it is refused."""
-    if earlier.payment != req.payment:
-        raise signal_error(
-            "CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
-            "this client_transaction_id was already used in a different transaction",
-        )
-    call.replayed = True
-    call.ruleset_key = earlier.ruleset_key
-    return earlier.body
+    def _item_get(
+        self, body: object, call: Call, now: datetime, request_id: str
+    ) -> dict[str, object]:
+        fields, client_id = authenticate(body, self._scenario.credentials)
+        access_token = parse_access_token(fields)
+        self._pass_gates(ITEM_GET, Caller(client_id, access_token), now)
+        item = find_item(self._scenario, access_token)
+        error = None if item.error is None else item_error(item.error)
+        return {
+            "item": item_json(item, error.without_request_id() if error else None),
+            "status": item_status_json(now),
+            "request_id": request_id,
+        }

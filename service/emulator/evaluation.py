@@ -5,9 +5,13 @@ No state here; the engine resolves the Item, account and ruleset and keeps the l
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, cast
 
-from service.emulator.attributes import BALANCE_ONLY_ATTRIBUTES, CORE_ATTRIBUTES
+from service.emulator.attributes import (
+    BALANCE_ONLY_ATTRIBUTES,
+    CORE_ATTRIBUTES,
+    DATETIME_ATTRIBUTES,
+)
 from service.emulator.errors import item_error, item_error_message, item_error_type
 from service.emulator.responses import balance_ratio, iso, ruleset_json, scores_json
 from service.emulator.rules import Facts, fetches_live_balance, matching_rule
@@ -20,10 +24,11 @@ _SAVINGS_SUBTYPES = frozenset({"savings", "money market"})
 
 @dataclass(frozen=True, slots=True)
 class SignalOutcome:
-    """The response body and whether answering it took a live balance fetch."""
+    """The response body, whether it took a live balance fetch, and the rule's result."""
 
     body: dict[str, object]
     realtime_balance_fetched: bool
+    result: str | None = None
 
 
 def evaluate_signal(
@@ -48,14 +53,15 @@ def evaluate_signal(
     )
     balance_time = now if fetched else account.cached_balance_time(now)
     scores, core, facts = _signal_data(req, account, ruleset, balance_time, now)
+    applied = _apply(ruleset, facts, req.amount)
     body: dict[str, object] = {
         "request_id": request_id,
         "scores": scores,
         "core_attributes": core,
-        "ruleset": _apply(ruleset, facts, req.amount),
+        "ruleset": applied,
         "warnings": [],
     }
-    return SignalOutcome(body, fetched)
+    return SignalOutcome(body, fetched, _result(applied))
 
 
 def _signal_data(
@@ -78,10 +84,16 @@ def _signal_data(
     return scores_json(customer, bank), core, facts | core | scores
 
 
-def _apply(ruleset: Ruleset | None, facts: Facts, amount: float) -> object:
+def _apply(
+    ruleset: Ruleset | None, facts: Facts, amount: float
+) -> dict[str, object] | None:
     if ruleset is None:
         return None
     return ruleset_json(ruleset.key, matching_rule(ruleset, facts, amount))
+
+
+def _result(applied: dict[str, object] | None) -> str | None:
+    return None if applied is None else str(applied["result"])
 
 
 def _item_error_answer(
@@ -93,14 +105,15 @@ def _item_error_answer(
         "warning_code": code,
         "warning_message": item_error_message(code),
     }
+    applied = _apply(ruleset, {}, req.amount)
     body: dict[str, object] = {
         "request_id": request_id,
         "scores": None,
         "core_attributes": {},
-        "ruleset": _apply(ruleset, {}, req.amount),
+        "ruleset": applied,
         "warnings": [warning],
     }
-    return SignalOutcome(body, realtime_balance_fetched=False)
+    return SignalOutcome(body, False, _result(applied))
 
 
 def _transaction_score_data(
@@ -116,7 +129,9 @@ def _transaction_score_data(
         "balance_to_transaction_amount_ratio": balance_ratio(account, req.amount),
         "is_savings_or_money_market_account": account.subtype in _SAVINGS_SUBTYPES,
     }
-    core = {name: _as_json(values[name]) for name in CORE_ATTRIBUTES}
+    for name in DATETIME_ATTRIBUTES:
+        values[name] = iso(cast(datetime, values[name]))
+    core = {name: values[name] for name in CORE_ATTRIBUTES}
     if account.scores is not None:
         return core, account.scores.customer_initiated, account.scores.bank_initiated
     return (
@@ -124,7 +139,3 @@ def _transaction_score_data(
         derived_score(seed, "customer_initiated"),
         derived_score(seed, "bank_initiated"),
     )
-
-
-def _as_json(value: object) -> object:
-    return iso(value) if isinstance(value, datetime) else value

@@ -4,7 +4,7 @@ Required keys per model are listed in reference/plaid.md section 4.4.
 """
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from service.emulator.scenario import Account, Item, Rule
 from service.emulator.synthetic import bank_tier, customer_tier
@@ -62,14 +62,14 @@ def item_id(item: Item) -> str:
     return "item-" + hashlib.sha256(item.access_token.encode()).hexdigest()[:24]
 
 
-def item_json(item: Item) -> dict[str, object]:
+def item_json(item: Item, error: dict[str, object] | None = None) -> dict[str, object]:
     """An Item object with the seven keys plaid-python requires, and a few more."""
     return {
         "item_id": item_id(item),
         "institution_id": item.institution_id,
         "institution_name": None,
         "webhook": "",
-        "error": None,
+        "error": error,
         "available_products": ["balance", "identity", "transactions"],
         "billed_products": ["auth", "signal"],
         "products": ["auth", "signal"],
@@ -77,6 +77,19 @@ def item_json(item: Item) -> dict[str, object]:
         "consent_expiration_time": None,
         "update_type": "background",
         "auth_method": "INSTANT_AUTH",
+    }
+
+
+def item_status_json(now: datetime) -> dict[str, object]:
+    """/item/get's `status`: a daily transactions refresh, no investments or webhook."""
+    refreshed = (now - timedelta(hours=6)).replace(microsecond=0)
+    return {
+        "transactions": {
+            "last_successful_update": iso(refreshed),
+            "last_failed_update": None,
+        },
+        "investments": None,
+        "last_webhook": None,
     }
 
 

@@ -1,4 +1,4 @@
-"""The emulator's scenario: Items, accounts, rulesets and latency, from YAML or JSON.
+"""The emulator's scenario: Items, accounts, rulesets, latency and limits, from YAML or JSON.
 
 Bad input raises ScenarioError naming the file, the path inside it and the field.
 """
@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     ValidationError,
@@ -24,11 +25,11 @@ from pydantic import (
 )
 
 from service.emulator.attributes import CONDITION_ATTRIBUTES
+from service.emulator.endpoints import Endpoint
+from service.emulator.latency import Latency
+from service.emulator.limits import RateLimits
+from service.emulator.problems import problems
 from service.emulator.scenario_checks import reference_problems
-
-Endpoint = Literal["/signal/evaluate", "/accounts/balance/get"]
-SIGNAL_EVALUATE: Final = "/signal/evaluate"
-ACCOUNTS_BALANCE_GET: Final = "/accounts/balance/get"
 
 _RELATIVE_AGE = re.compile(r"-(\d+)([smhd])")
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -172,16 +173,19 @@ class Ruleset(_Frozen):
 
 
 class Scenario(_Frozen):
-    """Everything the emulator knows: credentials, Items, rulesets, latency."""
+    """Everything the emulator knows: credentials, Items, rulesets, latency, limits."""
 
     credentials: Credentials | None = None
     evaluate_item_errors: Literal["warning", "error"] = "warning"
+    # False models a Balance-only customer without the Signal Addendum: reports, and
+    # user or device data under a Balance-only ruleset, get ADDENDUM_NOT_SIGNED.
+    signal_addendum_signed: StrictBool = True
     items: tuple[Item, ...] = ()
     rulesets: tuple[Ruleset, ...] = ()
     default_ruleset: str | None = None
-    latency_ms: dict[Endpoint, Annotated[StrictInt, Field(ge=0)]] = Field(
-        default_factory=dict
-    )
+    latency_ms: dict[Endpoint, Latency] = Field(default_factory=dict)
+    seed: StrictInt = 0
+    rate_limits: RateLimits = RateLimits()
 
     def item(self, access_token: str) -> Item | None:
         """The Item with this access token, or None."""
@@ -192,13 +196,6 @@ class Scenario(_Frozen):
         return next((r for r in self.rulesets if r.key == key), None)
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
-    return path or "(top level)"
-
-
 def parse_scenario(data: object, source: str = "scenario") -> Scenario:
     """Validate already-decoded scenario data, cross-references included."""
     if not isinstance(data, Mapping):
@@ -206,10 +203,9 @@ def parse_scenario(data: object, source: str = "scenario") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{_format_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ScenarioError(f"{source}: " + "; ".join(problems)) from None
-    if problems := reference_problems(scenario):
-        raise ScenarioError(f"{source}: " + "; ".join(problems))
+        raise ScenarioError(f"{source}: " + "; ".join(problems(exc))) from None
+    if found := reference_problems(scenario):
+        raise ScenarioError(f"{source}: " + "; ".join(found))
     return scenario
 
 

@@ -9,38 +9,33 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import orjson
 from aiohttp import web
 
+from service.emulator.admin import ENGINE, add_admin_routes, json_response
+from service.emulator.calls import Call
+from service.emulator.endpoints import ENDPOINTS
 from service.emulator.engine import Clock, Engine, Reply, utc_now
 from service.emulator.errors import invalid_request, not_found
+from service.emulator.faults import Fault
 from service.emulator.scenario import (
-    ACCOUNTS_BALANCE_GET,
-    SIGNAL_EVALUATE,
-    Endpoint,
     Scenario,
-    ScenarioError,
     default_scenario_path,
     load_scenario,
-    parse_scenario,
 )
 
-ENGINE = web.AppKey("engine", Engine)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HEADER_CREDENTIALS = (("client_id", "PLAID-CLIENT-ID"), ("secret", "PLAID-SECRET"))
 # Long enough for in-flight calls to finish, short enough for a test's teardown.
 _SHUTDOWN_TIMEOUT_S = 2.0
-
-
-def _json(status: int, body: Mapping[str, object]) -> web.Response:
-    return web.Response(
-        status=status, body=orjson.dumps(body), content_type="application/json"
-    )
+# What a malformed_body fault sends: JSON cut off mid-object, as a broken proxy might.
+TRUNCATED_BODY: Final = b'{"request_id": "malformed000000", "warnings": [{"warning_'
 
 
 def _reply(reply: Reply) -> web.Response:
-    return _json(reply.status, reply.body)
+    return json_response(reply.status, reply.body)
 
 
 def _with_header_credentials(body: object, headers: Mapping[str, str]) -> object:
@@ -52,50 +47,90 @@ def _with_header_credentials(body: object, headers: Mapping[str, str]) -> object
     return body
 
 
-def _plaid_route(endpoint: Endpoint) -> _Handler:
+def _plaid_route(endpoint: str) -> _Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         engine = request.app[ENGINE]
-        delay_ms = engine.scenario.latency_ms.get(endpoint, 0)
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
+        raw = await request.read()
+        # Logged on arrival, so a call held by a delay is already in the call log.
+        call = engine.calls.open(endpoint, engine.clock())
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
-            error = invalid_request(
-                "INVALID_BODY", "the request body is not valid JSON"
-            )
-            return _reply(engine.reject(endpoint, error))
-        body = _with_header_credentials(body, request.headers)
-        if endpoint == SIGNAL_EVALUATE:
-            return _reply(engine.signal_evaluate(body))
-        return _reply(engine.accounts_balance_get(body))
+            return await _answer(request, engine, endpoint, call, raw)
+        except Exception:
+            call.status = 500  # what aiohttp answers for an unexpected exception
+            raise
 
     return handle
 
 
-async def _calls(request: web.Request) -> web.StreamResponse:
-    since = request.query.get("since", "0")
-    if not since.isdigit():
-        return _json(400, {"error": "since must be a call number (seq)"})
-    calls = request.app[ENGINE].calls.since(int(since))
-    return _json(200, {"calls": [call.to_json() for call in calls]})
-
-
-async def _reset(request: web.Request) -> web.StreamResponse:
-    request.app[ENGINE].reset()
-    return _json(200, {})
-
-
-async def _replace_scenario(request: web.Request) -> web.StreamResponse:
+async def _answer(
+    request: web.Request, engine: Engine, endpoint: str, call: Call, raw: bytes
+) -> web.StreamResponse:
+    fault = engine.faults.take(endpoint)
     try:
-        data = orjson.loads(await request.read())
-        scenario = parse_scenario(data, "scenario")
+        if fault is not None:
+            call.fault = fault.describe()
+            await _wait(call, fault.delay_ms)
+            if fault.answers:
+                return _inject(request, engine, call, fault, raw)
+        await _wait(call, engine.delay_ms(endpoint))
+    except asyncio.CancelledError:
+        # aiohttp cancels the handler when the client hangs up. Plaid finishes (and
+        # bills) work its client abandoned, and a retry with the same id replays it,
+        # so the emulator finishes it too before letting the cancellation through.
+        call.abandoned = True
+        if fault is not None and fault.answers:
+            engine.inject(call, fault, _decoded(raw))
+        else:
+            _process(request, engine, endpoint, call, raw)
+        raise
+    return _reply(_process(request, engine, endpoint, call, raw))
+
+
+async def _wait(call: Call, delay_ms: float) -> None:
+    if delay_ms:
+        call.latency_ms += delay_ms
+        await asyncio.sleep(delay_ms / 1000)
+
+
+def _decoded(raw: bytes) -> object:
+    try:
+        return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return _json(400, {"error": "scenario: the body is not valid JSON"})
-    except ScenarioError as exc:
-        return _json(400, {"error": str(exc)})
-    request.app[ENGINE].replace_scenario(scenario)
-    return _json(200, {})
+        return None
+
+
+def _process(
+    request: web.Request, engine: Engine, endpoint: str, call: Call, raw: bytes
+) -> Reply:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        error = invalid_request("INVALID_BODY", "the request body is not valid JSON")
+        return engine.reject(endpoint, error, call=call)
+    body = _with_header_credentials(body, request.headers)
+    return engine.handle(endpoint, body, call=call)
+
+
+def _inject(
+    request: web.Request, engine: Engine, call: Call, fault: Fault, raw: bytes
+) -> web.StreamResponse:
+    """Answer as the fault says, after logging it."""
+    reply = engine.inject(call, fault, _decoded(raw))
+    if reply is not None:
+        return _reply(reply)
+    if fault.drop_connection:
+        # Closing the socket first means aiohttp's write of this empty answer goes
+        # nowhere: the client sees the connection end without any HTTP response.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response()
+    if fault.malformed_body:
+        return web.Response(body=TRUNCATED_BODY, content_type="application/json")
+    return web.Response(
+        status=fault.status or 200,
+        body=fault.body.encode(),
+        headers={"Content-Type": fault.content_type},
+    )
 
 
 @web.middleware
@@ -113,11 +148,9 @@ def build_app(engine: Engine) -> web.Application:
     """The aiohttp application serving `engine`."""
     app = web.Application(middlewares=[_plaid_not_found])
     app[ENGINE] = engine
-    app.router.add_post(SIGNAL_EVALUATE, _plaid_route(SIGNAL_EVALUATE))
-    app.router.add_post(ACCOUNTS_BALANCE_GET, _plaid_route(ACCOUNTS_BALANCE_GET))
-    app.router.add_get("/_emulator/calls", _calls)
-    app.router.add_post("/_emulator/reset", _reset)
-    app.router.add_put("/_emulator/scenario", _replace_scenario)
+    for endpoint in ENDPOINTS:
+        app.router.add_post(endpoint, _plaid_route(endpoint))
+    add_admin_routes(app)
     return app
 
 
@@ -147,7 +180,12 @@ async def start_emulator(
     engine = Engine(scenario, clock)
     # No access log: it costs more than the emulator's own work per call.
     runner = web.AppRunner(
-        build_app(engine), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
+        build_app(engine),
+        access_log=None,
+        shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
+        # A hung-up client ends its handler at once (see _answer) rather than
+        # leaving it asleep in a delay.
+        handler_cancellation=True,
     )
     await runner.setup()
     try:

@@ -108,14 +108,14 @@ class TestBalancePolicy:
 class TestConfiguredPolicy:
     @pytest.fixture
     async def lenient(
-        self, emulator: RunningEmulator, tmp_path: Path
+        self, emulator: RunningEmulator, tmp_path: Path, database_url: str
     ) -> AsyncIterator[Harness]:
         config = tmp_path / "config.toml"
         config.write_text(
             "[balance_policy.default]\nallow_current_fallback = true\n"
             '[balance_policy.rails.rtp]\nmargin = "0.10"\n'
         )
-        running = await start_harness(emulator.url, config)
+        running = await start_harness(emulator.url, config, database_url=database_url)
         yield running
         await stop_harness(running)
 

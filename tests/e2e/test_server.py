@@ -17,7 +17,6 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from tests.conftest import Harness
 
 BIN = Path(sys.executable).parent
@@ -42,19 +41,6 @@ class TestHealthAndRpcs:
         await harness.service.health.enter_graceful_shutdown()
         reply = await stub.Check(health_pb2.HealthCheckRequest(service=""))
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
-
-    async def test_rpcs_without_the_ledger_are_unimplemented_not_unknown(
-        self, harness: Harness
-    ) -> None:
-        calls = [
-            harness.stub.GetDecision(pb.GetDecisionRequest(client_transaction_id="a")),
-            harness.stub.ReportDecision(pb.ReportDecisionRequest()),
-            harness.stub.ReportReturn(pb.ReportReturnRequest()),
-        ]
-        for call in calls:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await call
-            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def free_port() -> int:

@@ -1,17 +1,29 @@
 """Fixtures for the emulator tests: a live emulator, a plaid-python client, the admin API."""
 
-from collections.abc import AsyncIterator, Iterator
+import contextlib
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import plaid
 import pytest
 import yaml
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 # Loads about 2,300 models (~2 s); imported once for the whole session.
 from plaid.api.plaid_api import PlaidApi
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
 
-from service.emulator import RunningEmulator, default_scenario_path, start_emulator
+from service.emulator import (
+    RunningEmulator,
+    default_scenario_path,
+    parse_scenario,
+    start_emulator,
+)
 
 CLIENT_ID = "test-client"
 SECRET = "test-secret"
@@ -51,6 +63,61 @@ class Admin:
             assert resp.content_type == "application/json"
             return resp.status, await resp.json()
 
+    async def raw(self, path: str, body: object) -> tuple[int, str, bytes]:
+        """POST with Plaid credentials; status, Content-Type and the body undecoded."""
+        url = f"{self.url}{path}"
+        async with self.session.post(url, json=body, headers=PLAID_HEADERS) as resp:
+            return resp.status, resp.headers["Content-Type"], await resp.read()
+
+    async def fault(self, *faults: dict[str, Any]) -> list[dict[str, Any]]:
+        """Queue faults (one object, or a list when several); what is now queued."""
+        body = faults[0] if len(faults) == 1 else list(faults)
+        status, answer = await self.request("POST", "/_emulator/faults", body)
+        assert status == 200, answer
+        queued: list[dict[str, Any]] = answer["faults"]
+        return queued
+
+
+class FakeClock:
+    """The emulator's clock, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+StartEmulator = Callable[..., Awaitable[RunningEmulator]]
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[StartEmulator]:
+    """Start emulators on other scenarios or clocks; each is closed after the test."""
+    started: list[RunningEmulator] = []
+
+    async def start_one(
+        scenario: dict[str, Any] | None = None, clock: FakeClock | None = None
+    ) -> RunningEmulator:
+        parsed = None if scenario is None else parse_scenario(scenario)
+        running = await (
+            start_emulator(parsed, clock=clock) if clock else start_emulator(parsed)
+        )
+        started.append(running)
+        return running
+
+    yield start_one
+    for running in started:
+        await running.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
 
 @pytest.fixture(scope="session")
 def _default_scenario_text() -> str:
@@ -73,21 +140,27 @@ async def emulator() -> AsyncIterator[RunningEmulator]:
 
 @pytest.fixture
 def plaid_client(emulator: RunningEmulator) -> Iterator[PlaidApi]:
-    yield from _client(emulator.url)
+    with plaid_api(emulator.url) as api:
+        yield api
 
 
 @pytest.fixture
 def lax_plaid_client(emulator: RunningEmulator) -> Iterator[PlaidApi]:
     """A client that skips its own length checks, to reach the emulator's."""
-    yield from _client(emulator.url, disabled="maxLength,minLength")
+    with plaid_api(emulator.url, disabled="maxLength,minLength") as api:
+        yield api
 
 
-def _client(url: str, disabled: str | None = None) -> Iterator[PlaidApi]:
+@contextlib.contextmanager
+def plaid_api(url: str, disabled: str = "", **settings: Any) -> Iterator[PlaidApi]:
+    """A plaid-python client for the emulator at `url`; `settings` go on its config."""
     cfg = plaid.Configuration(
         host=url,
         api_key={"clientId": CLIENT_ID, "secret": SECRET},
-        disabled_client_side_validations=disabled or "",
+        disabled_client_side_validations=disabled,
     )
+    for name, value in settings.items():
+        setattr(cfg, name, value)
     api_client = plaid.ApiClient(cfg)
     yield PlaidApi(api_client)
     # Close pooled keep-alive sockets before the server goes (no ResourceWarning).
@@ -98,3 +171,53 @@ def _client(url: str, disabled: str | None = None) -> Iterator[PlaidApi]:
 async def admin(emulator: RunningEmulator) -> AsyncIterator[Admin]:
     async with aiohttp.ClientSession() as session:
         yield Admin(session, emulator.url)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+SPEC_PATH = Path(__file__).parents[1] / "fixtures" / "plaid-openapi-2020-09-14.yml.gz"
+SPEC_URI = "urn:plaid-openapi-2020-09-14"
+
+
+class PlaidSchema:
+    """Plaid's published OpenAPI document, checking bodies against its schemas."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        resource = Resource.from_contents(document, default_specification=DRAFT4)
+        self._registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
+        self._validators: dict[str, OAS30Validator] = {}
+
+    def response_pointer(self, endpoint: str, status: int) -> str:
+        """Where the schema for this endpoint's answer with this status lives."""
+        which = "200" if 200 <= status < 300 else "default"
+        path = endpoint.replace("~", "~0").replace("/", "~1")
+        return f"/paths/{path}/post/responses/{which}/content/application~1json/schema"
+
+    def errors(self, pointer: str, body: object) -> list[str]:
+        """Every way `body` breaks the schema at `pointer` (empty when it conforms)."""
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = OAS30Validator(
+                {"$ref": f"{SPEC_URI}#{pointer}"},
+                registry=self._registry,
+                format_checker=oas30_format_checker,
+            )
+            self._validators[pointer] = validator
+        return [
+            f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
+            for e in validator.iter_errors(body)
+        ]
+
+
+@pytest.fixture(scope="session")
+def plaid_schema() -> PlaidSchema:
+    """Loaded once per session: the document is 3 MB of YAML."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with gzip.open(SPEC_PATH, "rb") as f:
+        document: dict[str, Any] = yaml.load(f, Loader=loader)
+    return PlaidSchema(document)

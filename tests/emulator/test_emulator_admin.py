@@ -36,6 +36,10 @@ class TestCallLog:
             "request_id": answer["request_id"],
             "realtime_balance_fetched": False,
             "replayed": False,
+            "fault": None,
+            "report": None,
+            "latency_ms": 0,
+            "abandoned": False,
         }
 
     async def test_since_returns_only_later_calls(self, admin, emulator):

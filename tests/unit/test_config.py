@@ -12,7 +12,11 @@ from service.risk.policy import BalancePolicy, ScorePolicy
 from service.risk.realtime import RulesetDeclaration
 
 SANDBOX = {"PLAID_ENV": "sandbox", "PLAID_CLIENT_ID": "cid", "PLAID_SECRET": "sec"}
-PRODUCTION = {**SANDBOX, "PLAID_ENV": "production"}
+PRODUCTION = {
+    **SANDBOX,
+    "PLAID_ENV": "production",
+    "ACH_RISK_FINGERPRINT_KEY": "fp-key",
+}
 
 
 def problems(env: dict[str, str], **kwargs: Any) -> str:
@@ -236,6 +240,33 @@ class TestFile:
     def test_a_missing_file_is_named(self, tmp_path):
         path = str(tmp_path / "absent.toml")
         assert f"{path}: cannot read" in problems(SANDBOX, config_path=path)
+
+
+class TestState:
+    def test_the_default_ledger_is_sqlite_under_var(self):
+        settings = Settings.from_environ({})
+        assert settings.state.database_url.reveal() == (
+            "sqlite+aiosqlite:///var/ach-risk.db"
+        )
+        assert settings.state.development_fingerprint_key
+
+    @pytest.mark.parametrize(
+        ("given", "used"),
+        [
+            ("postgresql://u:p@db/achrisk", "postgresql+psycopg://u:p@db/achrisk"),
+            ("postgres://u@db/x", "postgresql+psycopg://u@db/x"),
+            ("sqlite:////data/l.db", "sqlite+aiosqlite:////data/l.db"),
+            ("postgresql+psycopg://u@db/x", "postgresql+psycopg://u@db/x"),
+        ],
+    )
+    def test_plain_database_urls_get_the_async_drivers(self, given, used):
+        settings = Settings.from_environ({"ACH_RISK_DATABASE_URL": given})
+        assert settings.state.database_url.reveal() == used
+        assert "u:p" not in repr(settings.state)
+
+    def test_production_requires_a_fingerprint_key(self):
+        env = {k: v for k, v in PRODUCTION.items() if k != "ACH_RISK_FINGERPRINT_KEY"}
+        assert "ACH_RISK_FINGERPRINT_KEY" in problems(env)
 
 
 class TestPolicyConsistency:

@@ -1,0 +1,37 @@
+"""An SQLAlchemy async engine for the database URL, with SQLite set up for a service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# WAL lets readers run beside the one writer; writers queue for up to 5 s, not fail.
+_SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON")
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """`sqlite+aiosqlite:///path` (parent dir created) or `postgresql+psycopg://...`."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        # Replicas outlive database restarts and failovers: test connections on checkout.
+        return create_async_engine(url, pool_pre_ping=True)
+    if url.database in (None, "", ":memory:"):
+        # Each pooled connection would see its own empty database.
+        raise ValueError(
+            "the SQLite store needs a file path, not an in-memory database"
+        )
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()

@@ -1,0 +1,145 @@
+"""Proto <-> domain for GetDecision, ReportDecision and ReportReturn, with validation."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from service.api.convert import MAX_TRANSACTION_ID, money_decimal, timestamp
+from service.errors import FieldViolation, InvalidRequest
+from service.ports import DecisionReport, ReportRecord, ReturnReport
+from service.risk.money import Money
+
+# NACHA return codes R01-R85 (reference/plaid.md 1.3: anything else is INVALID_FIELD).
+RETURN_CODE = re.compile(r"R(0[1-9]|[1-7][0-9]|8[0-5])")
+_OUTCOMES = {
+    getattr(pb, f"DECISION_OUTCOME_{v}"): v
+    for v in (
+        "APPROVE",
+        "REVIEW",
+        "REJECT",
+        "TAKE_OTHER_RISK_MEASURES",
+        "NOT_EVALUATED",
+    )
+}
+_METHODS = {
+    getattr(pb, f"PAYMENT_METHOD_{v}"): v
+    for v in (
+        "SAME_DAY_ACH",
+        "NEXT_DAY_ACH",
+        "STANDARD_ACH",
+        "MULTIPLE_PAYMENT_METHODS",
+    )
+}
+
+
+def transaction_id(value: str, bad: list[FieldViolation]) -> str:
+    if not value:
+        bad.append(FieldViolation("client_transaction_id", "is required"))
+    elif len(value) > MAX_TRANSACTION_ID:
+        bad.append(
+            FieldViolation(
+                "client_transaction_id",
+                f"must be at most {MAX_TRANSACTION_ID} characters",
+            )
+        )
+    return value
+
+
+def get_decision_id(msg: pb.GetDecisionRequest) -> str:
+    bad: list[FieldViolation] = []
+    txid = transaction_id(msg.client_transaction_id, bad)
+    if bad:
+        raise InvalidRequest(bad)
+    return txid
+
+
+def decision_report(msg: pb.ReportDecisionRequest) -> DecisionReport:
+    """Validate and convert; raises InvalidRequest naming every bad field."""
+    bad: list[FieldViolation] = []
+    txid = transaction_id(msg.client_transaction_id, bad)
+    if not msg.HasField("initiated"):
+        bad.append(
+            FieldViolation("initiated", "is required: whether the debit was sent")
+        )
+    if msg.HasField("days_funds_on_hold") and msg.days_funds_on_hold < 0:
+        bad.append(FieldViolation("days_funds_on_hold", "must not be negative"))
+    outcome = _enum(msg.decision_outcome, _OUTCOMES, "decision_outcome", bad)
+    method = _enum(msg.payment_method, _METHODS, "payment_method", bad)
+    amount = None
+    if msg.HasField("amount_instantly_available"):
+        amount = _usd(msg, bad)
+    if bad:
+        raise InvalidRequest(bad)
+    return DecisionReport(
+        client_transaction_id=txid,
+        initiated=msg.initiated,
+        days_funds_on_hold=msg.days_funds_on_hold
+        if msg.HasField("days_funds_on_hold")
+        else None,
+        decision_outcome=outcome,
+        payment_method=method,
+        amount_instantly_available=amount.to_decimal() if amount else None,
+        submitted_at=_time(msg.submit_time) if msg.HasField("submit_time") else None,
+    )
+
+
+def return_report(msg: pb.ReportReturnRequest) -> ReturnReport:
+    bad: list[FieldViolation] = []
+    txid = transaction_id(msg.client_transaction_id, bad)
+    if not RETURN_CODE.fullmatch(msg.return_code):
+        bad.append(
+            FieldViolation("return_code", "must be an ACH return code R01 to R85")
+        )
+    if bad:
+        raise InvalidRequest(bad)
+    returned_at = _time(msg.return_time) if msg.HasField("return_time") else None
+    return ReturnReport(txid, msg.return_code, returned_at)
+
+
+def _enum(
+    value: int, known: dict[int, str], field: str, bad: list[FieldViolation]
+) -> str | None:
+    if value == 0:
+        return None  # UNSPECIFIED: not reported
+    if value not in known:
+        bad.append(FieldViolation(field, f"unknown value {value}"))
+        return None
+    return known[value]
+
+
+def _usd(msg: pb.ReportDecisionRequest, bad: list[FieldViolation]) -> Money | None:
+    money = msg.amount_instantly_available
+    field = "amount_instantly_available"
+    if money.currency_code != "USD":
+        bad.append(FieldViolation(f"{field}.currency_code", "must be USD"))
+        return None
+    try:
+        amount = Money.from_decimal(money_decimal(money), "USD")
+    except ValueError as exc:
+        bad.append(FieldViolation(field, str(exc)))
+        return None
+    if amount.minor_units < 0:
+        bad.append(FieldViolation(field, "must not be negative"))
+        return None
+    return amount
+
+
+def _time(value: Timestamp) -> datetime:
+    return value.ToDatetime(tzinfo=UTC)
+
+
+def delivery_pb(record: ReportRecord) -> pb.ReportDelivery:
+    out = pb.ReportDelivery(
+        kind=getattr(pb, f"REPORT_KIND_{record.kind.value}"),
+        status=getattr(pb, f"DELIVERY_STATUS_{record.status.value}"),
+        attempt_count=record.attempts,
+        last_error_code=record.last_error_code or "",
+        accept_time=timestamp(record.accepted_at),
+    )
+    if record.delivered_at is not None:
+        out.deliver_time.CopyFrom(timestamp(record.delivered_at))
+    return out

@@ -1,0 +1,85 @@
+"""What the emulator remembers per client_transaction_id: the evaluation and its reports.
+
+Replays answer from here; report checks ask here whether a transaction was initiated.
+"""
+
+from dataclasses import dataclass
+from typing import Final
+
+from service.emulator.errors import invalid_request, signal_error
+from service.emulator.validation import EvaluateRequest, ReportRequest
+
+# Bounds memory under endless unique ids (a soak test); the oldest are forgotten first.
+MAX_TRANSACTIONS: Final = 200_000
+
+
+@dataclass(slots=True)
+class Transaction:
+    """One evaluated transaction, with the latest decision report about it."""
+
+    payment: tuple[str, str, float, str | None]
+    body: dict[str, object]
+    account_id: str
+    ruleset_key: str | None
+    result: str | None
+    initiated: bool | None = None
+
+
+class Ledger:
+    """Evaluated transactions by client_transaction_id, oldest first."""
+
+    def __init__(self) -> None:
+        self._transactions: dict[str, Transaction] = {}
+
+    def get(self, client_transaction_id: str) -> Transaction | None:
+        """The transaction evaluated under this id, or None."""
+        return self._transactions.get(client_transaction_id)
+
+    def replay(self, req: EvaluateRequest) -> Transaction | None:
+        """The earlier evaluation under req's id, or None; refused for another payment."""
+        earlier = self._transactions.get(req.client_transaction_id)
+        if earlier is not None and earlier.payment != req.payment:
+            raise signal_error(
+                "CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
+                "this client_transaction_id was already used in a different transaction",
+            )
+        return earlier
+
+    def remember(self, client_transaction_id: str, transaction: Transaction) -> None:
+        """Keep a first evaluation, forgetting the oldest one if full."""
+        if len(self._transactions) >= MAX_TRANSACTIONS:
+            del self._transactions[next(iter(self._transactions))]
+        self._transactions[client_transaction_id] = transaction
+
+    def clear(self) -> None:
+        """Forget every transaction."""
+        self._transactions.clear()
+
+    def report_decision(self, report: ReportRequest) -> Transaction:
+        """Record what was done with a transaction; the latest report wins."""
+        transaction = self._evaluated(report)
+        transaction.initiated = report.initiated
+        return transaction
+
+    def check_return(self, report: ReportRequest) -> Transaction:
+        """The transaction a return is reported for; raises if it was never initiated."""
+        transaction = self._evaluated(report)
+        # reference/plaid.md 1.3: reported as not initiated, or rerouted and never
+        # reported as initiated.
+        if transaction.initiated is False or (
+            transaction.initiated is None and transaction.result == "REROUTE"
+        ):
+            raise signal_error(
+                "SIGNAL_TRANSACTION_NOT_INITIATED",
+                "this transaction was not initiated, so it cannot have been returned",
+            )
+        return transaction
+
+    def _evaluated(self, report: ReportRequest) -> Transaction:
+        transaction = self._transactions.get(report.client_transaction_id)
+        if transaction is None:
+            raise invalid_request(
+                "INVALID_FIELD",
+                "client_transaction_id does not match any evaluated transaction",
+            )
+        return transaction

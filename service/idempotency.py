@@ -1,0 +1,125 @@
+"""EvaluatePayment made idempotent by (caller, client_transaction_id), across replicas.
+
+A repeat with the same payment gets the stored decision (`replayed`), a repeat with
+another payment is refused, and concurrent duplicates share one Plaid call: in this
+process through a shared future, across replicas through the store's lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from service.errors import DeadlineTooShort, IdempotencyKeyReused
+from service.evaluate import ANONYMOUS, Evaluator, PaymentRequest
+from service.ports import ClaimState, DecisionStore
+from service.risk.model import Decision
+
+# A replica that dies mid-evaluation holds its lease this long past the longest budget.
+LEASE_MARGIN_S = 5.0
+POLL_FIRST_S, POLL_MAX_S = 0.02, 0.25
+
+
+def payment_fingerprint(request: PaymentRequest, key: bytes) -> str:
+    """A keyed digest of what makes two requests the same payment (the token included)."""
+    attempt = request.attempt
+    fields = [
+        request.account.access_token.reveal(),
+        request.account.account_id,
+        attempt.amount.minor_units,
+        attempt.amount.currency,
+        attempt.rail.value,
+        attempt.ruleset_key,
+    ]
+    canonical = json.dumps(fields, separators=(",", ":")).encode()
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+class IdempotentEvaluator:
+    """Wraps Evaluator with the ledger: store before returning, replay repeats."""
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        store: DecisionStore,
+        fingerprint_key: bytes,
+        owner: str,
+        lease_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._evaluator = evaluator
+        self._store = store
+        self._key = fingerprint_key
+        self._owner = owner
+        self._lease_s = lease_s + LEASE_MARGIN_S
+        self._clock = clock
+        self._in_flight: dict[tuple[str, str, str], asyncio.Future[Decision]] = {}
+
+    async def evaluate(
+        self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
+    ) -> Decision:
+        """The decision for this payment: evaluated once, stored, then replayed."""
+        fingerprint = payment_fingerprint(request, self._key)
+        local = (caller, request.attempt.client_transaction_id, fingerprint)
+        shared = self._in_flight.get(local)
+        if (
+            shared is not None
+        ):  # a duplicate in this process: share the first one's call
+            return replace(await asyncio.shield(shared), replayed=True)
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._in_flight[local] = future
+        try:
+            decision = await self._claim_and_decide(
+                request, deadline, caller, fingerprint
+            )
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: no "never retrieved" warning if unshared
+            raise
+        else:
+            future.set_result(decision)
+            return decision
+        finally:
+            del self._in_flight[local]
+
+    async def _claim_and_decide(
+        self, request: PaymentRequest, deadline: float | None, caller: str, fp: str
+    ) -> Decision:
+        txid = request.attempt.client_transaction_id
+        poll_s = POLL_FIRST_S
+        while True:
+            claim = await self._store.claim(
+                caller, txid, fp, self._owner, self._lease_s, self._clock()
+            )
+            if claim.state is ClaimState.DONE and claim.decision is not None:
+                return replace(claim.decision, replayed=True)
+            if claim.state is ClaimState.CONFLICT:
+                raise IdempotencyKeyReused(txid)
+            if claim.state is ClaimState.NEW:
+                return await self._decide_and_store(request, deadline, caller)
+            # Another replica is evaluating this payment: wait for its decision.
+            if deadline is not None and time.monotonic() + poll_s > deadline:
+                raise DeadlineTooShort(
+                    "the same payment is being evaluated by another replica"
+                )
+            await asyncio.sleep(poll_s)
+            poll_s = min(poll_s * 2, POLL_MAX_S)
+
+    async def _decide_and_store(
+        self, request: PaymentRequest, deadline: float | None, caller: str
+    ) -> Decision:
+        txid = request.attempt.client_transaction_id
+        try:
+            decision = await self._evaluator.evaluate(request, deadline, caller)
+        except BaseException:
+            # A failed evaluation is not a decision: a retry with this id may succeed.
+            await asyncio.shield(self._store.release(caller, txid, self._owner))
+            raise
+        await self._store.complete(caller, txid, self._owner, decision, self._clock())
+        return decision

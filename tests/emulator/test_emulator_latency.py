@@ -1,0 +1,138 @@
+"""Scenario latency: fixed or lognormal from p50/p95, seeded, capped and never blocking."""
+
+import asyncio
+import statistics
+import time
+
+import pytest
+
+from service.emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
+from service.emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
+from service.emulator.endpoints import Endpoint
+from service.emulator.latency import LatencyDistribution, LatencySampler
+from tests.emulator.conftest import Admin
+from tests.emulator.test_emulator_scenario import error_of
+
+SLOW_BANK = LatencyDistribution(p50=3000, p95=11000)
+BODY = {
+    "access_token": "access-sandbox-checking-ok",
+    "account_id": "checking-ok",
+    "client_transaction_id": "txn-1",
+    "amount": 25.0,
+}
+
+
+def draws(sampler: LatencySampler, endpoint: str, n: int) -> list[float]:
+    return [sampler.delay_ms(endpoint) for _ in range(n)]
+
+
+class TestDistribution:
+    def test_the_draws_match_the_p50_and_p95_they_were_fitted_to(self):
+        sampler = LatencySampler({BALANCE: SLOW_BANK}, seed=7)
+        cuts = statistics.quantiles(draws(sampler, BALANCE, 20_000), n=100)
+        assert cuts[49] == pytest.approx(3000, rel=0.05)
+        assert cuts[94] == pytest.approx(11000, rel=0.05)
+
+    def test_the_same_seed_gives_the_same_delays(self):
+        first = draws(LatencySampler({BALANCE: SLOW_BANK}, seed=1), BALANCE, 50)
+        again = draws(LatencySampler({BALANCE: SLOW_BANK}, seed=1), BALANCE, 50)
+        other = draws(LatencySampler({BALANCE: SLOW_BANK}, seed=2), BALANCE, 50)
+        assert first == again
+        assert first != other
+
+    def test_each_endpoint_has_its_own_sequence(self):
+        both: dict[Endpoint, int | LatencyDistribution] = {
+            BALANCE: SLOW_BANK,
+            EVALUATE: SLOW_BANK,
+        }
+        alone = draws(LatencySampler({BALANCE: SLOW_BANK}, seed=3), BALANCE, 20)
+        mixed = LatencySampler(both, seed=3)
+        interleaved = []
+        for _ in range(20):
+            mixed.delay_ms(EVALUATE)
+            interleaved.append(mixed.delay_ms(BALANCE))
+        assert interleaved == alone
+
+    def test_delays_are_capped(self):
+        capped = LatencyDistribution(p50=3000, p95=11000, max=12000)
+        assert max(draws(LatencySampler({BALANCE: capped}, 0), BALANCE, 5000)) == 12000
+        assert SLOW_BANK.cap_ms == 33000
+        assert max(draws(LatencySampler({BALANCE: SLOW_BANK}, 0), BALANCE, 5000)) <= (
+            33000
+        )
+
+    def test_equal_percentiles_mean_a_fixed_delay(self):
+        fixed = LatencyDistribution(p50=40, p95=40)
+        assert set(draws(LatencySampler({BALANCE: fixed}, 0), BALANCE, 10)) == {40}
+
+    def test_fixed_values_and_unlisted_endpoints(self):
+        sampler = LatencySampler({EVALUATE: 20}, seed=0)
+        assert (sampler.delay_ms(EVALUATE), sampler.delay_ms(BALANCE)) == (20, 0)
+
+
+class TestScenarioFormat:
+    @pytest.mark.parametrize(
+        ("latency", "expected"),
+        [
+            ({EVALUATE: {"p50": 100, "p95": 50}}, "p95 must be at least p50"),
+            ({EVALUATE: {"p50": 100, "p95": 200, "max": 50}}, "max must be at least"),
+            ({EVALUATE: {"p50": 0, "p95": 10}}, "p50: Input should be greater than 0"),
+            ({EVALUATE: {"p50": 1, "p95": 2, "p99": 3}}, "p99: Extra inputs are not"),
+            ({EVALUATE: True}, "latency_ms./signal/evaluate: Input should be a valid"),
+            (
+                {EVALUATE: "fast"},
+                "latency_ms./signal/evaluate: Input should be a valid",
+            ),
+            ({"/accounts/get": 5}, "latency_ms./accounts/get: Input should be"),
+        ],
+    )
+    def test_bad_latency_names_the_path(self, latency, expected):
+        assert expected in error_of({"latency_ms": latency})
+
+    def test_the_seed_must_be_an_integer(self):
+        assert "seed: Input should be a valid integer" in error_of({"seed": "x"})
+
+
+class TestOverHttp:
+    async def test_a_distribution_delays_the_call_and_the_log_says_how_long(
+        self, start, http, default_scenario_data
+    ):
+        default_scenario_data["latency_ms"] = {EVALUATE: {"p50": 60, "p95": 60}}
+        admin = Admin(http, (await start(default_scenario_data)).url)
+        started = time.perf_counter()
+        assert (await admin.post(EVALUATE, BODY))[0] == 200
+        assert time.perf_counter() - started >= 0.06
+        assert (await admin.last_call())["latency_ms"] == 60
+
+    async def test_reset_replays_the_same_delays(
+        self, start, http, default_scenario_data
+    ):
+        default_scenario_data["latency_ms"] = {
+            BALANCE: {"p50": 3, "p95": 12, "max": 20}
+        }
+        default_scenario_data["seed"] = 42
+        admin = Admin(http, (await start(default_scenario_data)).url)
+        runs = []
+        for _ in range(2):
+            for _ in range(8):
+                await admin.post(BALANCE, {"access_token": "access-sandbox-risky"})
+            runs.append([c["latency_ms"] for c in await admin.calls()])
+            await admin.request("POST", "/_emulator/reset")
+        assert runs[0] == runs[1]
+        assert len(set(runs[0])) > 1
+
+    async def test_slow_calls_wait_concurrently(
+        self, start, http, default_scenario_data
+    ):
+        default_scenario_data["latency_ms"] = {BALANCE: 300}
+        admin = Admin(http, (await start(default_scenario_data)).url)
+        started = time.perf_counter()
+        answers = await asyncio.gather(
+            *(
+                admin.post(BALANCE, {"access_token": "access-sandbox-risky"})
+                for _ in range(30)
+            )
+        )
+        assert [status for status, _ in answers] == [200] * 30
+        # Thirty calls of 300 ms each, together in well under a second.
+        assert time.perf_counter() - started < 0.9

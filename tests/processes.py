@@ -1,0 +1,121 @@
+"""`ach-risk emulator` and `ach-risk serve` as real processes on loopback, for tests that
+need several replicas or a crash (kill -9)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Process:
+    """One started process, its address and its log file."""
+
+    popen: subprocess.Popen[bytes]
+    address: str
+    log: Path
+    _out: IO[bytes] = field(repr=False)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        code = self.popen.wait(timeout=timeout_s)
+        self._out.close()
+        return code
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs."""
+        self.stop(signal.SIGKILL)
+
+
+def start(args: list[str], address: str, log: Path, env: dict[str, str]) -> Process:
+    out = log.open("ab")
+    popen = subprocess.Popen(
+        [str(BIN / "ach-risk"), *args], stdout=out, stderr=subprocess.STDOUT, env=env
+    )
+    return Process(popen, address, log, out)
+
+
+def start_emulator(workdir: Path, scenario: Path | None = None) -> Process:
+    address = f"127.0.0.1:{free_port()}"
+    args = ["emulator", "--listen", address]
+    if scenario is not None:
+        args += ["--scenario", str(scenario)]
+    process = start(args, address, workdir / "emulator.log", dict(os.environ))
+    _wait(lambda: _http_up(address), process, "emulator")
+    return process
+
+
+def start_service(
+    workdir: Path,
+    name: str,
+    emulator: Process,
+    database_url: str,
+    config: Path | None = None,
+) -> Process:
+    address = f"127.0.0.1:{free_port()}"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
+    }
+    env |= {
+        "PLAID_ENV": "emulator",
+        "PLAID_BASE_URL": f"http://{emulator.address}",
+        "ACH_RISK_DATABASE_URL": database_url,
+        "ACH_RISK_LOG_FORMAT": "json",
+    }
+    args = ["serve", "--listen", address] + (
+        ["--config", str(config)] if config else []
+    )
+    process = start(args, address, workdir / f"{name}.log", env)
+    _wait(lambda: _serving(address), process, name)
+    return process
+
+
+def _wait(ready: object, process: Process, name: str, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise AssertionError(f"{name} exited: {process.log.read_text()[-2000:]}")
+        if ready():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} did not start within {timeout_s} s")
+
+
+def _http_up(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _serving(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=1
+            )
+        except grpc.RpcError:
+            return False
+        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

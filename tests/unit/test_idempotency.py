@@ -1,0 +1,200 @@
+"""Idempotency by (caller, client_transaction_id): replay, conflict, single flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from service.config import Policies
+from service.errors import (
+    DeadlineTooShort,
+    FailureKind,
+    IdempotencyKeyReused,
+    PlaidFailure,
+)
+from service.evaluate import Budgets, Evaluator, PaymentRequest
+from service.idempotency import IdempotentEvaluator, payment_fingerprint
+from service.ports import PlaidAccount, SignalContext
+from service.risk.model import (
+    AppliedRuleset,
+    Balance,
+    Basis,
+    PaymentAttempt,
+    PlaidCall,
+    Rail,
+    SignalAnswer,
+)
+from service.risk.money import Money
+from service.risk.policy import BalancePolicy, ScorePolicy
+from service.risk.realtime import RulesetDeclaration
+from service.secret import Secret
+from tests.fakes import FakeSignalSource, InMemoryDecisionStore
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+KEY = b"test-key"
+
+
+def answer() -> SignalAnswer:
+    return SignalAnswer(
+        request_id="r-1",
+        ruleset=AppliedRuleset("balance-only", "ACCEPT"),
+        scores=None,
+        attribute_keys=frozenset({"available_balance", "current_balance"}),
+        balance=Balance(Decimal(100), Decimal(110), "USD"),
+        warnings=(),
+        sent_at=NOW,
+        received_at=NOW,
+    )
+
+
+def scripted(fake: FakeSignalSource, n: int = 1) -> None:
+    call = PlaidCall("/signal/evaluate", "r-1", 200, None, 5)
+    fake.signal.extend([(answer(), (call,))] * n)
+
+
+class SlowSource(FakeSignalSource):
+    """Holds every evaluation until released, to make duplicates truly concurrent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.calls = 0
+
+    async def evaluate_signal(
+        self, *args: Any, **kwargs: Any
+    ) -> tuple[SignalAnswer, tuple[PlaidCall, ...]]:
+        self.calls += 1
+        await self.release.wait()
+        return await super().evaluate_signal(*args, **kwargs)
+
+
+def idempotent(
+    fake: FakeSignalSource, store: InMemoryDecisionStore, owner: str = "me"
+) -> IdempotentEvaluator:
+    policies = Policies(
+        rulesets={"balance-only": RulesetDeclaration(True, "balance_only")},
+        score=ScorePolicy(),
+        balance_default=BalancePolicy(),
+        balance_by_rail={},
+        realtime_window=timedelta(seconds=120),
+    )
+    evaluator = Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
+    return IdempotentEvaluator(evaluator, store, KEY, owner, 40, lambda: NOW)
+
+
+def request(
+    cents: int = 5000, token: str = "access-a", txid: str = "tx-1"
+) -> PaymentRequest:
+    return PaymentRequest(
+        PaymentAttempt(txid, Money(cents, "USD"), Rail.ACH_STANDARD, "balance-only"),
+        PlaidAccount(Secret(token), "acc-1"),
+        SignalContext(),
+    )
+
+
+class TestFingerprint:
+    def test_the_same_payment_has_the_same_fingerprint(self) -> None:
+        assert payment_fingerprint(request(), KEY) == payment_fingerprint(
+            request(), KEY
+        )
+
+    @pytest.mark.parametrize("other", [request(cents=5001), request(token="access-b")])
+    def test_a_different_amount_or_token_changes_it(
+        self, other: PaymentRequest
+    ) -> None:
+        assert payment_fingerprint(request(), KEY) != payment_fingerprint(other, KEY)
+
+    def test_it_never_contains_the_token(self) -> None:
+        assert "access-a" not in payment_fingerprint(request(), KEY)
+
+
+class TestReplay:
+    async def test_a_repeat_is_replayed_from_the_store_without_plaid(self) -> None:
+        fake, store = FakeSignalSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        first = await idempotent(fake, store).evaluate(request(), None)
+        second = await idempotent(fake, store).evaluate(request(), None)
+        assert not first.replayed
+        assert second.replayed
+        assert second.realtime == first.realtime
+        assert second.realtime.basis is Basis.RULESET_HAS_BALANCE_RULE
+        assert len(fake.budgets) == 1  # one Plaid call in all
+
+    async def test_a_reused_id_with_another_payment_is_refused(self) -> None:
+        fake, store = FakeSignalSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        await idempotent(fake, store).evaluate(request(), None)
+        with pytest.raises(IdempotencyKeyReused):
+            await idempotent(fake, store).evaluate(request(cents=9999), None)
+
+    async def test_callers_do_not_share_ids(self) -> None:
+        fake, store = FakeSignalSource(), InMemoryDecisionStore()
+        scripted(fake, 2)
+        service = idempotent(fake, store)
+        await service.evaluate(request(), None, caller="a")
+        other = await service.evaluate(request(cents=1), None, caller="b")
+        assert not other.replayed
+
+    async def test_a_failed_evaluation_is_not_stored(self) -> None:
+        fake, store = FakeSignalSource(), InMemoryDecisionStore()
+        fake.signal.append(
+            PlaidFailure(FailureKind.UNAVAILABLE, "down", endpoint="/signal/evaluate")
+        )
+        scripted(fake, 1)
+        service = idempotent(fake, store)
+        with pytest.raises(PlaidFailure):
+            await service.evaluate(request(), None)
+        assert store.rows == {}
+        decision = await service.evaluate(request(), None)
+        assert not decision.replayed
+
+
+class TestSingleFlight:
+    async def test_concurrent_duplicates_make_one_plaid_call(self) -> None:
+        fake, store = SlowSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        service = idempotent(fake, store)
+        calls = [
+            asyncio.create_task(service.evaluate(request(), None)) for _ in range(20)
+        ]
+        await asyncio.sleep(0.01)
+        fake.release.set()
+        decisions = await asyncio.gather(*calls)
+        assert fake.calls == 1
+        assert sum(not d.replayed for d in decisions) == 1
+        assert len({d.realtime for d in decisions}) == 1
+
+    async def test_a_duplicate_waits_for_another_replicas_decision(self) -> None:
+        fake, store = SlowSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        first = asyncio.create_task(
+            idempotent(fake, store, "replica-1").evaluate(request(), None)
+        )
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(
+            idempotent(FakeSignalSource(), store, "replica-2").evaluate(request(), None)
+        )
+        await asyncio.sleep(0.05)
+        assert not second.done()  # it is polling the store, not calling Plaid
+        fake.release.set()
+        assert (await second).replayed
+        assert not (await first).replayed
+
+    async def test_waiting_for_another_replica_respects_the_deadline(self) -> None:
+        fake, store = SlowSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        first = asyncio.create_task(
+            idempotent(fake, store, "replica-1").evaluate(request(), None)
+        )
+        await asyncio.sleep(0.01)
+        with pytest.raises(DeadlineTooShort):
+            await idempotent(FakeSignalSource(), store, "replica-2").evaluate(
+                request(), time.monotonic() + 0.1
+            )
+        fake.release.set()
+        await first

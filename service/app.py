@@ -17,6 +17,7 @@ import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
@@ -26,11 +27,14 @@ from service.adapters.plaid_requests import PlaidReportFormat
 from service.adapters.plaid_retry import RetryingPoster
 from service.adapters.plaid_signals import PlaidSignalSource
 from service.adapters.sql_store import open_store
+from service.api.callers import ApiKeys
+from service.api.interceptors import Gatekeeper
 from service.api.servicer import RiskDecisionServicer
 from service.config import Settings
 from service.emulator import default_scenario_path, load_scenario, start_emulator
 from service.evaluate import Budgets, Evaluator
 from service.idempotency import IdempotentEvaluator
+from service.metrics import Metrics
 from service.outbox import OutboxWorker
 from service.ports import DecisionStore
 from service.readiness import CredentialsWatch
@@ -41,6 +45,15 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_PENDING_CALLS = 10_000
 PURGE_INTERVAL_S = 3600.0
+STATS_INTERVAL_S = 5.0
+# Keepalive: find dead clients within a minute; let clients ping every 10 s at most.
+KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
 
 
 def utc_now() -> datetime:
@@ -56,6 +69,9 @@ class RunningService:
     health: health_aio.HealthServicer
     store: DecisionStore
     outbox: OutboxWorker
+    metrics: Metrics
+    gate: Gatekeeper
+    metrics_port: int | None
     resources: contextlib.AsyncExitStack
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -81,8 +97,14 @@ async def start_service(settings: Settings) -> RunningService:
             probe_interval_s=settings.plaid.credentials_probe_interval_s,
         )
         stack.push_async_callback(credentials.close)
+        metrics = Metrics()
         outbox = OutboxWorker(
-            store, PlaidReportSender(transport), owner, settings.state.outbox, utc_now
+            store,
+            PlaidReportSender(transport),
+            owner,
+            settings.state.outbox,
+            utc_now,
+            observe=metrics.delivery,
         )
         evaluator = IdempotentEvaluator(
             _evaluator(settings, source, credentials),
@@ -93,14 +115,23 @@ async def start_service(settings: Settings) -> RunningService:
             clock=utc_now,
         )
         reports = Reports(store, PlaidReportFormat(), utc_now, outbox.wake)
-        servicer = RiskDecisionServicer(evaluator, reports)
-        server, port = await _start_grpc(settings, servicer, health)
+        servicer = RiskDecisionServicer(evaluator, reports, metrics)
+        keys = settings.server.api_key_hashes
+        gate = Gatekeeper(
+            ApiKeys(keys) if keys is not None else None,
+            settings.server.max_in_flight,
+            metrics,
+        )
+        server, port = await _start_grpc(settings, servicer, health, gate)
         outbox.start()
         stack.push_async_callback(outbox.stop)
-        _start_purge(store, settings.state.retention_days, stack)
+        _start_housekeeping(store, metrics, settings.state.retention_days, stack)
+        metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
         resources = stack.pop_all()
-    return RunningService(server, port, health, store, outbox, resources)
+    return RunningService(
+        server, port, health, store, outbox, metrics, gate, metrics_port, resources
+    )
 
 
 async def _plaid_transport(
@@ -141,24 +172,35 @@ def _evaluator(
     return Evaluator(source, settings.policies, budgets, utc_now, credentials)
 
 
-def _start_purge(
-    store: DecisionStore, retention_days: int, stack: contextlib.AsyncExitStack
+def _start_housekeeping(
+    store: DecisionStore,
+    metrics: Metrics,
+    retention_days: int,
+    stack: contextlib.AsyncExitStack,
 ) -> None:
-    """Forget decisions past the retention period, hourly."""
+    """Outbox gauges every few seconds; decisions past retention purged hourly."""
 
-    async def purge_forever() -> None:
+    async def forever() -> None:
+        last_purge = -PURGE_INTERVAL_S
         while True:
             try:
-                purged = await store.purge(utc_now() - timedelta(days=retention_days))
-                if purged:
-                    log.info(
-                        "ledger.purged", decisions=purged, retention_days=retention_days
+                metrics.outbox(await store.outbox_stats(utc_now()))
+                if asyncio.get_running_loop().time() - last_purge >= PURGE_INTERVAL_S:
+                    last_purge = asyncio.get_running_loop().time()
+                    purged = await store.purge(
+                        utc_now() - timedelta(days=retention_days)
                     )
-            except Exception:  # the store may be down: try again at the next interval
-                log.exception("ledger.purge_failed")
-            await asyncio.sleep(PURGE_INTERVAL_S)
+                    if purged:
+                        log.info(
+                            "ledger.purged",
+                            decisions=purged,
+                            retention_days=retention_days,
+                        )
+            except Exception:  # the store may be down: try again at the next round
+                log.exception("ledger.housekeeping_failed")
+            await asyncio.sleep(STATS_INTERVAL_S)
 
-    task = asyncio.create_task(purge_forever(), name="purge")
+    task = asyncio.create_task(forever(), name="housekeeping")
 
     async def stop() -> None:
         task.cancel()
@@ -178,21 +220,43 @@ async def _set_serving(health: health_aio.HealthServicer, serving: bool) -> None
         await health.set(name, status)
 
 
+def _serve_metrics(
+    listen: str | None, metrics: Metrics, stack: contextlib.AsyncExitStack
+) -> int | None:
+    """Prometheus' text format on http://LISTEN/metrics, from a thread of its own."""
+    if listen is None:
+        return None
+    host, _, port = listen.rpartition(":")
+    http, thread = start_http_server(int(port), host.strip("[]"), metrics.registry)
+    bound: int = http.server_address[1]
+
+    async def stop() -> None:
+        http.shutdown()
+        http.server_close()
+        thread.join(timeout=5)
+
+    stack.push_async_callback(stop)
+    return bound
+
+
 async def _start_grpc(
     settings: Settings,
     servicer: RiskDecisionServicer,
     health: health_aio.HealthServicer,
+    gate: Gatekeeper,
 ) -> tuple[grpc.aio.Server, int]:
     """The gRPC server with our service, health checking and reflection, started."""
     server = grpc.aio.server(
+        interceptors=[gate],
         options=[
+            *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             # gRPC core CANCELs calls that arrive faster than Python picks them up once
             # 1,000 are pending; a burst of slow Plaid calls must not hit that default.
             ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
             ("grpc.server.max_pending_requests_hard_limit", 2 * MAX_PENDING_CALLS),
-        ]
+        ],
     )
     pb_grpc.add_RiskDecisionServiceServicer_to_server(servicer, server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -200,7 +264,16 @@ async def _start_grpc(
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_name, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(settings.listen)
+    tls = settings.server.tls
+    if tls is None:
+        port = server.add_insecure_port(settings.listen)
+    else:
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key.read_bytes(), tls.cert.read_bytes())],
+            root_certificates=tls.client_ca.read_bytes() if tls.client_ca else None,
+            require_client_auth=tls.client_ca is not None,
+        )
+        port = server.add_secure_port(settings.listen, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {settings.listen}")
     await server.start()
@@ -209,6 +282,11 @@ async def _start_grpc(
 
 
 def _log_started(settings: Settings, port: int, owner: str) -> None:
+    if settings.server.api_key_hashes is None:
+        log.warning(
+            "auth.disabled",
+            note="no ACH_RISK_API_KEYS_FILE: allowed only on loopback with the emulator",
+        )
     if settings.state.development_fingerprint_key:
         log.warning(
             "ledger.development_fingerprint_key",
@@ -218,6 +296,10 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
         "service.started",
         listen=settings.listen,
         port=port,
+        tls=settings.server.tls is not None,
+        mutual_tls=settings.server.tls is not None
+        and settings.server.tls.client_ca is not None,
+        metrics=settings.server.metrics_listen,
         instance=owner,
         plaid_env=settings.plaid.env,
         config=settings.config_source,
@@ -225,8 +307,9 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
     )
 
 
-async def serve_forever(settings: Settings, grace_s: float = 10.0) -> None:
-    """Run until SIGTERM or SIGINT, then drain within grace_s."""
+async def serve_forever(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then drain within the grace period."""
+    grace_s = settings.server.grace_s
     service = await start_service(settings)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -20,8 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument(
         "--metrics-listen",
-        default="127.0.0.1:9464",
-        help="host:port for Prometheus metrics (not served yet)",
+        help="host:port for Prometheus metrics at /metrics (default 127.0.0.1:9464, "
+        "or ACH_RISK_METRICS_LISTEN; empty to disable)",
     )
     serve.add_argument("--config", help="TOML file (or ACH_RISK_CONFIG)")
     emulator = commands.add_parser("emulator", help="run the Plaid emulator")
@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         settings = Settings.from_environ(
-            os.environ, listen=args.listen, config_path=args.config
+            os.environ,
+            listen=args.listen,
+            config_path=args.config,
+            metrics_listen=args.metrics_listen,
         )
     except ConfigError as exc:
         print(f"ach-risk: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from service.config_server import ServerFile, ServerSettings, server_settings
 from service.outbox import OutboxPolicy
 from service.risk.degraded import DegradedPolicy, DegradedRule, FailureClass
 from service.risk.model import Rail, Result
@@ -165,6 +166,7 @@ class _File(_Strict):
     degraded: _DegradedPolicies = _DegradedPolicies()
     ledger: _Ledger = _Ledger()
     outbox: _Outbox = _Outbox()
+    server: ServerFile = ServerFile()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +235,7 @@ class Settings:
     plaid: PlaidSettings
     policies: Policies
     state: StateSettings
+    server: ServerSettings
     log_format: Literal["json", "console", "auto"] = "auto"
     log_level: str = "info"
     config_source: str = "<defaults>"
@@ -245,6 +248,7 @@ class Settings:
         *,
         listen: str | None = None,
         config_path: str | None = None,
+        metrics_listen: str | None = None,
     ) -> Settings:
         """Read ACH_RISK_* and PLAID_*; fail naming every problem at once."""
         problems: list[str] = []
@@ -263,6 +267,12 @@ class Settings:
                 f"ACH_RISK_LOG_FORMAT={log_format!r}: expected json, console or auto"
             )
         state = _state_settings(env, plaid_env, file, problems)
+        listen = listen or env.get("ACH_RISK_LISTEN", "127.0.0.1:50051")
+        if metrics_listen is None:
+            metrics_listen = env.get("ACH_RISK_METRICS_LISTEN", "127.0.0.1:9464")
+        server = server_settings(
+            env, plaid_env, listen, file.server, metrics_listen, problems
+        )
         log_level = env.get("ACH_RISK_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:
             problems.append(
@@ -272,10 +282,11 @@ class Settings:
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
         return cls(
-            listen=listen or env.get("ACH_RISK_LISTEN", "127.0.0.1:50051"),
+            listen=listen,
             plaid=plaid,
             policies=_policies(file),
             state=state,
+            server=server,
             log_format=log_format,  # type: ignore[arg-type]
             log_level=log_level,
             config_source=source,

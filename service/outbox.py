@@ -48,7 +48,9 @@ class OutboxWorker:
         owner: str,
         policy: OutboxPolicy,
         clock: Callable[[], datetime],
+        observe: Callable[[str, str], None] = lambda kind, outcome: None,
     ) -> None:
+        self._observe = observe  # (report kind, outcome) for metrics
         self._store = store
         self._sender = sender
         self._owner = owner
@@ -111,6 +113,7 @@ class OutboxWorker:
             await self._failed(record, failure)
             return
         await self._store.report_delivered(record.id, self._clock())
+        self._observe(record.kind.value, "delivered")
         log.info(
             "outbox.delivered",
             report_id=record.id,
@@ -138,6 +141,7 @@ class OutboxWorker:
         )
         next_at = None if give_up else self._clock() + timedelta(seconds=backoff_s)
         await self._store.report_failed(record.id, code or kind.value, next_at)
+        self._observe(record.kind.value, "dead_lettered" if give_up else "retry")
         event = "outbox.dead_lettered" if give_up else "outbox.retry_scheduled"
         log.warning(
             event,

@@ -93,6 +93,7 @@ async def start_harness(
         "PLAID_ENV": "emulator",
         "PLAID_BASE_URL": emulator_url,
         "ACH_RISK_DATABASE_URL": database_url,
+        "ACH_RISK_METRICS_LISTEN": "127.0.0.1:0",
         **(env or {}),
     }
     packaged = Path(__file__).parent.parent / "service" / "emulator_config.toml"
@@ -152,3 +153,30 @@ def payment(
         ruleset_key=ruleset_key,
         **extra,
     )
+
+
+# Secrets and PII the tests send; none may appear in anything the code prints or logs.
+NEVER_LOGGED = (
+    "access-sandbox-",  # access tokens of the default scenario
+    "access-probe-",  # the credentials probe's token
+    "emulator-secret",  # the Plaid secret in emulator mode
+    "secret-xyz",  # the adapter tests' Plaid secret
+    "test-api-key-",  # API keys (the fixtures hold only their hashes)
+    "ada@example.com",  # user PII sent to Plaid
+    "Lovelace",
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Fail any test whose captured output (stdout, stderr, logs) carries a secret."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.failed:
+        return  # a failing test's own message may quote its inputs
+    for section, text in report.sections:
+        leaked = [s for s in NEVER_LOGGED if s in text]
+        if leaked:
+            report.outcome = "failed"
+            report.longrepr = f"{section} contains {leaked}: secrets or PII were logged"
+            return

@@ -81,6 +81,7 @@ def start_service(
         "PLAID_BASE_URL": f"http://{emulator.address}",
         "ACH_RISK_DATABASE_URL": database_url,
         "ACH_RISK_LOG_FORMAT": "json",
+        "ACH_RISK_METRICS_LISTEN": "127.0.0.1:0",
     }
     args = ["serve", "--listen", address] + (
         ["--config", str(config)] if config else []

@@ -15,10 +15,11 @@ from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from service.api import convert, convert_reports
 from service.api.batch import ordered
+from service.api.callers import CURRENT_CALLER
 from service.api.status import to_status
 from service.errors import PlaidFailure, RiskServiceError
-from service.evaluate import ANONYMOUS
 from service.idempotency import IdempotentEvaluator
+from service.metrics import Metrics
 from service.ports import ReportRecord, StoredDecision
 from service.reporting import Reports
 from service.risk.model import Decision
@@ -32,9 +33,12 @@ BATCH_CONCURRENCY = 16
 class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore[misc]
     """The gRPC face of the service; no business rules live here."""
 
-    def __init__(self, evaluator: IdempotentEvaluator, reports: Reports) -> None:
+    def __init__(
+        self, evaluator: IdempotentEvaluator, reports: Reports, metrics: Metrics
+    ) -> None:
         self._evaluator = evaluator
         self._reports = reports
+        self._metrics = metrics
 
     async def EvaluatePayment(
         self,
@@ -42,7 +46,9 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         context: Ctx[pb.EvaluatePaymentRequest, pb.EvaluatePaymentResponse],
     ) -> pb.EvaluatePaymentResponse:
         _bind("EvaluatePayment", request.client_transaction_id)
-        decision = await _guarded(context, self._decide(request, _deadline(context)))
+        decision = await self._guarded(
+            "EvaluatePayment", context, self._decide(request, _deadline(context))
+        )
         return pb.EvaluatePaymentResponse(decision=convert.decision_pb(decision))
 
     async def EvaluatePayments(
@@ -63,6 +69,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
                 decision = await self._decide(item.payment, deadline)
             except Exception as exc:
                 _log_failure(exc, started)
+                self._metrics.failed(exc)
                 out.error.CopyFrom(to_status(exc))
             else:
                 out.decision.CopyFrom(convert.decision_pb(decision))
@@ -77,7 +84,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         context: Ctx[pb.GetDecisionRequest, pb.GetDecisionResponse],
     ) -> pb.GetDecisionResponse:
         _bind("GetDecision", request.client_transaction_id)
-        stored = await _guarded(context, self._get(request))
+        stored = await self._guarded("GetDecision", context, self._get(request))
         return pb.GetDecisionResponse(decision=_stored_pb(stored))
 
     async def ReportDecision(
@@ -86,7 +93,9 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         context: Ctx[pb.ReportDecisionRequest, pb.ReportDecisionResponse],
     ) -> pb.ReportDecisionResponse:
         _bind("ReportDecision", request.client_transaction_id)
-        record = await _guarded(context, self._report_decision(request))
+        record = await self._guarded(
+            "ReportDecision", context, self._report_decision(request)
+        )
         return pb.ReportDecisionResponse(delivery=convert_reports.delivery_pb(record))
 
     async def ReportReturn(
@@ -95,29 +104,53 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         context: Ctx[pb.ReportReturnRequest, pb.ReportReturnResponse],
     ) -> pb.ReportReturnResponse:
         _bind("ReportReturn", request.client_transaction_id)
-        record = await _guarded(context, self._report_return(request))
+        record = await self._guarded(
+            "ReportReturn", context, self._report_return(request)
+        )
         return pb.ReportReturnResponse(delivery=convert_reports.delivery_pb(record))
+
+    async def _guarded(
+        self, method: str, context: Ctx[Any, Any], work: Awaitable[T]
+    ) -> T:
+        """Await `work`; any exception becomes the mapped gRPC status, logged once."""
+        started = time.monotonic()
+        try:
+            result = await work
+        except Exception as exc:
+            _log_failure(exc, started)
+            self._metrics.failed(exc)
+            status = to_status(exc)
+            self._metrics.rpc_finished(
+                method, _code_name(exc), time.monotonic() - started
+            )
+            await context.abort_with_status(rpc_status.to_status(status))
+            raise  # abort_with_status always raises; this keeps type checkers honest
+        self._metrics.rpc_finished(method, "OK", time.monotonic() - started)
+        return result
 
     async def _decide(
         self, request: pb.EvaluatePaymentRequest, deadline: float | None
     ) -> Decision:
         started = time.monotonic()
         payment = convert.payment_request(request)
-        decision = await self._evaluator.evaluate(payment, deadline, ANONYMOUS)
+        decision = await self._evaluator.evaluate(
+            payment, deadline, CURRENT_CALLER.get()
+        )
         _log_decision(decision, started)
+        self._metrics.decided(decision)
         return decision
 
     async def _get(self, request: pb.GetDecisionRequest) -> StoredDecision:
         txid = convert_reports.get_decision_id(request)
-        return await self._reports.get(ANONYMOUS, txid)
+        return await self._reports.get(CURRENT_CALLER.get(), txid)
 
     async def _report_decision(self, request: pb.ReportDecisionRequest) -> ReportRecord:
         report = convert_reports.decision_report(request)
-        return await self._reports.report_decision(ANONYMOUS, report)
+        return await self._reports.report_decision(CURRENT_CALLER.get(), report)
 
     async def _report_return(self, request: pb.ReportReturnRequest) -> ReportRecord:
         report = convert_reports.return_report(request)
-        return await self._reports.report_return(ANONYMOUS, report)
+        return await self._reports.report_return(CURRENT_CALLER.get(), report)
 
 
 def _bind(method: str, txid: str) -> None:
@@ -125,17 +158,6 @@ def _bind(method: str, txid: str) -> None:
     structlog.contextvars.bind_contextvars(
         rpc_method=method, client_transaction_id=txid
     )
-
-
-async def _guarded(context: Ctx[Any, Any], work: Awaitable[T]) -> T:
-    """Await `work`; any exception becomes the mapped gRPC status, logged once."""
-    started = time.monotonic()
-    try:
-        return await work
-    except Exception as exc:
-        _log_failure(exc, started)
-        await context.abort_with_status(rpc_status.to_status(to_status(exc)))
-        raise  # abort_with_status always raises; this keeps type checkers honest
 
 
 def _stored_pb(stored: StoredDecision) -> pb.Decision:

@@ -103,6 +103,27 @@ def to_status(exc: BaseException) -> status_pb2.Status:
     )
 
 
+def unauthenticated_status() -> status_pb2.Status:
+    """No valid API key: say so without saying what was wrong with it."""
+    return _status(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "missing or unknown API key: send `authorization: Bearer <key>`",
+        _info("API_KEY_INVALID", DOMAIN, {}),
+    )
+
+
+def overloaded_status(max_in_flight: int) -> status_pb2.Status:
+    """Shed at once, rather than queue past the caller's deadline."""
+    return _status(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"the service is at its limit of {max_in_flight} calls in flight; retry shortly",
+        _info("OVERLOADED", DOMAIN, {"maxInFlight": str(max_in_flight)}),
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(nanos=200_000_000)
+        ),
+    )
+
+
 def _plaid_status(exc: PlaidFailure) -> status_pb2.Status:
     mapping = _BY_KIND[exc.kind]
     metadata = {

@@ -28,14 +28,15 @@ from service.emulator.endpoints import (
     SIGNAL_RETURN_REPORT,
 )
 from service.emulator.errors import PlaidApiError, item_error, not_found
-from service.emulator.evaluation import evaluate_signal
+from service.emulator.evaluation import SignalOutcome, evaluate_signal
 from service.emulator.faults import Fault, FaultQueue
 from service.emulator.latency import LatencySampler
 from service.emulator.ledger import Ledger, Transaction
 from service.emulator.limits import Caller, RateLimiter
 from service.emulator.responses import item_json, item_status_json
-from service.emulator.scenario import Scenario
+from service.emulator.scenario import Ruleset, Scenario
 from service.emulator.validation import (
+    EvaluateRequest,
     parse_access_token,
     parse_balance_get,
     parse_decision_report,
@@ -211,28 +212,45 @@ class Engine:
         earlier = self.ledger.replay(req)
         if earlier is not None:
             call.replayed, call.ruleset_key = True, earlier.ruleset_key
-            return earlier.body
-        item, account = find_account(self._scenario, req.access_token, req.account_id)
+            # Rebuilt, not stored (4.5 KB each): the same inputs give the same body,
+            # and the scenario cannot change without a reset.
+            ruleset = applied_ruleset(self._scenario, earlier.ruleset_key)
+            replayed = self._signal(
+                req, ruleset, earlier.evaluated_at, earlier.request_id
+            )
+            return replayed.body
+        find_account(self._scenario, req.access_token, req.account_id)
         ruleset = applied_ruleset(self._scenario, req.ruleset_key)
         if req.has_user_data and ruleset is not None and ruleset.kind == "balance_only":
             require_addendum(self._scenario)
         call.ruleset_key = None if ruleset is None else ruleset.key
-        errors_mode = self._scenario.evaluate_item_errors
-        outcome = evaluate_signal(
-            req, item, account, ruleset, now, request_id, errors_mode
-        )
+        outcome = self._signal(req, ruleset, now, request_id)
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
         self.ledger.remember(
             req.client_transaction_id,
             Transaction(
                 req.payment,
-                outcome.body,
                 req.account_id,
                 call.ruleset_key,
                 outcome.result,
+                now,
+                request_id,
             ),
         )
         return outcome.body
+
+    def _signal(
+        self,
+        req: EvaluateRequest,
+        ruleset: Ruleset | None,
+        now: datetime,
+        request_id: str,
+    ) -> SignalOutcome:
+        item, account = find_account(self._scenario, req.access_token, req.account_id)
+        errors_mode = self._scenario.evaluate_item_errors
+        return evaluate_signal(
+            req, item, account, ruleset, now, request_id, errors_mode
+        )
 
     def _decision_report(
         self, body: object, call: Call, now: datetime, request_id: str

@@ -29,7 +29,8 @@ _DEFAULT_CAP_FACTOR: Final = 3
 # Pydantic names a tagged union's branch in the error path; scenario errors drop it.
 UNION_TAGS: Final = frozenset({"fixed", "distribution"})
 
-Millis = Annotated[StrictInt | StrictFloat, Field(gt=0)]
+# StrictFloat takes JSON integers too, but not booleans or strings.
+Millis = Annotated[StrictFloat, Field(gt=0)]
 
 
 class LatencyDistribution(BaseModel):

@@ -4,24 +4,27 @@ Replays answer from here; report checks ask here whether a transaction was initi
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from service.emulator.errors import invalid_request, signal_error
 from service.emulator.validation import EvaluateRequest, ReportRequest
 
-# Bounds memory under endless unique ids (a soak test); the oldest are forgotten first.
+# Bounds memory (under 1 KB each) under endless unique ids, as in a soak test; the
+# oldest are forgotten first.
 MAX_TRANSACTIONS: Final = 200_000
 
 
 @dataclass(slots=True)
 class Transaction:
-    """One evaluated transaction, with the latest decision report about it."""
+    """One evaluated transaction: what a replay needs, and the latest decision report."""
 
     payment: tuple[str, str, float, str | None]
-    body: dict[str, object]
     account_id: str
     ruleset_key: str | None
     result: str | None
+    evaluated_at: datetime
+    request_id: str
     initiated: bool | None = None
 
 

@@ -35,7 +35,7 @@ class Limit(_Frozen):
     """At most `limit` calls in any `window_s` seconds (a sliding window)."""
 
     limit: StrictInt = Field(ge=1)
-    window_s: StrictInt | StrictFloat = Field(gt=0)
+    window_s: StrictFloat = Field(gt=0)
 
 
 class EndpointLimits(_Frozen):

@@ -1,4 +1,4 @@
-"""The emulator over HTTP: Plaid's routes and JSON, plus the /_emulator admin API.
+"""The emulator over HTTP: Plaid's routes with their faults and latency, and the admin API.
 
 start_emulator() serves on loopback for tests and `make run`; run_emulator() is the CLI.
 """

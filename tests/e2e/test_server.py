@@ -67,7 +67,11 @@ def served_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     with log.open("w") as out:
         process = subprocess.Popen(
             [str(BIN / "ach-risk"), "serve", "--listen", address],
-            env={**env, "ACH_RISK_LOG_FORMAT": "json"},
+            env={
+                **env,
+                "ACH_RISK_LOG_FORMAT": "json",
+                "ACH_RISK_METRICS_LISTEN": "127.0.0.1:0",
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -186,6 +186,26 @@ class TestIdempotency:
         reply = engine.signal_evaluate(body(ruleset_key="sts-scores-only"))
         assert reply.body["error_code"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
 
+    @pytest.mark.parametrize(
+        ("token", "account", "ruleset"),
+        [
+            ("access-sandbox-checking-ok", "checking-ok", "sts-with-balance"),
+            ("access-sandbox-checking-ok", "checking-ok", "balance-only"),
+            ("access-sandbox-null-available", "checking-null-available", None),
+            ("access-sandbox-relink", "checking-relink", "balance-only"),
+        ],
+    )
+    def test_a_replay_is_the_first_answer_exactly_even_later(
+        self, default_scenario, token, account, ruleset
+    ):
+        times = iter([NOW, NOW + timedelta(hours=5)])
+        engine = Engine(default_scenario, clock=lambda: next(times))
+        fields = {} if ruleset is None else {"ruleset_key": ruleset}
+        first = engine.signal_evaluate(body(token, account, **fields))
+        again = engine.signal_evaluate(body(token, account, **fields))
+        assert again == first
+        assert [c.replayed for c in engine.calls] == [False, True]
+
     def test_reset_forgets_evaluations(self, engine):
         engine.signal_evaluate(body(amount=10.0))
         engine.reset()
@@ -246,3 +266,60 @@ class TestRequestValidation:
         reply = engine.accounts_balance_get(bad | CREDENTIALS)
         assert reply.body["error_code"] == "UNKNOWN_FIELDS"
         assert "options.ids" in reply.body["error_message"]
+
+
+class TestNestedFields:
+    @pytest.mark.parametrize(
+        ("fields", "code", "words"),
+        [
+            ({"user": {"nickname": "x"}}, "UNKNOWN_FIELDS", "user.nickname"),
+            ({"user": {"name": {"first": "A"}}}, "UNKNOWN_FIELDS", "user.name.first"),
+            ({"user": {"address": {"zip": "1"}}}, "UNKNOWN_FIELDS", "user.address.zip"),
+            ({"device": {"mac": "x"}}, "UNKNOWN_FIELDS", "device.mac"),
+            ({"device": {"ip_address": 1}}, "INVALID_FIELD", "device.ip_address"),
+            ({"user": "someone"}, "INVALID_FIELD", "user must be an object"),
+            (
+                {"default_payment_method": "WIRE"},
+                "INVALID_FIELD",
+                "default_payment_method must be one of SAME_DAY_ACH",
+            ),
+        ],
+    )
+    def test_bad_nested_fields_are_named_by_their_path(
+        self, engine, fields, code, words
+    ):
+        reply = engine.signal_evaluate(body(**fields))
+        assert (reply.status, reply.body["error_code"]) == (400, code)
+        assert words in str(reply.body["error_message"])
+
+    def test_balance_options_are_checked_too(self, engine):
+        options = {"min_last_updated_datetime": "last week"}
+        bad = {"access_token": "access-sandbox-checking-ok", "options": options}
+        reply = engine.accounts_balance_get(bad | CREDENTIALS)
+        assert reply.body["error_code"] == "INVALID_FIELD"
+        assert "options.min_last_updated_datetime" in str(reply.body["error_message"])
+
+
+class TestCallLogOnTheEngine:
+    def test_a_report_entry_names_the_evaluated_account(self, engine):
+        engine.signal_evaluate(body())
+        report = {"client_transaction_id": "txn-1", "initiated": True}
+        reply = engine.handle("/signal/decision/report", report | CREDENTIALS)
+        assert reply.status == 200
+        entry = engine.calls.since()[-1].to_json()
+        assert entry["account_ids"] == ["checking-ok"]
+        assert entry["report"] == report
+
+    def test_a_path_the_engine_does_not_serve(self, engine):
+        reply = engine.handle("/transfer/create", {})
+        assert (reply.status, reply.body["error_code"]) == (404, "NOT_FOUND")
+
+    def test_request_ids_look_like_plaids(self, engine):
+        ids = {
+            engine.signal_evaluate(body(client_transaction_id=f"t{i}")).body[
+                "request_id"
+            ]
+            for i in range(50)
+        }
+        assert len(ids) == 50
+        assert all(len(i) == 15 and str(i).isalnum() for i in ids)

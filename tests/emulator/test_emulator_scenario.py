@@ -215,3 +215,30 @@ class TestValidation:
         assert (
             "items[0].accounts[0].available: Input should be a valid number" in message
         )
+
+
+class TestNewOptions:
+    def test_defaults_keep_the_old_behaviour(self):
+        scenario = parse_scenario({})
+        assert scenario.signal_addendum_signed is True
+        assert scenario.rate_limits.enabled is False
+        assert (scenario.seed, scenario.latency_ms) == (0, {})
+
+    def test_all_options_together(self):
+        scenario = parse_scenario(
+            {
+                "signal_addendum_signed": False,
+                "seed": 7,
+                "latency_ms": {
+                    "/signal/evaluate": 20,
+                    "/accounts/balance/get": {"p50": 3000, "p95": 11000},
+                },
+                "rate_limits": {"enabled": True, "profile": "sandbox"},
+            }
+        )
+        assert scenario.latency_ms["/signal/evaluate"] == 20
+        assert scenario.rate_limits.profile == "sandbox"
+
+    def test_the_addendum_flag_is_a_real_boolean(self):
+        message = error_of({"signal_addendum_signed": "no"})
+        assert "signal_addendum_signed: Input should be a valid boolean" in message

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,13 @@ from service.risk.model import Rail
 from service.risk.policy import BalancePolicy, ScorePolicy
 from service.risk.realtime import RulesetDeclaration
 
-SANDBOX = {"PLAID_ENV": "sandbox", "PLAID_CLIENT_ID": "cid", "PLAID_SECRET": "sec"}
+API_KEYS = str(Path(__file__).parents[1] / "fixtures" / "api-keys.toml")
+SANDBOX = {
+    "PLAID_ENV": "sandbox",
+    "PLAID_CLIENT_ID": "cid",
+    "PLAID_SECRET": "sec",
+    "ACH_RISK_API_KEYS_FILE": API_KEYS,
+}
 PRODUCTION = {
     **SANDBOX,
     "PLAID_ENV": "production",
@@ -81,7 +88,7 @@ class TestDefaults:
         assert Settings.from_environ(env).plaid.base_url == url
 
     def test_listen_argument_wins_over_the_environment(self):
-        env = {"ACH_RISK_LISTEN": "0.0.0.0:6000"}
+        env = {"ACH_RISK_LISTEN": "0.0.0.0:6000", "ACH_RISK_API_KEYS_FILE": API_KEYS}
         assert Settings.from_environ(env).listen == "0.0.0.0:6000"
         assert Settings.from_environ(env, listen="[::]:7000").listen == "[::]:7000"
 
@@ -267,6 +274,36 @@ class TestState:
     def test_production_requires_a_fingerprint_key(self):
         env = {k: v for k, v in PRODUCTION.items() if k != "ACH_RISK_FINGERPRINT_KEY"}
         assert "ACH_RISK_FINGERPRINT_KEY" in problems(env)
+
+
+class TestServer:
+    def test_auth_may_be_off_only_on_loopback_with_the_emulator(self):
+        assert Settings.from_environ({}).server.api_key_hashes is None
+        message = problems({}, listen="0.0.0.0:50051")
+        assert "ACH_RISK_API_KEYS_FILE is required" in message
+        no_keys = {k: v for k, v in SANDBOX.items() if k != "ACH_RISK_API_KEYS_FILE"}
+        assert "ACH_RISK_API_KEYS_FILE is required" in problems(no_keys)
+
+    def test_api_keys_name_callers_by_hash(self):
+        keys = Settings.from_environ(SANDBOX).server.api_key_hashes
+        assert keys is not None
+        assert sorted(set(keys.values())) == ["checkout", "ops"]
+        assert all(len(h) == 64 for h in keys)
+
+    def test_a_bad_keys_file_is_named(self, write_toml):
+        path = write_toml('[callers.x]\nkey_sha256 = ["not-a-hash"]\n', "keys.toml")
+        message = problems({**SANDBOX, "ACH_RISK_API_KEYS_FILE": path})
+        assert "callers.x.key_sha256.0" in message
+
+    def test_tls_needs_both_files(self, write_toml):
+        cert = write_toml("x", "cert.pem")
+        message = problems({**SANDBOX, "ACH_RISK_TLS_CERT_FILE": cert})
+        assert "ACH_RISK_TLS_KEY_FILE" in message
+
+    def test_limits_come_from_the_file(self, write_toml):
+        path = write_toml("[server]\nmax_in_flight = 7\ngrace_s = 3\n")
+        server = Settings.from_environ({}, config_path=path).server
+        assert (server.max_in_flight, server.grace_s) == (7, 3)
 
 
 class TestPolicyConsistency:

@@ -1,0 +1,124 @@
+"""The server interceptor: authentication, then load shedding, for our own service.
+
+Health checking and reflection stay open: probes and grpcurl need them, and they carry
+no payment data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from grpc_status import rpc_status
+
+from service.api.callers import CURRENT_CALLER, ApiKeys
+from service.api.status import overloaded_status, unauthenticated_status
+from service.metrics import Metrics
+
+PROTECTED_PREFIX = "/achrisk.v1.RiskDecisionService/"
+if TYPE_CHECKING:  # the stubs make it generic; grpc's runtime class is not
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    Handler = grpc.RpcMethodHandler
+
+
+class Gatekeeper(grpc.aio.ServerInterceptor):
+    """Rejects unauthenticated calls and sheds load beyond `max_in_flight`."""
+
+    def __init__(
+        self, keys: ApiKeys | None, max_in_flight: int, metrics: Metrics
+    ) -> None:
+        self._keys = keys  # None: authentication is off (loopback emulator mode only)
+        self._max_in_flight = max_in_flight
+        self._metrics = metrics
+        self.in_flight = 0
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or not method.startswith(PROTECTED_PREFIX):
+            return handler
+        name = method.removeprefix(PROTECTED_PREFIX)
+        caller = "anonymous"
+        if self._keys is not None:
+            found = self._keys.caller_for(details.invocation_metadata)
+            if found is None:
+                self._metrics.rpc_rejected(name, "UNAUTHENTICATED")
+                return _refusal(handler, unauthenticated_status())
+            caller = found
+        if self.in_flight >= self._max_in_flight:
+            self._metrics.rpc_rejected(name, "RESOURCE_EXHAUSTED")
+            self._metrics.shed.inc()
+            return _refusal(handler, overloaded_status(self._max_in_flight))
+        return self._tracked(handler, caller)
+
+    def _tracked(self, handler: Handler, caller: str) -> Handler:
+        """The handler, run as `caller` and counted in flight until it finishes."""
+        gate = self
+        # grpc.aio calls these with async behaviours; the stubs type them as sync ones.
+        unary_behaviour: Any = handler.unary_unary
+        stream_behaviour: Any = handler.stream_stream
+
+        async def unary(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            CURRENT_CALLER.set(caller)
+            gate._enter()
+            try:
+                return await unary_behaviour(request, context)
+            finally:
+                gate._leave()
+
+        async def stream(
+            requests: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            CURRENT_CALLER.set(caller)
+            gate._enter()
+            try:
+                async for response in stream_behaviour(requests, context):
+                    yield response
+            finally:
+                gate._leave()
+
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                unary, handler.request_deserializer, handler.response_serializer
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            stream, handler.request_deserializer, handler.response_serializer
+        )
+
+    def _enter(self) -> None:
+        self.in_flight += 1
+        self._metrics.in_flight.set(self.in_flight)
+
+    def _leave(self) -> None:
+        self.in_flight -= 1
+        self._metrics.in_flight.set(self.in_flight)
+
+
+def _refusal(handler: Handler, status: Any) -> Handler:
+    """A handler of the same shape that only aborts with `status`."""
+
+    async def abort(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        await context.abort_with_status(rpc_status.to_status(status))
+
+    async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await abort(context)
+
+    async def stream(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await abort(context)
+        yield  # an async generator, as a streaming handler must be
+
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            unary, handler.request_deserializer, handler.response_serializer
+        )
+    return grpc.stream_stream_rpc_method_handler(
+        stream, handler.request_deserializer, handler.response_serializer
+    )

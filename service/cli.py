@@ -1,4 +1,4 @@
-"""The `ach-risk` command: `serve` and `emulator`."""
+"""The `ach-risk` command: `serve`, `emulator` and `health`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,21 @@ from service.logs import configure
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["emulator"]:
+        # The emulator is a product of its own, with its own command-line handling.
+        from service.emulator.command import main as emulator_main
+
+        return emulator_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "health":
+        from service.healthcheck import check
+
+        return check(args.address, args.timeout)
+    return _serve(args)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ach-risk", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the gRPC service")
@@ -24,18 +39,20 @@ def main(argv: list[str] | None = None) -> int:
         "or ACH_RISK_METRICS_LISTEN; empty to disable)",
     )
     serve.add_argument("--config", help="TOML file (or ACH_RISK_CONFIG)")
-    emulator = commands.add_parser("emulator", help="run the Plaid emulator")
-    emulator.add_argument("--listen", default="127.0.0.1:8089")
-    emulator.add_argument(
-        "--scenario", help="YAML or JSON scenario (default: packaged)"
+    commands.add_parser(
+        "emulator",
+        help="run the Plaid emulator (ach-risk emulator --help)",
+        add_help=False,
     )
-    args = parser.parse_args(argv)
-    if args.command == "emulator":
-        from service.emulator import run_emulator
+    health = commands.add_parser(
+        "health", help="gRPC health check: exit 0 when SERVING (for HEALTHCHECK)"
+    )
+    health.add_argument("--address", default="127.0.0.1:50051")
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    return parser
 
-        configure("auto", "info")
-        run_emulator(args.listen, args.scenario)
-        return 0
+
+def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_environ(
             os.environ,

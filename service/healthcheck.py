@@ -27,11 +27,20 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
-def check(address: str, timeout_s: float = 2.0, service: str = "") -> int:
-    """Call Check once; print one line; return 0 if SERVING, else 1."""
+def check(
+    address: str,
+    timeout_s: float = 2.0,
+    service: str = "",
+    *,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Call Check once; print one line; return 0 if SERVING, else 1.
+
+    `env` is where the ACH_RISK_TLS_* settings are read (default: os.environ).
+    """
     label = f"{address} {service or '<server>'}"
     try:
-        channel = _channel(address, os.environ)
+        channel = _channel(address, os.environ if env is None else env)
     except OSError as exc:
         print(f"{label}: cannot read TLS file: {exc}")
         return 1

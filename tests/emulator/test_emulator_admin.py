@@ -187,14 +187,7 @@ class TestRunEmulator:
         "command",
         [
             ("-m", "service.emulator"),
-            pytest.param(
-                ("-m", "service", "emulator"),
-                marks=pytest.mark.xfail(
-                    strict=False,
-                    reason="service/cli.py lets ScenarioError out as a traceback; "
-                    "it should call service.emulator.command.main",
-                ),
-            ),
+            ("-m", "service", "emulator"),
         ],
     )
     async def test_a_bad_scenario_exits_2_naming_path_and_field(

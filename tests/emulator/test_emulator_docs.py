@@ -1,6 +1,6 @@
 """The emulator's README section works as written: its Python, its curl, its examples.
 
-The section lives in tests/fixtures/emulator-readme.md, for pasting into README.md.
+The section is the README's "## The Plaid emulator".
 """
 
 import asyncio
@@ -17,14 +17,23 @@ import yaml
 
 from service.emulator import parse_scenario
 
-README = Path(__file__).parents[1] / "fixtures" / "emulator-readme.md"
+README = Path(__file__).parents[2] / "README.md"
+SECTION = "## The Plaid emulator"
 DOCUMENTED_URL = "http://127.0.0.1:8089"
 
 
 def blocks(language: str) -> list[str]:
     """The fenced code blocks of one language, in order."""
     pattern = rf"^```{language}\n(.*?)^```$"
-    return re.findall(pattern, README.read_text(), flags=re.MULTILINE | re.DOTALL)
+    return re.findall(pattern, section(), flags=re.MULTILINE | re.DOTALL)
+
+
+def section() -> str:
+    """The README's emulator section, up to the next top-level heading."""
+    text = README.read_text()
+    start = text.index(SECTION)
+    end = text.find("\n## ", start + len(SECTION))
+    return text[start : end if end != -1 else None]
 
 
 async def run(*argv: str, cwd: Path) -> tuple[int, str]:

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "health":
         from service.healthcheck import check
 
-        return check(args.address, args.timeout)
+        return check(args.address, args.timeout, args.service)
     return _serve(args)
 
 
@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     health.add_argument("--address", default="127.0.0.1:50051")
     health.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    health.add_argument(
+        "--service", default="", help='service name ("" = whole server)'
+    )
     return parser
 
 

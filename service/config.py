@@ -5,20 +5,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
+from service.config_policies import Policies, PolicyFile, Strict, policies_from
 from service.config_server import ServerFile, ServerSettings, server_settings
 from service.outbox import OutboxPolicy
-from service.risk.degraded import DegradedPolicy, DegradedRule, FailureClass
-from service.risk.model import Rail, Result
-from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import RulesetDeclaration
 from service.secret import Secret
 
 PLAID_HOSTS = {
@@ -35,67 +30,14 @@ class ConfigError(Exception):
     """The configuration is invalid; the message names every problem."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Ruleset(_Strict):
-    balance_rule: bool
-    kind: Literal["balance_only", "transaction_score"] | None = None
-
-
-class _BalancePolicy(_Strict):
-    margin: Annotated[Decimal, Field(ge=0, le=10)] = Decimal(0)
-    allow_current_fallback: bool = False
-    max_balance_age_s: Annotated[int, Field(gt=0)] = 3600
-
-
-class _BalanceOverride(_Strict):
-    """A rail's policy: fields left out are taken from [balance_policy.default]."""
-
-    margin: Annotated[Decimal, Field(ge=0, le=10)] | None = None
-    allow_current_fallback: bool | None = None
-    max_balance_age_s: Annotated[int, Field(gt=0)] | None = None
-
-
-class _BalancePolicies(_Strict):
-    default: _BalancePolicy = _BalancePolicy()
-    rails: dict[
-        Literal["rtp", "fednow", "wire", "card", "balance_check"], _BalanceOverride
-    ] = {}
-
-
-class _ScorePolicy(_Strict):
-    review_customer_initiated: Annotated[int, Field(ge=1, le=100)] = 70
-    reroute_customer_initiated: Annotated[int, Field(ge=1, le=100)] = 90
-    review_bank_initiated: Annotated[int, Field(ge=1, le=100)] = 60
-    reroute_bank_initiated: Annotated[int, Field(ge=1, le=100)] = 80
-
-    @model_validator(mode="after")
-    def _review_before_reroute(self) -> _ScorePolicy:
-        for kind in ("customer_initiated", "bank_initiated"):
-            review = getattr(self, f"review_{kind}")
-            reroute = getattr(self, f"reroute_{kind}")
-            if review > reroute:
-                raise ValueError(
-                    f"review_{kind} ({review}) must not exceed "
-                    f"reroute_{kind} ({reroute})"
-                )
-        return self
-
-
-class _Realtime(_Strict):
-    window_s: Annotated[int, Field(ge=0)] = 120
-
-
-class _Retry(_Strict):
+class _Retry(Strict):
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     initial_backoff_s: Annotated[float, Field(gt=0)] = 0.1
     max_backoff_s: Annotated[float, Field(gt=0)] = 2.0
     min_attempt_s: Annotated[float, Field(gt=0)] = 0.25
 
 
-class _Plaid(_Strict):
+class _Plaid(Strict):
     connect_timeout_s: Annotated[float, Field(gt=0)] = 3.0
     scores_budget_s: Annotated[float, Field(gt=0)] = 10.0
     live_balance_budget_s: Annotated[float, Field(gt=0)] = 40.0
@@ -106,48 +48,11 @@ class _Plaid(_Strict):
     retry: _Retry = _Retry()
 
 
-class _DegradedRule(_Strict):
-    result: Literal["ACCEPT", "REVIEW", "REROUTE"]
-    failures: (
-        list[
-            Literal["TIMEOUT", "RATE_LIMITED", "PLAID_UNAVAILABLE", "INSTITUTION_DOWN"]
-        ]
-        | None
-    ) = None
-    min_amount: Annotated[Decimal, Field(ge=0)] | None = None
-    max_amount: Annotated[Decimal, Field(ge=0)] | None = None
-
-    @model_validator(mode="after")
-    def _bounded(self) -> _DegradedRule:
-        if self.result == "ACCEPT" and self.max_amount is None:
-            raise ValueError(
-                "an ACCEPT rule needs max_amount: an unchecked payment is "
-                "only let through under a cap"
-            )
-        if (
-            self.min_amount is not None
-            and self.max_amount is not None
-            and self.min_amount > self.max_amount
-        ):
-            raise ValueError("min_amount must not exceed max_amount")
-        return self
-
-
-class _Degraded(_Strict):
-    try_balance_endpoint: bool = False
-    rules: list[_DegradedRule] = []
-
-
-class _DegradedPolicies(_Strict):
-    default: _Degraded = _Degraded()
-    callers: dict[str, _Degraded] = {}
-
-
-class _Ledger(_Strict):
+class _Ledger(Strict):
     retention_days: Annotated[int, Field(ge=1)] = 400
 
 
-class _Outbox(_Strict):
+class _Outbox(Strict):
     batch: Annotated[int, Field(ge=1, le=1000)] = 50
     lease_s: Annotated[float, Field(gt=0)] = 60.0
     idle_poll_s: Annotated[float, Field(gt=0)] = 1.0
@@ -157,13 +62,8 @@ class _Outbox(_Strict):
     max_permanent_failures: Annotated[int, Field(ge=1)] = 3
 
 
-class _File(_Strict):
-    rulesets: dict[str, _Ruleset] = {}
-    balance_policy: _BalancePolicies = _BalancePolicies()
-    score_policy: _ScorePolicy = _ScorePolicy()
-    realtime: _Realtime = _Realtime()
+class _File(PolicyFile):
     plaid: _Plaid = _Plaid()
-    degraded: _DegradedPolicies = _DegradedPolicies()
     ledger: _Ledger = _Ledger()
     outbox: _Outbox = _Outbox()
     server: ServerFile = ServerFile()
@@ -195,25 +95,6 @@ class PlaidSettings:
     pool_size: int = 4096
     credentials_probe_interval_s: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-@dataclass(frozen=True, slots=True)
-class Policies:
-    """Everything the decision core is configured with."""
-
-    rulesets: Mapping[str, RulesetDeclaration]
-    score: ScorePolicy
-    balance_default: BalancePolicy
-    balance_by_rail: Mapping[Rail, BalancePolicy]
-    realtime_window: timedelta
-    degraded_default: DegradedPolicy = field(default_factory=DegradedPolicy)
-    degraded_by_caller: Mapping[str, DegradedPolicy] = field(default_factory=dict)
-
-    def balance_for(self, rail: Rail) -> BalancePolicy:
-        return self.balance_by_rail.get(rail, self.balance_default)
-
-    def degraded_for(self, caller: str) -> DegradedPolicy:
-        return self.degraded_by_caller.get(caller, self.degraded_default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +165,7 @@ class Settings:
         return cls(
             listen=listen,
             plaid=plaid,
-            policies=_policies(file),
+            policies=policies_from(file),
             state=state,
             server=server,
             log_format=log_format,  # type: ignore[arg-type]
@@ -410,44 +291,3 @@ def _plaid_settings(
         credentials_probe_interval_s=tuning.credentials_probe_interval_s,
         retry=RetryPolicy(**tuning.retry.model_dump()),
     )
-
-
-def _policies(file: _File) -> Policies:
-    base = file.balance_policy.default
-
-    def balance(p: _BalancePolicy) -> BalancePolicy:
-        return BalancePolicy(p.margin, p.allow_current_fallback, p.max_balance_age_s)
-
-    def merged(o: _BalanceOverride) -> BalancePolicy:
-        return balance(base.model_copy(update=o.model_dump(exclude_none=True)))
-
-    return Policies(
-        rulesets={
-            k: RulesetDeclaration(v.balance_rule, v.kind)
-            for k, v in file.rulesets.items()
-        },
-        score=ScorePolicy(**file.score_policy.model_dump()),
-        balance_default=balance(base),
-        balance_by_rail={
-            Rail[name.upper()]: merged(p)
-            for name, p in file.balance_policy.rails.items()
-        },
-        realtime_window=timedelta(seconds=file.realtime.window_s),
-        degraded_default=_degraded(file.degraded.default),
-        degraded_by_caller={k: _degraded(v) for k, v in file.degraded.callers.items()},
-    )
-
-
-def _degraded(policy: _Degraded) -> DegradedPolicy:
-    rules = tuple(
-        DegradedRule(
-            result=Result(rule.result),
-            failures=frozenset(FailureClass(f) for f in rule.failures)
-            if rule.failures
-            else frozenset(FailureClass),
-            min_amount=rule.min_amount,
-            max_amount=rule.max_amount,
-        )
-        for rule in policy.rules
-    )
-    return DegradedPolicy(rules, policy.try_balance_endpoint)

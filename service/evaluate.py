@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from service.config import Policies
+from service.config_policies import Policies
 from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.ports import (
     CallBudget,

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.config import Policies
+from service.config_policies import Policies
 from service.errors import FailureKind, PlaidFailure
 from service.evaluate import Budgets, Evaluator, PaymentRequest
 from service.ports import PlaidAccount, SignalContext

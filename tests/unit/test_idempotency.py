@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.config import Policies
+from service.config_policies import Policies
 from service.errors import (
     DeadlineTooShort,
     FailureKind,

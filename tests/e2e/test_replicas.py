@@ -80,10 +80,19 @@ class TestStorm:
 
 
 class TestCrash:
+    @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
     async def test_an_acknowledged_report_survives_kill_9(
-        self, tmp_path: Path, emulator: processes.Process
+        self,
+        tmp_path: Path,
+        emulator: processes.Process,
+        store: str,
+        request: pytest.FixtureRequest,
     ) -> None:
-        database = f"sqlite:///{tmp_path / 'ledger.db'}"
+        database = (
+            f"sqlite:///{tmp_path / 'ledger.db'}"
+            if store == "sqlite"
+            else request.getfixturevalue("postgres_url")
+        )
         config = tmp_path / "config.toml"
         packaged = Path(__file__).parents[2] / "service" / "emulator_config.toml"
         config.write_text(

@@ -183,6 +183,7 @@ class TestTheCommand:
         ]
         assert len(finished) == 1
         assert finished[0]["realtime_basis"] == "NO_RULESET"
+        assert finished[0]["caller"] == "anonymous"  # auth is off on loopback here
         assert finished[0]["plaid_request_ids"]
         for secret in (
             "access-sandbox",

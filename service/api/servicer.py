@@ -156,7 +156,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
 def _bind(method: str, txid: str) -> None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
-        rpc_method=method, client_transaction_id=txid
+        rpc_method=method, caller=CURRENT_CALLER.get(), client_transaction_id=txid
     )
 
 

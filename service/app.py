@@ -123,6 +123,7 @@ async def start_service(settings: Settings) -> RunningService:
             metrics,
         )
         server, port = await _start_grpc(settings, servicer, health, gate)
+        stack.push_async_callback(server.stop, 0)  # only if a later start step fails
         outbox.start()
         stack.push_async_callback(outbox.stop)
         _start_housekeeping(store, metrics, settings.state.retention_days, stack)

@@ -21,6 +21,12 @@ from service.evaluate import ANONYMOUS, Evaluator, PaymentRequest
 from service.ports import ClaimState, DecisionStore
 from service.risk.model import Decision
 
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 # A replica that dies mid-evaluation holds its lease this long past the longest budget.
 LEASE_MARGIN_S = 5.0
 POLL_FIRST_S, POLL_MAX_S = 0.02, 0.25
@@ -59,7 +65,7 @@ class IdempotentEvaluator:
         self._owner = owner
         self._lease_s = lease_s + LEASE_MARGIN_S
         self._clock = clock
-        self._in_flight: dict[tuple[str, str, str], asyncio.Future[Decision]] = {}
+        self._in_flight: dict[tuple[str, str, str], asyncio.Task[Decision]] = {}
 
     async def evaluate(
         self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
@@ -71,22 +77,32 @@ class IdempotentEvaluator:
         if (
             shared is not None
         ):  # a duplicate in this process: share the first one's call
-            return replace(await asyncio.shield(shared), replayed=True)
-        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self._in_flight[local] = future
-        try:
-            decision = await self._claim_and_decide(
-                request, deadline, caller, fingerprint
-            )
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: no "never retrieved" warning if unshared
-            raise
-        else:
-            future.set_result(decision)
-            return decision
-        finally:
+            try:
+                return replace(await asyncio.shield(shared), replayed=True)
+            except (DeadlineTooShort, asyncio.CancelledError):
+                if _cancelling():
+                    raise  # this caller was cancelled, not the shared evaluation
+                # The first caller's shorter deadline ended it: try on this one's own.
+                return await self._claim_and_decide(
+                    request, deadline, caller, fingerprint
+                )
+        # The evaluation belongs to no caller: one that goes away (cancelled, or out of
+        # time) must not take the decision from duplicates waiting on it, nor leave a
+        # Plaid answer unstored.
+        task = asyncio.create_task(
+            self._claim_and_decide(request, deadline, caller, fingerprint)
+        )
+        self._in_flight[local] = task
+        task.add_done_callback(lambda done: self._forget(local, done))
+        return await asyncio.shield(task)
+
+    def _forget(
+        self, local: tuple[str, str, str], task: asyncio.Task[Decision]
+    ) -> None:
+        if self._in_flight.get(local) is task:
             del self._in_flight[local]
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody may be awaiting it any more
 
     async def _claim_and_decide(
         self, request: PaymentRequest, deadline: float | None, caller: str, fp: str
@@ -104,11 +120,13 @@ class IdempotentEvaluator:
             if claim.state is ClaimState.NEW:
                 return await self._decide_and_store(request, deadline, caller)
             # Another replica is evaluating this payment: wait for its decision.
-            if deadline is not None and time.monotonic() + poll_s > deadline:
+            left_s = None if deadline is None else deadline - time.monotonic()
+            if left_s is not None and left_s <= 0:
                 raise DeadlineTooShort(
                     "the same payment is being evaluated by another replica"
                 )
-            await asyncio.sleep(poll_s)
+            # Sleep no longer than the deadline allows, then look once more.
+            await asyncio.sleep(poll_s if left_s is None else min(poll_s, left_s))
             poll_s = min(poll_s * 2, POLL_MAX_S)
 
     async def _decide_and_store(
@@ -121,5 +139,11 @@ class IdempotentEvaluator:
             # A failed evaluation is not a decision: a retry with this id may succeed.
             await asyncio.shield(self._store.release(caller, txid, self._owner))
             raise
-        await self._store.complete(caller, txid, self._owner, decision, self._clock())
+        try:
+            await self._store.complete(
+                caller, txid, self._owner, decision, self._clock()
+            )
+        except Exception:
+            await asyncio.shield(self._store.release(caller, txid, self._owner))
+            raise
         return decision

@@ -11,23 +11,37 @@ import structlog
 
 def configure(fmt: Literal["json", "console", "auto"], level: str) -> None:
     """Configure once at start-up; every line goes to stdout."""
-    console = fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer()
-        if console
-        else structlog.processors.JSONRenderer()
-    )
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
-            renderer,
-        ],
+        processors=processors(
+            fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
+        ),
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
+
+
+def processors(console: bool) -> list[structlog.typing.Processor]:
+    """The chain. Tracebacks never carry local variables: locals hold access tokens,
+    the Plaid secret and user PII (structlog's dict_tracebacks would include them)."""
+    common: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if console:
+        return [
+            *common,
+            structlog.dev.ConsoleRenderer(
+                exception_formatter=structlog.dev.plain_traceback
+            ),
+        ]
+    return [
+        *common,
+        structlog.processors.ExceptionRenderer(
+            structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+        ),
+        structlog.processors.JSONRenderer(),
+    ]

@@ -23,6 +23,10 @@ from service.risk.model import (
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?")
 
 
+# A balance beyond this is no bank's (and no double holds cents exactly past it).
+MAX_AMOUNT = 1e15
+
+
 class MalformedAnswer(ValueError):
     """A Plaid answer that does not have the shape the schema promises."""
 
@@ -121,6 +125,8 @@ def parse_amount(value: object, name: str) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MalformedAnswer(f"{name} is not a number")
+    if not abs(value) < MAX_AMOUNT:
+        raise MalformedAnswer(f"{name} is not a plausible balance")
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 

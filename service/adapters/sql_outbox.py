@@ -79,9 +79,19 @@ async def claim_reports(
     # passes over rows another replica is leasing instead of waiting for them. The
     # CTE is MATERIALIZED: as an IN (subquery), PostgreSQL may rerun it per row and
     # lease more than `limit` reports.
+    # One transaction's reports go one at a time, oldest first: a return report never
+    # overtakes its decision report, and a retried decision report never lands after
+    # a newer one (Plaid keeps the latest).
+    earlier = reports.alias("earlier")
+    waits_for_earlier = sa.exists().where(
+        earlier.c.caller == reports.c.caller,
+        earlier.c.client_transaction_id == reports.c.client_transaction_id,
+        earlier.c.status == PENDING,
+        earlier.c.id < reports.c.id,
+    )
     chosen = (
         sa.select(reports.c.id)
-        .where(_due(now))
+        .where(_due(now), sa.not_(waits_for_earlier))
         .order_by(reports.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)

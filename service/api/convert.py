@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.money_pb2 import Money as MoneyPb
@@ -112,7 +112,9 @@ def _amount(
     result = None
     if not any(f == "amount.nanos" for f, _ in problems):
         currency_ok = _CURRENCY.fullmatch(money.currency_code) is not None
-        result, problem = _exact(money, currency_ok)
+        result, problem = _exact(
+            money, currency_ok, ach=rail is not None and rail.is_ach
+        )
         if problem:
             problems.append(("amount", problem))
     if problems:
@@ -121,7 +123,9 @@ def _amount(
     return result
 
 
-def _exact(money: MoneyPb, currency_ok: bool) -> tuple[Money | None, str | None]:
+def _exact(
+    money: MoneyPb, currency_ok: bool, *, ach: bool
+) -> tuple[Money | None, str | None]:
     """The amount in minor units, or what is wrong with its value."""
     value = money_decimal(money)
     if value <= 0:
@@ -129,9 +133,13 @@ def _exact(money: MoneyPb, currency_ok: bool) -> tuple[Money | None, str | None]
     if not currency_ok:
         return None, None  # the currency's violation is reported on its own field
     try:
-        return Money.from_decimal(value, money.currency_code), None
+        exact = Money.from_decimal(value, money.currency_code)
     except ValueError as exc:
         return None, str(exc)
+    if ach and Decimal(repr(float(value))) != value:
+        # Signal's amount is a JSON double: it must carry this value exactly.
+        return None, "has more significant digits than Plaid's amount can carry exactly"
+    return exact, None
 
 
 def _money_problems(money: MoneyPb) -> list[tuple[str, str]]:
@@ -276,7 +284,11 @@ def _balance(balance: Balance, now: datetime) -> pb.BalanceEvidence:
 
 def money_pb(value: Decimal, currency: str) -> MoneyPb:
     """An exact Decimal as google.type.Money (nanos rounded half-even past 9 digits)."""
-    value = value.quantize(_NANOS, rounding=ROUND_HALF_EVEN)
+    with localcontext() as exact:
+        exact.prec = (
+            60  # quantize must never run out of digits (Money holds int64 units)
+        )
+        value = value.quantize(_NANOS, rounding=ROUND_HALF_EVEN)
     units = int(value)  # truncates toward zero, so nanos share the sign of units
     nanos = int((value - units).scaleb(9))
     return MoneyPb(currency_code=currency, units=units, nanos=nanos)

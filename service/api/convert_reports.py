@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.api.convert import MAX_TRANSACTION_ID, money_decimal, timestamp
+from service.api.convert import (
+    MAX_TRANSACTION_ID,
+    _money_problems,
+    money_decimal,
+    timestamp,
+)
 from service.errors import FieldViolation, InvalidRequest
 from service.ports import DecisionReport, ReportRecord, ReturnReport
 from service.risk.money import Money
@@ -114,6 +119,12 @@ def _enum(
 def _usd(msg: pb.ReportDecisionRequest, bad: list[FieldViolation]) -> Money | None:
     money = msg.amount_instantly_available
     field = "amount_instantly_available"
+    problems = _money_problems(money)
+    if problems:
+        bad.extend(
+            FieldViolation(f.replace("amount", field, 1), d) for f, d in problems
+        )
+        return None
     if money.currency_code != "USD":
         bad.append(FieldViolation(f"{field}.currency_code", "must be USD"))
         return None

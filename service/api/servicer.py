@@ -49,7 +49,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         decision = await self._guarded(
             "EvaluatePayment", context, self._decide(request, _deadline(context))
         )
-        return pb.EvaluatePaymentResponse(decision=convert.decision_pb(decision))
+        return pb.EvaluatePaymentResponse(decision=decision)
 
     async def EvaluatePayments(
         self,
@@ -72,7 +72,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
                 self._metrics.failed(exc)
                 out.error.CopyFrom(to_status(exc))
             else:
-                out.decision.CopyFrom(convert.decision_pb(decision))
+                out.decision.CopyFrom(decision)
             return out
 
         async for response in ordered(request_iterator, answer, BATCH_CONCURRENCY):
@@ -84,8 +84,8 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         context: Ctx[pb.GetDecisionRequest, pb.GetDecisionResponse],
     ) -> pb.GetDecisionResponse:
         _bind("GetDecision", request.client_transaction_id)
-        stored = await self._guarded("GetDecision", context, self._get(request))
-        return pb.GetDecisionResponse(decision=_stored_pb(stored))
+        decision = await self._guarded("GetDecision", context, self._get(request))
+        return pb.GetDecisionResponse(decision=decision)
 
     async def ReportDecision(
         self,
@@ -130,7 +130,8 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
 
     async def _decide(
         self, request: pb.EvaluatePaymentRequest, deadline: float | None
-    ) -> Decision:
+    ) -> pb.Decision:
+        """Convert, evaluate and convert back: every step inside the error mapping."""
         started = time.monotonic()
         payment = convert.payment_request(request)
         decision = await self._evaluator.evaluate(
@@ -138,11 +139,11 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         )
         _log_decision(decision, started)
         self._metrics.decided(decision)
-        return decision
+        return convert.decision_pb(decision)
 
-    async def _get(self, request: pb.GetDecisionRequest) -> StoredDecision:
+    async def _get(self, request: pb.GetDecisionRequest) -> pb.Decision:
         txid = convert_reports.get_decision_id(request)
-        return await self._reports.get(CURRENT_CALLER.get(), txid)
+        return _stored_pb(await self._reports.get(CURRENT_CALLER.get(), txid))
 
     async def _report_decision(self, request: pb.ReportDecisionRequest) -> ReportRecord:
         report = convert_reports.decision_report(request)

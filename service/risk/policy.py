@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from service.risk.model import (
     Balance,
@@ -170,18 +170,20 @@ def decide_balance(
     stale = _staleness(balance, policy, now)
     if stale is not None:
         return _review(stale)
-    if balance.currency is not None and balance.currency != amount.currency:
+    if balance.currency != amount.currency:
+        held = balance.currency or "an unstated currency"
         return _review(
             Note(
                 "CURRENCY_MISMATCH",
-                f"the account holds {balance.currency}, "
-                f"the payment is in {amount.currency}",
+                f"the account holds {held}, the payment is in {amount.currency}",
             )
         )
     figure, notes = _balance_figure(balance, policy)
     if figure is None:
         return _review(*notes)
-    required = amount.to_decimal() * (1 + policy.margin)
+    with localcontext() as exact:
+        exact.prec = 200  # never round the requirement down (money.py does the same)
+        required = amount.to_decimal() * (1 + policy.margin)
     label = "available" if balance.available is not None else "current"
     if figure >= required:
         note = Note(

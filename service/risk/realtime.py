@@ -149,6 +149,15 @@ def _gate_on_evidence(
             )
         )
         return False
+    if fetched and not has_balance:
+        out.append(
+            Note(
+                "DECLARED_BALANCE_RULE_BUT_NO_BALANCE",
+                "the ruleset is declared with a balance rule but Plaid's answer has no "
+                "balance: nothing shows a balance was fetched",
+            )
+        )
+        return False
     updated = answer.balance.as_of
     if fetched and updated is not None and updated < answer.sent_at - window:
         out.append(_stale_note("balance_last_updated", updated, answer.sent_at, window))
@@ -207,6 +216,7 @@ def settle_as_of(
     balance: Balance, report: RealtimeReport, received_at: datetime
 ) -> Balance:
     """A live fetch with no timestamp from Plaid was true when Plaid answered."""
-    if balance.as_of is not None or not report.fetched:
+    no_values = balance.available is None and balance.current is None
+    if balance.as_of is not None or not report.fetched or no_values:
         return balance
     return replace(balance, as_of=received_at, as_of_source=TimeSource.RESPONSE_TIME)

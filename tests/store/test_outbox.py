@@ -170,3 +170,21 @@ class TestOutboxStats:
         await store.report_failed(first.id, "INVALID_FIELD", None)
 
         assert await store.outbox_stats(later(10)) == OutboxStats(2, 10.0, 1)
+
+
+class TestOrderPerTransaction:
+    async def test_a_later_report_waits_until_the_earlier_one_is_finished(self, store):
+        await decided(store, "txn-1")
+        await decided(store, "txn-2")
+        first = await report(store, "txn-1")
+        second = await store.add_report("acme", "txn-1", ReportKind.RETURN, BODY, NOW)
+        other = await report(store, "txn-2")
+        claimed = await store.claim_reports("w", 10, LEASE_S, NOW)
+        assert [r.id for r in claimed] == [first.id, other.id]
+        await store.report_failed(first.id, "INTERNAL_SERVER_ERROR", later(1))
+        # Still pending (backing off): the return report must not overtake it.
+        assert await store.claim_reports("w", 10, LEASE_S, later(0.5)) == []
+        await store.report_delivered(first.id, later(2))
+        assert [
+            r.id for r in await store.claim_reports("w", 10, LEASE_S, later(2))
+        ] == [second.id]

@@ -363,6 +363,13 @@ class TestMoney:
         back = Money.from_decimal(money_decimal(wire), amount.currency)
         assert back == amount
 
+    def test_an_ach_amount_a_double_cannot_carry_exactly_is_refused(self):
+        huge = Money(9_007_199_254_740_993, "USD")  # 2**53 + 1 cents
+        msg = request(amount=money_pb(huge.to_decimal(), "USD"))
+        with pytest.raises(InvalidRequest) as caught:
+            payment_request(msg)
+        assert [v.field for v in caught.value.violations] == ["amount"]
+
     @given(money(positive=True), st.sampled_from([r for r in Rail if not r.is_ach]))
     def test_any_positive_amount_survives_request_conversion(self, amount, rail):
         msg = request(

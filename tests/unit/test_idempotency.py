@@ -169,6 +169,25 @@ class TestSingleFlight:
         assert sum(not d.replayed for d in decisions) == 1
         assert len({d.realtime for d in decisions}) == 1
 
+    async def test_the_first_callers_cancellation_does_not_reach_a_duplicate(
+        self,
+    ) -> None:
+        fake, store = SlowSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        service = idempotent(fake, store)
+        first = asyncio.create_task(service.evaluate(request(), None))
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(service.evaluate(request(), None))
+        await asyncio.sleep(0.01)
+        first.cancel()
+        await asyncio.sleep(0.01)
+        fake.release.set()
+        decision = await second
+        assert decision.replayed
+        assert first.cancelled()
+        assert fake.calls == 1
+        assert (await store.get("anonymous", "tx-1")) is not None  # stored all the same
+
     async def test_a_duplicate_waits_for_another_replicas_decision(self) -> None:
         fake, store = SlowSource(), InMemoryDecisionStore()
         scripted(fake, 1)

@@ -378,11 +378,12 @@ class TestDecideBalance:
             "the account holds EUR, the payment is in USD"
         )
 
-    def test_a_balance_of_unknown_currency_is_compared_as_is(self):
+    def test_a_balance_of_unknown_currency_is_reviewed_not_compared(self):
         verdict = decide_balance(
             USD_100, balance("100.00", currency=None), BalancePolicy(), NOW
         )
-        assert verdict.result is Result.ACCEPT
+        assert verdict.result is Result.REVIEW
+        assert verdict.reasons[0].code == "CURRENCY_MISMATCH"
 
     def test_currency_exponents_are_respected(self):
         yen = Money(1500, "JPY")

@@ -437,6 +437,15 @@ class TestBalanceOnlyShape:
         assert is_balance_only_shape(answer) is expected
 
 
+class TestDeclaredBalanceRuleWithoutBalance:
+    def test_a_declared_fetch_with_no_balance_in_the_answer_is_not_a_fetch(self):
+        answer = replace(signal("sts-with-balance"), balance=Balance(None, None, "USD"))
+        report = assess_signal(answer, "sts-with-balance", REGISTRY, WINDOW)
+        assert report.basis is Basis.RULESET_HAS_BALANCE_RULE
+        assert not report.fetched
+        assert warning_codes(report) == ["DECLARED_BALANCE_RULE_BUT_NO_BALANCE"]
+
+
 class TestSettleAsOf:
     def test_a_live_fetch_without_a_timestamp_was_true_when_plaid_answered(self):
         report = RealtimeReport(True, Basis.BALANCE_ENDPOINT)
@@ -460,11 +469,14 @@ class TestSettleAsOf:
     ):
         report = assess_balance_endpoint(answer, window)
         settled = settle_as_of(answer.balance, report, answer.received_at)
+        has_values = (
+            answer.balance.available is not None or answer.balance.current is not None
+        )
         if answer.balance.as_of is not None:
             assert settled == answer.balance
-        elif report.fetched:
+        elif report.fetched and has_values:
             assert settled.as_of == answer.received_at
-        else:
+        else:  # no invented time, and none for a balance with no values at all
             assert settled.as_of is None
 
 

@@ -56,3 +56,16 @@ check: lint test
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
+
+## protoset: the descriptor set ghz needs (Python's reflection cannot resolve method symbols for it)
+.PHONY: protoset bench bench-quick
+protoset: protos
+	mkdir -p build
+	cp service/_proto/achrisk.protoset build/achrisk.protoset
+
+## bench: ghz runs against the emulator, the service and a bare echo server (~5 min; installs ghz)
+bench: $(STAMP) protoset
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP) protoset
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

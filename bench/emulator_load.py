@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,11 @@ import aiohttp
 import orjson
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+
+from bench.procstat import cpu_seconds, free_port
 from service.emulator import default_scenario_path
 
-TICKS = os.sysconf("SC_CLK_TCK")
 EMULATOR = (sys.executable, "-m", "service", "emulator")
 HEADERS = {
     "Content-Type": "application/json",
@@ -40,18 +41,6 @@ ACCOUNTS = (
     ("access-sandbox-null-available", "checking-null-available"),
     ("access-sandbox-risky", "checking-risky"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
 def pin(pid: int, cpu: int) -> list[int]:

@@ -32,6 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.procstat import cpu_seconds, free_port, peak_rss_mib
 from bench.report import ProcessUsage, RunResult, summarise, write_reports
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
@@ -43,7 +44,6 @@ BIN = Path(sys.executable).parent
 GHZ_VERSION = "v0.121.0"
 GHZ_MODULE = f"github.com/bojand/ghz/cmd/ghz@{GHZ_VERSION}"
 PROTOSET = ROOT / "build" / "achrisk.protoset"
-TICKS = os.sysconf("SC_CLK_TCK")
 SERVICE_TARGET = "achrisk.v1.RiskDecisionService.EvaluatePayment"
 
 
@@ -61,27 +61,6 @@ class Plan:
 
 FULL = Plan(10, 30, 400, 12_000, 50, 8)
 QUICK = Plan(4, 10, 400, 4_800, 50, 8)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a live process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM: the peak resident set since the process started."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def machine_ticks() -> tuple[int, int]:

@@ -21,6 +21,7 @@ from service.emulator import RunningEmulator, default_scenario_path, start_emula
 from tests.store.postgres import postgres_server, postgres_url
 
 __all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures for every package
+PACKAGED_CONFIG = Path(__file__).parents[1] / "service" / "emulator_config.toml"
 
 
 def default_scenario() -> dict[str, Any]:
@@ -96,9 +97,8 @@ async def start_harness(
         "ACH_RISK_METRICS_LISTEN": "127.0.0.1:0",
         **(env or {}),
     }
-    packaged = Path(__file__).parent.parent / "service" / "emulator_config.toml"
     settings = Settings.from_environ(
-        environ, listen="127.0.0.1:0", config_path=str(config or packaged)
+        environ, listen="127.0.0.1:0", config_path=str(config or PACKAGED_CONFIG)
     )
     service = await start_service(settings)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
@@ -112,8 +112,24 @@ async def stop_harness(harness: Harness) -> None:
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
-    """A fresh SQLite ledger per test (PostgreSQL runs use their own fixture)."""
+    """A fresh SQLite ledger per test (modules on both stores override it)."""
     return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both_stores_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh ledger on each store in turn: SQLite, then the embedded PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def packaged_config_plus(where: Path, extra: str) -> Path:
+    """The packaged emulator config with `extra` TOML appended, written under `where`."""
+    config = where / "config.toml"
+    config.write_text(PACKAGED_CONFIG.read_text() + "\n" + extra)
+    return config
 
 
 @pytest.fixture

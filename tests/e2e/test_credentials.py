@@ -15,21 +15,19 @@ from tests.conftest import (
     EmulatorAdmin,
     Harness,
     default_scenario,
+    packaged_config_plus,
     payment,
     start_harness,
     stop_harness,
 )
-
-PACKAGED = Path(__file__).parents[2] / "service" / "emulator_config.toml"
 
 
 @pytest.fixture
 async def probing(
     emulator: RunningEmulator, tmp_path: Path, database_url: str
 ) -> AsyncIterator[Harness]:
-    config = tmp_path / "config.toml"
-    config.write_text(
-        PACKAGED.read_text() + "\n[plaid]\ncredentials_probe_interval_s = 0.1\n"
+    config = packaged_config_plus(
+        tmp_path, "[plaid]\ncredentials_probe_interval_s = 0.1\n"
     )
     running = await start_harness(emulator.url, config, database_url=database_url)
     yield running

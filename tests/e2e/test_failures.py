@@ -15,10 +15,16 @@ from google.rpc import error_details_pb2
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.emulator import RunningEmulator
-from tests.conftest import EmulatorAdmin, Harness, payment, start_harness, stop_harness
+from tests.conftest import (
+    EmulatorAdmin,
+    Harness,
+    packaged_config_plus,
+    payment,
+    start_harness,
+    stop_harness,
+)
 from tests.e2e.test_errors import details
 
-PACKAGED = Path(__file__).parents[2] / "service" / "emulator_config.toml"
 EVALUATE = "/signal/evaluate"
 # Fast backoff keeps the table quick; three attempts as in production.
 FAST_RETRIES = """
@@ -33,8 +39,7 @@ min_attempt_s = 0.05
 async def harness_with(
     emulator: RunningEmulator, tmp_path: Path, extra: str
 ) -> Harness:
-    config = tmp_path / "config.toml"
-    config.write_text(PACKAGED.read_text() + FAST_RETRIES + extra)
+    config = packaged_config_plus(tmp_path, FAST_RETRIES + extra)
     return await start_harness(
         emulator.url, config, database_url=f"sqlite:///{tmp_path / 'ledger.db'}"
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -18,13 +17,10 @@ from tests.e2e.test_errors import details
 EVALUATE = "/signal/evaluate"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture
+def database_url(both_stores_url: str) -> str:
     """Every test here runs on both stores."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    return both_stores_url
 
 
 async def evaluations(admin: EmulatorAdmin) -> int:

@@ -24,6 +24,7 @@ from tests.conftest import (
     EmulatorAdmin,
     Harness,
     default_scenario,
+    packaged_config_plus,
     payment,
     start_harness,
     stop_harness,
@@ -34,7 +35,6 @@ FIXTURES = Path(__file__).parents[1] / "fixtures"
 API_KEYS = {"ACH_RISK_API_KEYS_FILE": str(FIXTURES / "api-keys.toml")}
 CHECKOUT = (("authorization", "Bearer test-api-key-checkout"),)
 OPS = (("authorization", "Bearer test-api-key-ops"),)
-PACKAGED = Path(__file__).parents[2] / "service" / "emulator_config.toml"
 
 
 @pytest.fixture
@@ -252,8 +252,7 @@ class TestShedding:
         database_url: str,
         tmp_path: Path,
     ) -> None:
-        config = tmp_path / "config.toml"
-        config.write_text(PACKAGED.read_text() + "\n[server]\nmax_in_flight = 5\n")
+        config = packaged_config_plus(tmp_path, "[server]\nmax_in_flight = 5\n")
         scenario = default_scenario()
         scenario["latency_ms"] = {"/signal/evaluate": 500}
         await admin.put_scenario(scenario)

@@ -16,7 +16,7 @@ import pytest
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from tests import processes
-from tests.conftest import payment
+from tests.conftest import packaged_config_plus, payment
 
 EVALUATE = "/signal/evaluate"
 RETURN_REPORT = "/signal/return/report"
@@ -93,14 +93,10 @@ class TestCrash:
             if store == "sqlite"
             else request.getfixturevalue("postgres_url")
         )
-        config = tmp_path / "config.toml"
-        packaged = Path(__file__).parents[2] / "service" / "emulator_config.toml"
-        config.write_text(
-            packaged.read_text()
-            + (
-                "\n[outbox]\nlease_s = 1.0\nidle_poll_s = 0.1\nbackoff_initial_s = 0.2\n"
-                "backoff_max_s = 0.5\n"
-            )
+        config = packaged_config_plus(
+            tmp_path,
+            "[outbox]\nlease_s = 1.0\nidle_poll_s = 0.1\nbackoff_initial_s = 0.2\n"
+            "backoff_max_s = 0.5\n",
         )
         first = processes.start_service(tmp_path, "first", emulator, database, config)
         async with aiohttp.ClientSession() as http:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -16,13 +15,10 @@ from tests.conftest import EmulatorAdmin, Harness, payment, usd
 DECISION_REPORT = "/signal/decision/report"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture
+def database_url(both_stores_url: str) -> str:
     """Every test here runs on both stores."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
+    return both_stores_url
 
 
 RETURN_REPORT = "/signal/return/report"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests import processes
 from tests.conftest import Harness
 
 BIN = Path(sys.executable).parent
@@ -43,13 +43,6 @@ class TestHealthAndRpcs:
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Served:
     address: str
@@ -59,7 +52,7 @@ class Served:
 @pytest.fixture(scope="module")
 def served_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`ach-risk serve` as a user runs it: embedded emulator, default config."""
-    address = f"127.0.0.1:{free_port()}"
+    address = f"127.0.0.1:{processes.free_port()}"
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
     }

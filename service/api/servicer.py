@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 import structlog
-from google.rpc import code_pb2
+from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
@@ -68,9 +68,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
             try:
                 decision = await self._decide(item.payment, deadline)
             except Exception as exc:
-                _log_failure(exc, started)
-                self._metrics.failed(exc)
-                out.error.CopyFrom(to_status(exc))
+                out.error.CopyFrom(self._failed(exc, started))
             else:
                 out.decision.CopyFrom(decision)
             return out
@@ -117,16 +115,20 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         try:
             result = await work
         except Exception as exc:
-            _log_failure(exc, started)
-            self._metrics.failed(exc)
-            status = to_status(exc)
-            self._metrics.rpc_finished(
-                method, _code_name(exc), time.monotonic() - started
-            )
+            status = self._failed(exc, started)
+            code = code_pb2.Code.Name(status.code)
+            self._metrics.rpc_finished(method, code, time.monotonic() - started)
             await context.abort_with_status(rpc_status.to_status(status))
             raise  # abort_with_status always raises; this keeps type checkers honest
         self._metrics.rpc_finished(method, "OK", time.monotonic() - started)
         return result
+
+    def _failed(self, exc: Exception, started: float) -> status_pb2.Status:
+        """The status for a failed call (mapped once), logged and counted."""
+        status = to_status(exc)
+        _log_failure(exc, started, code_pb2.Code.Name(status.code))
+        self._metrics.failed(exc)
+        return status
 
     async def _decide(
         self, request: pb.EvaluatePaymentRequest, deadline: float | None
@@ -192,7 +194,7 @@ def _log_decision(decision: Decision, started: float) -> None:
     )
 
 
-def _log_failure(exc: Exception, started: float) -> None:
+def _log_failure(exc: Exception, started: float, code: str) -> None:
     fields: dict[str, Any] = {"duration_ms": _ms(started), "error": type(exc).__name__}
     if isinstance(exc, PlaidFailure):
         fields |= {
@@ -201,15 +203,10 @@ def _log_failure(exc: Exception, started: float) -> None:
             "plaid_request_ids": [c.request_id for c in exc.calls if c.request_id],
         }
     if isinstance(exc, RiskServiceError):
-        log.info("rpc.finished", status=_code_name(exc), **fields)
+        log.info("rpc.finished", status=code, **fields)
     else:
         # Our own fault: the traceback is logged once, here; the caller sees INTERNAL.
         log.error("rpc.finished", status="INTERNAL", exc_info=exc, **fields)
-
-
-def _code_name(exc: Exception) -> str:
-    name: str = code_pb2.Code.Name(to_status(exc).code)
-    return name
 
 
 def _ms(started: float) -> int:

@@ -178,6 +178,10 @@ class UnknownTransaction(Exception):
     """No decision is stored for this caller and client_transaction_id."""
 
 
+class ClaimNotHeld(Exception):
+    """complete() found no PENDING claim of this owner: taken over, released, decided."""
+
+
 class DecisionStore(Protocol):
     """The ledger of decisions and the outbox of reports; every key includes the caller."""
 

@@ -38,6 +38,9 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# decisions.state: PENDING while an owner's lease holds the claim, DONE once decided.
+PENDING, DONE = "PENDING", "DONE"
+
 # SQLite gives rowids only to a column declared exactly INTEGER PRIMARY KEY.
 ReportId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

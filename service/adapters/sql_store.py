@@ -1,32 +1,30 @@
 """DecisionStore on SQL: SQLite embedded, PostgreSQL shared by replicas.
 
-One code path for both through SQLAlchemy Core's asyncio engine; the outbox and
-retention live in sql_outbox.py and sql_purge.py, the schema in sql_schema.py.
+Reads, the outbox (sql_outbox.py) and retention (sql_purge.py) go through SQLAlchemy
+Core's asyncio engine for both databases. The two writes of every evaluation take
+the fastest safe path for each: a batching writer thread on SQLite
+(sqlite_claims.py), short SQLAlchemy transactions on PostgreSQL (sql_claims.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters import sql_outbox, sql_purge
+from service.adapters.sql_claims import SqlClaims
 from service.adapters.sql_engine import create_engine
 from service.adapters.sql_migrate import migrate
-from service.adapters.sql_records import (
-    decision_from_json,
-    decision_to_json,
-    report_from_row,
-)
-from service.adapters.sql_schema import decisions, reports
+from service.adapters.sql_records import decision_from_json, report_from_row
+from service.adapters.sql_schema import DONE, decisions, reports
+from service.adapters.sqlite_claims import SqliteClaims
 from service.ports import (
     Claim,
-    ClaimState,
+    ClaimNotHeld,
     OutboxStats,
     ReportKind,
     ReportRecord,
@@ -34,40 +32,60 @@ from service.ports import (
 )
 from service.risk.model import Decision
 
-PENDING, DONE = "PENDING", "DONE"
-# A claim retries when a row vanishes or a takeover loses a race; more means contention.
-_CLAIM_ROUNDS = 3
+__all__ = ["ClaimNotHeld", "SqlDecisionStore", "open_store"]
 
 
-class ClaimNotHeld(Exception):
-    """complete() found no PENDING claim of this owner: taken over, released, decided."""
+class Claims(Protocol):
+    """The ledger's per-evaluation writes (SqliteClaims or SqlClaims)."""
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def claim(
+        self,
+        caller: str,
+        txid: str,
+        fingerprint: str,
+        owner: str,
+        lease_s: float,
+        now: datetime,
+    ) -> Claim: ...
+
+    async def complete(
+        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+    ) -> None: ...
+
+    async def release(self, caller: str, txid: str, owner: str) -> None: ...
 
 
 async def open_store(database_url: str) -> SqlDecisionStore:
     """Connect, migrate the schema to head, and return the store."""
     engine = create_engine(database_url)
+    claims: Claims = SqlClaims(engine)
     try:
         await migrate(engine)
+        if engine.dialect.name == "sqlite" and engine.url.database:
+            claims = SqliteClaims(engine.url.database)
+        await claims.start()
     except BaseException:
         await engine.dispose()
         raise
-    return SqlDecisionStore(engine)
+    return SqlDecisionStore(engine, claims)
 
 
 class SqlDecisionStore:
     """The ledger and the outbox in one SQL database; every key includes the caller."""
 
-    def __init__(self, engine: AsyncEngine, ready_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        claims: Claims | None = None,
+        ready_timeout_s: float = 2.0,
+    ) -> None:
         self._engine = engine
+        self._claims = claims if claims is not None else SqlClaims(engine)
         self._ready_timeout_s = ready_timeout_s
-        # SQLite has one writer: pooled connections that race for it sleep in SQLite's
-        # busy handler (1 ms up to 100 ms per retry), which made p99 tail latency at 50
-        # in flight ~1 s. Queue this process's ledger writes here instead (issue 7).
-        self._writes: contextlib.AbstractAsyncContextManager[object] = (
-            asyncio.Lock()
-            if engine.dialect.name == "sqlite"
-            else contextlib.nullcontext()
-        )
 
     async def claim(
         self,
@@ -79,42 +97,17 @@ class SqlDecisionStore:
         now: datetime,
     ) -> Claim:
         """Atomically start (or find) the evaluation of (caller, txid)."""
-        lease_until = now + timedelta(seconds=lease_s)
-        async with self._writes, self._engine.begin() as connection:
-            for _ in range(_CLAIM_ROUNDS):
-                claim = await _claim_once(
-                    connection, caller, txid, fingerprint, owner, lease_until, now
-                )
-                if claim is not None:
-                    return claim
-        return Claim(ClaimState.IN_FLIGHT)
+        return await self._claims.claim(caller, txid, fingerprint, owner, lease_s, now)
 
     async def complete(
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
     ) -> None:
         """Store the decision for a claim this owner holds; the row becomes DONE."""
-        done = (
-            decisions.update()
-            .where(*_key(caller, txid), _pending_of(owner))
-            .values(
-                state=DONE,
-                decision_json=decision_to_json(decision),
-                completed_at=now,
-                lease_until=None,
-            )
-        )
-        async with self._writes, self._engine.begin() as connection:
-            result = await connection.execute(done)
-        if result.rowcount != 1:
-            raise ClaimNotHeld(
-                f"no pending claim of {owner!r} on {txid!r}: lease lost or decided"
-            )
+        await self._claims.complete(caller, txid, owner, decision, now)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""
-        forget = decisions.delete().where(*_key(caller, txid), _pending_of(owner))
-        async with self._writes, self._engine.begin() as connection:
-            await connection.execute(forget)
+        await self._claims.release(caller, txid, owner)
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         """The stored decision and its reports (oldest first), or None."""
@@ -183,8 +176,11 @@ class SqlDecisionStore:
         return True
 
     async def close(self) -> None:
-        """Close every pooled connection."""
-        await self._engine.dispose()
+        """Finish queued writes, then close every connection."""
+        try:
+            await self._claims.close()
+        finally:
+            await self._engine.dispose()
 
 
 def _key(caller: str, txid: str) -> tuple[sa.ColumnElement[bool], ...]:
@@ -192,76 +188,3 @@ def _key(caller: str, txid: str) -> tuple[sa.ColumnElement[bool], ...]:
         decisions.c.caller == caller,
         decisions.c.client_transaction_id == txid,
     )
-
-
-def _pending_of(owner: str) -> sa.ColumnElement[bool]:
-    return sa.and_(decisions.c.state == PENDING, decisions.c.owner == owner)
-
-
-async def _claim_once(
-    connection: AsyncConnection,
-    caller: str,
-    txid: str,
-    fingerprint: str,
-    owner: str,
-    lease_until: datetime,
-    now: datetime,
-) -> Claim | None:
-    """One round of claim; None when the row changed under us and we must look again."""
-    if await _insert_pending(
-        connection, caller, txid, fingerprint, owner, lease_until, now
-    ):
-        return Claim(ClaimState.NEW)
-    found = sa.select(decisions).where(*_key(caller, txid))
-    row = (await connection.execute(found)).first()
-    if row is None:  # released between our insert and our read
-        return None
-    if row.fingerprint != fingerprint:
-        return Claim(ClaimState.CONFLICT)
-    if row.state == DONE:
-        return Claim(ClaimState.DONE, decision_from_json(row.decision_json))
-    if row.owner != owner and row.lease_until > now:
-        return Claim(ClaimState.IN_FLIGHT)
-    # The lease ended (or is ours): only one taker's UPDATE matches the old lease.
-    take_over = (
-        decisions.update()
-        .where(
-            *_key(caller, txid),
-            decisions.c.state == PENDING,
-            decisions.c.fingerprint == fingerprint,
-            sa.or_(decisions.c.lease_until <= now, decisions.c.owner == owner),
-        )
-        .values(owner=owner, lease_until=lease_until)
-        .returning(decisions.c.caller)
-    )
-    if (await connection.execute(take_over)).first() is not None:
-        return Claim(ClaimState.NEW)
-    return None
-
-
-async def _insert_pending(
-    connection: AsyncConnection,
-    caller: str,
-    txid: str,
-    fingerprint: str,
-    owner: str,
-    lease_until: datetime,
-    now: datetime,
-) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when the row is ours."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    insert = (
-        dialect.insert(decisions)
-        .values(
-            caller=caller,
-            client_transaction_id=txid,
-            fingerprint=fingerprint,
-            state=PENDING,
-            owner=owner,
-            lease_until=lease_until,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["caller", "client_transaction_id"])
-        .returning(decisions.c.caller)
-    )
-    return (await connection.execute(insert)).first() is not None

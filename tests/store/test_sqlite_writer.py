@@ -1,0 +1,132 @@
+"""The SQLite ledger writer: batches, isolation of a failing write, shutdown, formats."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from service.adapters.sql_schema import decisions
+from service.adapters.sql_store import SqlDecisionStore, open_store
+from service.adapters.sqlite_claims import SqliteClaims, sqlite_time
+from service.ports import ClaimState
+from tests.store.examples import LEASE_S, NOW, decision
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[SqlDecisionStore]:
+    opened = await open_store(sqlite_url)
+    yield opened
+    await opened.close()
+
+
+def writer_of(store: SqlDecisionStore) -> SqliteClaims:
+    claims = store._claims
+    assert isinstance(claims, SqliteClaims), "SQLite stores write through the writer"
+    return claims
+
+
+class TestBatches:
+    async def test_hundreds_of_concurrent_evaluations_are_each_stored_once(self, store):
+        async def evaluate(n: int) -> ClaimState:
+            found = await store.claim("acme", f"txn-{n}", "fp", "a", LEASE_S, NOW)
+            await store.complete("acme", f"txn-{n}", "a", decision(f"txn-{n}"), NOW)
+            return found.state
+
+        states = await asyncio.gather(*(evaluate(n) for n in range(300)))
+        replays = await asyncio.gather(
+            *(store.claim("acme", f"txn-{n}", "fp", "b", 1, NOW) for n in range(300))
+        )
+
+        assert set(states) == {ClaimState.NEW}
+        assert [r.decision for r in replays] == [
+            decision(f"txn-{n}") for n in range(300)
+        ]
+
+    async def test_a_failing_write_fails_alone_and_its_batch_still_commits(self, store):
+        writer = writer_of(store)
+
+        def broken(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO no_such_table VALUES (1)")
+
+        # Queued back to back: the writer takes them in one batch unless it wakes
+        # between two puts; either way only the broken write may fail.
+        results = await asyncio.gather(
+            store.claim("acme", "txn-1", "fp", "a", LEASE_S, NOW),
+            writer._submit(broken),
+            store.claim("acme", "txn-2", "fp", "a", LEASE_S, NOW),
+            return_exceptions=True,
+        )
+
+        assert isinstance(results[1], sqlite3.OperationalError)
+        assert [results[0].state, results[2].state] == [ClaimState.NEW] * 2  # type: ignore[union-attr]
+        again = await store.claim("acme", "txn-2", "fp", "b", LEASE_S, NOW)
+        assert again.state is ClaimState.IN_FLIGHT  # the good claims were committed
+
+
+class TestShutdown:
+    async def test_close_finishes_queued_writes_first(self, sqlite_url):
+        store = await open_store(sqlite_url)
+        queued = [
+            asyncio.ensure_future(
+                store.claim("acme", f"txn-{n}", "fp", "a", LEASE_S, NOW)
+            )
+            for n in range(50)
+        ]
+        await asyncio.sleep(0)  # every claim is queued
+        await store.close()
+
+        assert {(await q).state for q in queued} == {ClaimState.NEW}
+        reopened = await open_store(sqlite_url)
+        try:
+            found = await reopened.claim("acme", "txn-49", "fp", "b", LEASE_S, NOW)
+        finally:
+            await reopened.close()
+        assert found.state is ClaimState.IN_FLIGHT
+
+    async def test_a_closed_writer_refuses_work_instead_of_hanging(self, sqlite_url):
+        store = await open_store(sqlite_url)
+        await store.close()
+
+        with pytest.raises(RuntimeError, match="closed"):
+            await store.claim("acme", "txn-1", "fp", "a", LEASE_S, NOW)
+
+    async def test_a_database_that_cannot_be_opened_fails_at_start(
+        self, tmp_path: Path
+    ):
+        writer = SqliteClaims(str(tmp_path / "missing-dir" / "ledger.db"))
+
+        with pytest.raises(sqlite3.OperationalError):
+            await writer.start()
+
+
+class TestTimes:
+    async def test_times_are_stored_as_sqlalchemy_reads_them(self, store, sqlite_url):
+        await store.claim("acme", "txn-1", "fp", "a", LEASE_S, NOW)
+
+        engine = store._engine
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(decisions.c.created_at, decisions.c.lease_until)
+                )
+            ).one()
+
+        assert row.created_at == NOW
+        assert row.lease_until == NOW + timedelta(seconds=LEASE_S)
+
+    def test_text_order_is_time_order_in_any_zone(self) -> None:
+        moment = datetime(2025, 3, 1, 23, 59, 59, 999_999, tzinfo=UTC)
+        new_york = timezone(timedelta(hours=-5))
+
+        assert (
+            sqlite_time(moment - timedelta(microseconds=1))
+            < sqlite_time(moment)
+            < sqlite_time((moment + timedelta(microseconds=1)).astimezone(new_york))
+        )
+        assert sqlite_time(moment.astimezone(new_york)) == sqlite_time(moment)

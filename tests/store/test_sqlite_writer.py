@@ -32,7 +32,9 @@ def writer_of(store: SqlDecisionStore) -> SqliteClaims:
 
 
 class TestBatches:
-    async def test_hundreds_of_concurrent_evaluations_are_each_stored_once(self, store):
+    async def test_hundreds_of_concurrent_evaluations_are_each_stored_once(
+        self, store: SqlDecisionStore
+    ) -> None:
         async def evaluate(n: int) -> ClaimState:
             found = await store.claim("acme", f"txn-{n}", "fp", "a", LEASE_S, NOW)
             await store.complete("acme", f"txn-{n}", "a", decision(f"txn-{n}"), NOW)
@@ -98,7 +100,7 @@ class TestShutdown:
 
     async def test_a_database_that_cannot_be_opened_fails_at_start(
         self, tmp_path: Path
-    ):
+    ) -> None:
         writer = SqliteClaims(str(tmp_path / "missing-dir" / "ledger.db"))
 
         with pytest.raises(sqlite3.OperationalError):

@@ -80,6 +80,17 @@ class RetryingPoster:
     ) -> tuple[PlaidReply, tuple[PlaidCall, ...]]:
         """The reply and every attempt's record; a failure carries all records too."""
         calls: list[PlaidCall] = []
+        # Almost every call succeeds first time: try once before building tenacity's
+        # machinery (~0.15 ms of CPU per call in the issue 7 profile).
+        try:
+            reply = await self._attempt(endpoint, body, budget, 1, calls)
+        except PlaidFailure as failure:
+            if not _is_transient(failure) or self._policy.max_attempts <= 1:
+                failure.calls = tuple(calls)
+                raise
+            first_failure = failure
+        else:
+            return reply, tuple(calls)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._policy.max_attempts)
             | _deadline_stop(budget.deadline, self._policy.min_attempt_s),
@@ -96,6 +107,10 @@ class RetryingPoster:
             async for attempt in retrying:
                 with attempt:
                     number = attempt.retry_state.attempt_number
+                    if number == 1:
+                        # Tenacity decides on the first attempt's failure as it would
+                        # have, had it made the attempt: same stops, same backoff.
+                        raise first_failure
                     reply = await self._attempt(endpoint, body, budget, number, calls)
         except PlaidFailure as failure:
             failure.calls = tuple(calls)

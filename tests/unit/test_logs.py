@@ -7,7 +7,7 @@ import json
 import pytest
 import structlog
 
-from service.logs import processors
+from service.logs import logger_factory, processors
 
 
 def fail_holding_a_secret() -> None:
@@ -19,7 +19,11 @@ def fail_holding_a_secret() -> None:
 def test_a_logged_traceback_has_no_locals(
     console: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    structlog.configure(processors=processors(console), cache_logger_on_first_use=False)
+    structlog.configure(
+        processors=processors(console),
+        logger_factory=logger_factory(console),
+        cache_logger_on_first_use=False,
+    )
     try:
         fail_holding_a_secret()
     except RuntimeError as exc:

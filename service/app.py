@@ -39,6 +39,7 @@ from service.outbox import OutboxWorker
 from service.ports import DecisionStore
 from service.readiness import CredentialsWatch
 from service.reporting import Reports
+from service.runtime import tune_garbage_collector
 
 log = structlog.get_logger("service.app")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
@@ -312,6 +313,7 @@ async def serve_forever(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain within the grace period."""
     grace_s = settings.server.grace_s
     service = await start_service(settings)
+    tune_garbage_collector()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import yarl
 
 from service.adapters.plaid_errors import classify
 from service.errors import FailureKind, PlaidFailure
@@ -43,11 +44,18 @@ class PlaidTransport:
         connect_timeout_s: float,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._client_id = client_id
-        self._secret = secret
         self._pool_size = pool_size
         self._connect_timeout_s = connect_timeout_s
         self._session: aiohttp.ClientSession | None = None
+        # Built once, not per call (issue 7's profile).
+        self._urls: dict[str, yarl.URL] = {}
+        self._headers = {
+            "Content-Type": "application/json",
+            "PLAID-CLIENT-ID": client_id.reveal(),
+            "PLAID-SECRET": secret.reveal(),
+            "Plaid-Version": PLAID_VERSION,
+            "User-Agent": USER_AGENT,
+        }
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -71,22 +79,18 @@ class PlaidTransport:
         """One attempt; raises PlaidFailure for every non-2xx, network or parse failure."""
         if self._session is None:
             raise RuntimeError("PlaidTransport.start() was not awaited")
-        headers = {
-            "Content-Type": "application/json",
-            "PLAID-CLIENT-ID": self._client_id.reveal(),
-            "PLAID-SECRET": self._secret.reveal(),
-            "Plaid-Version": PLAID_VERSION,
-            "User-Agent": USER_AGENT,
-        }
+        url = self._urls.get(endpoint)
+        if url is None:
+            url = self._urls[endpoint] = yarl.URL(self._base_url + endpoint)
         timeout = aiohttp.ClientTimeout(
             total=timeout_s, sock_connect=min(self._connect_timeout_s, timeout_s)
         )
         started = time.monotonic()
         try:
             async with self._session.post(
-                self._base_url + endpoint,
+                url,
                 data=orjson.dumps(body),
-                headers=headers,
+                headers=self._headers,
                 timeout=timeout,
             ) as response:
                 raw = await response.read()

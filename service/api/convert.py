@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -28,6 +28,7 @@ MAX_TRANSACTION_ID = 36  # Plaid's limit for client_transaction_id
 MAX_TEXT = 256
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _NANOS = Decimal("1e-9")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RAILS = {getattr(pb, f"PAYMENT_RAIL_{r.value}"): r for r in Rail}
 _RAIL_PB = {r: v for v, r in _RAILS.items()}
 
@@ -295,6 +296,11 @@ def money_pb(value: Decimal, currency: str) -> MoneyPb:
 
 
 def timestamp(value: datetime) -> Timestamp:
-    out = Timestamp()
-    out.FromDatetime(value)
-    return out
+    """As Timestamp.FromDatetime (naive means UTC), without its calendar.timegm detour
+    (~1% of an evaluation's CPU, issue 7)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - _EPOCH
+    return Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000
+    )

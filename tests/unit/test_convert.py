@@ -5,12 +5,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.money_pb2 import Money as MoneyPb
 from hypothesis import given
 from hypothesis import strategies as st
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.api.convert import decision_pb, money_decimal, money_pb, payment_request
+from service.api.convert import (
+    decision_pb,
+    money_decimal,
+    money_pb,
+    payment_request,
+    timestamp,
+)
 from service.errors import InvalidRequest
 from service.risk.model import (
     AppliedRuleset,
@@ -491,3 +498,17 @@ class TestDecisionPb:
         attempt = PaymentAttempt("tx-1", Money(1, "USD"), rail)
         out = decision_pb(decision(attempt=attempt))
         assert pb.PaymentRail.Name(out.rail) == f"PAYMENT_RAIL_{rail.value}"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 1),  # noqa: DTZ001 (hypothesis wants naive bounds)
+        max_value=datetime(9999, 12, 31),  # noqa: DTZ001
+        timezones=st.one_of(st.none(), st.timezones()),
+    )
+)
+def test_timestamps_are_what_protobuf_from_datetime_makes(moment: datetime) -> None:
+    expected = Timestamp()
+    expected.FromDatetime(moment)
+
+    assert timestamp(moment) == expected

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -111,6 +113,16 @@ class TestFingerprint:
 
     def test_it_never_contains_the_token(self) -> None:
         assert "access-a" not in payment_fingerprint(request(), KEY)
+
+    def test_it_is_hmac_sha256_of_the_canonical_fields_so_ledgers_stay_valid(
+        self,
+    ) -> None:
+        # Stored fingerprints must match across versions: a changed digest would turn
+        # every retry of an already-decided payment into IDEMPOTENCY_KEY_REUSED.
+        canonical = b'["access-a","acc-1",5000,"USD","ACH_STANDARD","balance-only"]'
+        expected = hmac.new(KEY, canonical, hashlib.sha256).hexdigest()
+
+        assert payment_fingerprint(request(), KEY) == expected
 
 
 class TestReplay:

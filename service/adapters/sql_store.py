@@ -3,7 +3,8 @@
 Reads, the outbox (sql_outbox.py) and retention (sql_purge.py) go through SQLAlchemy
 Core's asyncio engine for both databases. The two writes of every evaluation take
 the fastest safe path for each: a batching writer thread on SQLite
-(sqlite_claims.py), short SQLAlchemy transactions on PostgreSQL (sql_claims.py).
+(sqlite_claims.py), prepared statements on psycopg's pool for PostgreSQL
+(pg_claims.py). sql_claims.py does the same through SQLAlchemy for anything else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters import sql_outbox, sql_purge
+from service.adapters.pg_claims import PgClaims
 from service.adapters.sql_claims import SqlClaims
 from service.adapters.sql_engine import create_engine
 from service.adapters.sql_migrate import migrate
@@ -67,6 +69,8 @@ async def open_store(database_url: str) -> SqlDecisionStore:
         await migrate(engine)
         if engine.dialect.name == "sqlite" and engine.url.database:
             claims = SqliteClaims(engine.url.database)
+        elif engine.dialect.name == "postgresql":
+            claims = PgClaims(database_url)
         await claims.start()
     except BaseException:
         await engine.dispose()

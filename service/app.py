@@ -115,6 +115,8 @@ async def start_service(settings: Settings) -> RunningService:
             lease_s=settings.plaid.live_balance_budget_s,
             clock=utc_now,
         )
+        # Runs before the store closes (the stack unwinds last-in first-out).
+        stack.push_async_callback(evaluator.drain, settings.plaid.live_balance_budget_s)
         reports = Reports(store, PlaidReportFormat(), utc_now, outbox.wake)
         servicer = RiskDecisionServicer(evaluator, reports, metrics)
         keys = settings.server.api_key_hashes

@@ -96,6 +96,14 @@ class IdempotentEvaluator:
         task.add_done_callback(lambda done: self._forget(local, done))
         return await asyncio.shield(task)
 
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (at most timeout_s) for evaluations still running: at shutdown their
+        callers are gone, but a Plaid answer must still reach the ledger before the
+        store closes, or a retry would call Plaid again for the same payment."""
+        running = set(self._in_flight.values())
+        if running:
+            await asyncio.wait(running, timeout=timeout_s)
+
     def _forget(
         self, local: tuple[str, str, str], task: asyncio.Task[Decision]
     ) -> None:

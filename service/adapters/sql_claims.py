@@ -1,8 +1,9 @@
-"""The ledger's claim / complete / release through SQLAlchemy (PostgreSQL replicas).
+"""The ledger's claim / complete / release through SQLAlchemy: the reference version.
 
+The service uses the faster sqlite_claims.py (SQLite) and pg_claims.py (PostgreSQL),
+which run the same statements; this one serves a store built on a bare engine.
 Replicas share the database, so a claim may race another replica's: every step is
-one conditional statement and a lost race is looked at again. SQLite uses the
-batching writer in sqlite_claims.py instead (one process writes; far less CPU).
+one conditional statement and a lost race is looked at again.
 """
 
 from __future__ import annotations

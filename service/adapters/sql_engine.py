@@ -18,7 +18,9 @@ def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
         # Replicas outlive database restarts and failovers: test connections on checkout.
-        return create_async_engine(url, pool_pre_ping=True)
+        # Only reads, reports and retention use this pool (the per-evaluation writes
+        # have pg_claims.py's): 10 connections here + 10 there per replica.
+        return create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     if url.database in (None, "", ":memory:"):
         # Each pooled connection would see its own empty database.
         raise ValueError(

@@ -38,7 +38,7 @@ __all__ = ["ClaimNotHeld", "SqlDecisionStore", "open_store"]
 
 
 class Claims(Protocol):
-    """The ledger's per-evaluation writes (SqliteClaims or SqlClaims)."""
+    """The ledger's per-evaluation writes (SqliteClaims, PgClaims or SqlClaims)."""
 
     async def start(self) -> None: ...
 
@@ -68,10 +68,15 @@ async def open_store(database_url: str) -> SqlDecisionStore:
     try:
         await migrate(engine)
         if engine.dialect.name == "sqlite" and engine.url.database:
-            claims = SqliteClaims(engine.url.database)
+            uri = engine.url.query.get("uri") in ("true", "1")
+            claims = SqliteClaims(engine.url.database, uri=uri)
         elif engine.dialect.name == "postgresql":
             claims = PgClaims(database_url)
-        await claims.start()
+        try:
+            await claims.start()
+        except BaseException:
+            await claims.close()
+            raise
     except BaseException:
         await engine.dispose()
         raise

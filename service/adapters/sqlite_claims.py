@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from service.adapters.sql_records import decision_from_json, decision_to_json
 from service.adapters.sql_schema import DONE
 from service.ports import Claim, ClaimNotHeld, ClaimState
@@ -32,6 +34,7 @@ from service.risk.model import Decision
 # Enough to drain a burst in one transaction, small enough to settle callers promptly.
 MAX_BATCH = 512
 BUSY_TIMEOUT_MS = 5000
+log = structlog.get_logger("service.ledger")
 
 _INSERT_PENDING = (
     "INSERT INTO decisions (caller, client_transaction_id, fingerprint, state, owner,"
@@ -78,11 +81,23 @@ class _Job:
     operation: _Operation
 
 
+# A settled job: its result, or the error its caller gets.
+_Outcome = tuple[_Job, Any, BaseException | None]
+
+
 class SqliteClaims:
     """claim / complete / release for the ledger, written by one thread in batches."""
 
-    def __init__(self, path: str, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        path: str,
+        max_batch: int = MAX_BATCH,
+        uri: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
         self._path = path
+        self._uri = uri
+        self._busy_timeout_ms = busy_timeout_ms
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._opened = threading.Event()
@@ -100,13 +115,13 @@ class SqliteClaims:
             raise self._open_error
 
     async def close(self) -> None:
-        """Finish every queued write, then close the connection."""
-        if self._closed or not self._thread.is_alive():
+        """Finish every queued write, then close the connection (also when called
+        twice at once: both return once the writes are done)."""
+        if not self._closed:
             self._closed = True
-            return
-        self._closed = True
-        self._jobs.put(None)
-        await asyncio.to_thread(self._thread.join)
+            self._jobs.put(None)
+        if self._thread.ident is not None:  # started
+            await asyncio.to_thread(self._thread.join)
 
     async def claim(
         self,
@@ -170,9 +185,11 @@ class SqliteClaims:
 
     async def _submit(self, operation: _Operation) -> Any:
         if self._closed:
-            raise RuntimeError("the ledger writer is closed")
+            raise _stopped()
         future = asyncio.get_running_loop().create_future()
         self._jobs.put(_Job(future, operation))
+        if not self._thread.is_alive():  # it stopped between our check and our put
+            _fail_queued(self._jobs)
         return await future
 
     # --- the writer thread -------------------------------------------------------
@@ -185,21 +202,30 @@ class SqliteClaims:
             self._opened.set()
             return
         self._opened.set()
+        in_hand: list[_Job] = []
         try:
             while (batch := self._next_batch()) is not None:
-                jobs, last = batch
-                if jobs:
-                    _settle(self._write(db, jobs))
+                in_hand, last = batch
+                if in_hand:
+                    _settle(self._write(db, in_hand))
+                in_hand = []
                 if last:
                     break
+        except BaseException as error:  # the thread ends here; its callers must not
+            log.error("ledger.writer_stopped", error=type(error).__name__)
         finally:
-            db.close()
+            # Nobody may wait forever: whatever is in hand or still queued fails.
+            self._closed = True
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+            _settle([(job, None, _stopped()) for job in in_hand])
+            _fail_queued(self._jobs)
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: the writer issues BEGIN IMMEDIATE / COMMIT itself.
-        db = sqlite3.connect(self._path, isolation_level=None)
+        db = sqlite3.connect(self._path, isolation_level=None, uri=self._uri)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
         db.execute("PRAGMA foreign_keys=ON")
         return db
 
@@ -219,30 +245,50 @@ class SqliteClaims:
             jobs.append(job)
         return jobs, False
 
-    def _write(
-        self, db: sqlite3.Connection, jobs: Sequence[_Job]
-    ) -> list[tuple[_Job, Any, BaseException | None]]:
-        """All jobs in one transaction; if that fails, each alone so one bad job
-        cannot fail the others."""
-        with contextlib.suppress(Exception):
+    def _write(self, db: sqlite3.Connection, jobs: Sequence[_Job]) -> list[_Outcome]:
+        """All jobs in one transaction. If one job's statement fails, each runs alone
+        so that only it fails; if the database fails (locked past the busy timeout,
+        disk full), the batch fails at once rather than retrying job by job."""
+        try:
             return _transaction(db, jobs)
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+        except _JobFailed:
+            pass
+        except Exception as error:
+            log.error(
+                "ledger.write_failed",
+                error=type(error).__name__,
+                message=str(error),  # SQLite's text names tables, never values
+                jobs=len(jobs),
+            )
+            return [(job, None, error) for job in jobs]
+        outcomes: list[_Outcome] = []
         for job in jobs:
             try:
                 outcomes += _transaction(db, [job])
-            except Exception as error:  # handed to the caller
+            except _JobFailed as failed:
+                outcomes.append((job, None, failed.error))
+            except Exception as error:
                 outcomes.append((job, None, error))
         return outcomes
 
 
-def _transaction(
-    db: sqlite3.Connection, jobs: Sequence[_Job]
-) -> list[tuple[_Job, Any, BaseException | None]]:
+class _JobFailed(Exception):
+    """A job's own statement failed (not BEGIN or COMMIT)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _transaction(db: sqlite3.Connection, jobs: Sequence[_Job]) -> list[_Outcome]:
     db.execute("BEGIN IMMEDIATE")
     try:
-        results: list[tuple[_Job, Any, BaseException | None]] = [
-            (job, job.operation(db), None) for job in jobs
-        ]
+        results: list[_Outcome] = []
+        for job in jobs:
+            try:
+                results.append((job, job.operation(db), None))
+            except Exception as error:
+                raise _JobFailed(error) from error
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
@@ -251,9 +297,26 @@ def _transaction(
     return results
 
 
-def _settle(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+def _stopped() -> RuntimeError:
+    return RuntimeError("the ledger writer is closed")
+
+
+def _fail_queued(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    """Fail every job still queued (the writer thread is gone)."""
+    failed: list[_Outcome] = []
+    while True:
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            break
+        if job is not None:
+            failed.append((job, None, _stopped()))
+    _settle(failed)
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
     """Wake each waiting event loop once for the whole batch."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any, Any]]] = {}
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
     for outcome in outcomes:
         by_loop.setdefault(outcome[0].future.get_loop(), []).append(outcome)
     for loop, settled in by_loop.items():
@@ -262,7 +325,7 @@ def _settle(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
             loop.call_soon_threadsafe(_resolve, settled)
 
 
-def _resolve(outcomes: list[tuple[_Job, Any, BaseException | None]]) -> None:
+def _resolve(outcomes: list[_Outcome]) -> None:
     for job, result, error in outcomes:
         if job.future.done():  # the caller gave up (cancelled)
             continue

@@ -132,3 +132,65 @@ class TestTimes:
             < sqlite_time((moment + timedelta(microseconds=1)).astimezone(new_york))
         )
         assert sqlite_time(moment.astimezone(new_york)) == sqlite_time(moment)
+
+
+class TestFailures:
+    async def test_a_locked_database_fails_the_whole_batch_at_once(
+        self, sqlite_url: str, tmp_path: Path
+    ) -> None:
+        await (await open_store(sqlite_url)).close()  # migrated
+        path = sqlite_url.split("///", 1)[1]
+        writer = SqliteClaims(path, busy_timeout_ms=200)
+        await writer.start()
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            started = asyncio.get_running_loop().time()
+            results = await asyncio.gather(
+                *(
+                    writer.claim("acme", f"txn-{n}", "fp", "a", LEASE_S, NOW)
+                    for n in range(5)
+                ),
+                return_exceptions=True,
+            )
+            waited = asyncio.get_running_loop().time() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        try:
+            after = await writer.claim("acme", "txn-9", "fp", "a", LEASE_S, NOW)
+        finally:
+            await writer.close()
+
+        assert all(isinstance(r, sqlite3.OperationalError) for r in results)
+        assert waited < 1.5  # not one busy timeout per job
+        assert after.state is ClaimState.NEW  # the writer carries on
+
+    async def test_a_writer_that_dies_fails_its_callers_instead_of_hanging(
+        self, store: SqlDecisionStore
+    ) -> None:
+        writer = writer_of(store)
+
+        def fatal(db: sqlite3.Connection) -> None:
+            raise SystemExit("the thread is gone")
+
+        with pytest.raises(RuntimeError, match="closed"):
+            await asyncio.wait_for(writer._submit(fatal), timeout=5)
+        with pytest.raises(RuntimeError, match="closed"):
+            await asyncio.wait_for(
+                store.claim("acme", "txn-1", "fp", "a", LEASE_S, NOW), timeout=5
+            )
+
+    async def test_closing_twice_at_once_waits_for_the_writes_both_times(
+        self, sqlite_url: str
+    ) -> None:
+        store = await open_store(sqlite_url)
+        writer = writer_of(store)
+        claim = asyncio.ensure_future(
+            store.claim("acme", "txn-1", "fp", "a", LEASE_S, NOW)
+        )
+        await asyncio.sleep(0)
+        await asyncio.gather(writer.close(), writer.close())
+
+        assert (await claim).state is ClaimState.NEW
+        await store.close()

@@ -229,3 +229,35 @@ class TestSingleFlight:
             )
         fake.release.set()
         await first
+
+
+class TestDrain:
+    async def test_shutdown_waits_for_a_running_evaluation_to_be_stored(self) -> None:
+        fake, store = SlowSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        evaluator = idempotent(fake, store)
+        caller = asyncio.create_task(evaluator.evaluate(request(), None))
+        await asyncio.sleep(0.01)
+        caller.cancel()  # the server cancels its handlers at shutdown
+
+        draining = asyncio.create_task(evaluator.drain(5))
+        await asyncio.sleep(0.01)
+        assert not draining.done()  # Plaid has not answered yet
+        fake.release.set()
+        await draining
+
+        assert (await store.get("anonymous", "tx-1")) is not None
+
+    async def test_it_gives_up_after_its_timeout(self) -> None:
+        fake, store = SlowSource(), InMemoryDecisionStore()
+        scripted(fake, 1)
+        evaluator = idempotent(fake, store)
+        caller = asyncio.create_task(evaluator.evaluate(request(), None))
+        await asyncio.sleep(0.01)
+
+        started = time.monotonic()
+        await evaluator.drain(0.05)
+
+        assert time.monotonic() - started < 1
+        fake.release.set()
+        await caller

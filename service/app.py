@@ -37,7 +37,7 @@ from service.idempotency import IdempotentEvaluator
 from service.metrics import Metrics
 from service.outbox import OutboxWorker
 from service.ports import DecisionStore
-from service.readiness import CredentialsWatch
+from service.readiness import CredentialsWatch, Readiness
 from service.reporting import Reports
 from service.runtime import tune_garbage_collector
 
@@ -89,12 +89,13 @@ async def start_service(settings: Settings) -> RunningService:
         store = await open_store(settings.state.database_url.reveal())
         stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
+        readiness = Readiness(partial(_set_serving, health))
         source = PlaidSignalSource(
             RetryingPoster(transport, settings.plaid.retry), utc_now
         )
         credentials = CredentialsWatch(
             source,
-            partial(_set_serving, health),
+            partial(readiness.set, "plaid_credentials"),
             probe_interval_s=settings.plaid.credentials_probe_interval_s,
         )
         stack.push_async_callback(credentials.close)
@@ -129,7 +130,9 @@ async def start_service(settings: Settings) -> RunningService:
         stack.push_async_callback(server.stop, 0)  # only if a later start step fails
         outbox.start()
         stack.push_async_callback(outbox.stop)
-        _start_housekeeping(store, metrics, settings.state.retention_days, stack)
+        _start_housekeeping(
+            store, metrics, readiness, settings.state.retention_days, stack
+        )
         metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
         resources = stack.pop_all()
@@ -179,14 +182,17 @@ def _evaluator(
 def _start_housekeeping(
     store: DecisionStore,
     metrics: Metrics,
+    readiness: Readiness,
     retention_days: int,
     stack: contextlib.AsyncExitStack,
 ) -> None:
-    """Outbox gauges every few seconds; decisions past retention purged hourly."""
+    """Every few seconds the ledger's health (readiness) and the outbox gauges;
+    decisions past retention purged hourly."""
 
     async def forever() -> None:
         last_purge = -PURGE_INTERVAL_S
         while True:
+            await readiness.set("ledger", await store.ready())
             try:
                 metrics.outbox(await store.outbox_stats(utc_now()))
                 if asyncio.get_running_loop().time() - last_purge >= PURGE_INTERVAL_S:

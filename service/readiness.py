@@ -1,7 +1,9 @@
-"""Readiness that follows Plaid's view of our credentials (and shutdown, in app.py).
+"""Readiness: SERVING only while Plaid accepts our credentials and the ledger works.
 
 Rejected credentials make the service NOT_SERVING and start a probe, since an orchestrator
 stops sending traffic to a pod that is not ready and no call would ever succeed again.
+The same holds for a ledger that does not answer (checked by app.py's housekeeping).
+Shutdown sets NOT_SERVING on its own (app.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,28 @@ from service.ports import CallBudget, SignalSource
 
 log = structlog.get_logger("service.readiness")
 SetServing = Callable[[bool], Awaitable[None]]
+
+
+class Readiness:
+    """SERVING while no condition fails; each change of the whole is logged once."""
+
+    def __init__(self, set_serving: SetServing) -> None:
+        self._set_serving = set_serving
+        self._failing: set[str] = set()
+
+    @property
+    def failing(self) -> frozenset[str]:
+        return frozenset(self._failing)
+
+    async def set(self, condition: str, ok: bool) -> None:
+        """Record whether `condition` (e.g. "ledger") holds; SERVING needs all."""
+        was_serving = not self._failing
+        (self._failing.discard if ok else self._failing.add)(condition)
+        serving = not self._failing
+        if serving != was_serving:
+            report = log.info if serving else log.error
+            report("readiness.changed", serving=serving, failing=sorted(self._failing))
+            await self._set_serving(serving)
 
 
 class CredentialsWatch:

@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import grpc
 import pytest
+import structlog
 import yaml
 from google.type.money_pb2 import Money
 
@@ -18,6 +19,7 @@ from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from service.app import RunningService, start_service
 from service.config import Settings
 from service.emulator import RunningEmulator, default_scenario_path, start_emulator
+from service.logs import processors
 from tests.store.postgres import postgres_server, postgres_url
 
 __all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures for every package
@@ -168,6 +170,16 @@ def payment(
         rail=rail,
         ruleset_key=ruleset_key,
         **extra,
+    )
+
+
+@pytest.fixture(autouse=True)
+def production_log_processors() -> None:
+    """In-process services log through the same processors as `ach-risk serve` (whose
+    tracebacks carry no locals), written to whatever sys.stdout is at the time so that
+    pytest captures it; structlog's defaults would print locals, tokens included."""
+    structlog.configure(
+        processors=processors(console=True), cache_logger_on_first_use=False
     )
 
 

@@ -86,6 +86,10 @@ class PgClaims:
         """Close every pooled connection."""
         await self._pool.close()
 
+    def healthy(self) -> bool:
+        """The pool is open (each connection is checked when it is taken)."""
+        return not self._pool.closed
+
     async def claim(
         self,
         caller: str,

@@ -35,6 +35,10 @@ class SqlClaims:
     async def close(self) -> None:
         """Nothing to close: the store disposes of the engine."""
 
+    def healthy(self) -> bool:
+        """Always: the engine's pool connects on demand."""
+        return True
+
     async def claim(
         self,
         caller: str,

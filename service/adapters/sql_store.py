@@ -44,6 +44,10 @@ class Claims(Protocol):
 
     async def close(self) -> None: ...
 
+    def healthy(self) -> bool:
+        """False once the writes cannot work any more (writer stopped, pool closed)."""
+        ...
+
     async def claim(
         self,
         caller: str,
@@ -175,7 +179,10 @@ class SqlDecisionStore:
         return await sql_purge.purge(self._engine, before)
 
     async def ready(self) -> bool:
-        """Whether the database answers `SELECT 1` within the readiness timeout."""
+        """Whether the evaluations' writes can work and the database answers
+        `SELECT 1` within the readiness timeout."""
+        if not self._claims.healthy():
+            return False
         try:
             async with asyncio.timeout(self._ready_timeout_s):
                 async with self._engine.connect() as connection:

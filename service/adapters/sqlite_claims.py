@@ -123,6 +123,10 @@ class SqliteClaims:
         if self._thread.ident is not None:  # started
             await asyncio.to_thread(self._thread.join)
 
+    def healthy(self) -> bool:
+        """The writer thread is running and not closed."""
+        return not self._closed and self._thread.is_alive()
+
     async def claim(
         self,
         caller: str,

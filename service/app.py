@@ -192,8 +192,8 @@ def _start_housekeeping(
     async def forever() -> None:
         last_purge = -PURGE_INTERVAL_S
         while True:
-            await readiness.set("ledger", await store.ready())
             try:
+                await readiness.set("ledger", await store.ready())
                 metrics.outbox(await store.outbox_stats(utc_now()))
                 if asyncio.get_running_loop().time() - last_purge >= PURGE_INTERVAL_S:
                     last_purge = asyncio.get_running_loop().time()

@@ -181,6 +181,11 @@ class UnknownTransaction(Exception):
 class ClaimNotHeld(Exception):
     """complete() found no PENDING claim of this owner: taken over, released, decided."""
 
+    def __init__(self, owner: str, txid: str) -> None:
+        super().__init__(
+            f"no pending claim of {owner!r} on {txid!r}: lease lost or decided"
+        )
+
 
 class DecisionStore(Protocol):
     """The ledger of decisions and the outbox of reports; every key includes the caller."""

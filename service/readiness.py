@@ -35,7 +35,10 @@ class Readiness:
     async def set(self, condition: str, ok: bool) -> None:
         """Record whether `condition` (e.g. "ledger") holds; SERVING needs all."""
         was_serving = not self._failing
-        (self._failing.discard if ok else self._failing.add)(condition)
+        if ok:
+            self._failing.discard(condition)
+        else:
+            self._failing.add(condition)
         serving = not self._failing
         if serving != was_serving:
             report = log.info if serving else log.error

@@ -17,8 +17,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
-from service.adapters.sql_records import decision_from_json, decision_to_json
-from service.adapters.sql_schema import DONE
+from service.adapters.sql_records import decision_to_json, found_claim
+from service.adapters.sql_schema import utc
 from service.ports import Claim, ClaimNotHeld, ClaimState
 from service.risk.model import Decision
 
@@ -100,7 +100,7 @@ class PgClaims:
         now: datetime,
     ) -> Claim:
         """Atomically start (or find) the evaluation of (caller, txid)."""
-        _aware(now)
+        now = utc(now)
         lease_until = now + timedelta(seconds=lease_s)
         async with self._pool.connection() as db:
             for _ in range(_CLAIM_ROUNDS):
@@ -115,14 +115,11 @@ class PgClaims:
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
     ) -> None:
         """Store the decision for a claim this owner holds; the row becomes DONE."""
-        _aware(now)
-        values = (decision_to_json(decision), now, caller, txid, owner)
+        values = (decision_to_json(decision), utc(now), caller, txid, owner)
         async with self._pool.connection() as db:
             done = await db.execute(_COMPLETE, values)
         if done.rowcount != 1:
-            raise ClaimNotHeld(
-                f"no pending claim of {owner!r} on {txid!r}: lease lost or decided"
-            )
+            raise ClaimNotHeld(owner, txid)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""
@@ -148,13 +145,9 @@ async def _claim_once(
     row = await (await db.execute(_FIND, (caller, txid))).fetchone()
     if row is None:  # released between our insert and our read
         return None
-    found, state, holder, held_until, stored = row
-    if found != fingerprint:
-        return Claim(ClaimState.CONFLICT)
-    if state == DONE:
-        return Claim(ClaimState.DONE, decision_from_json(stored))
-    if holder != owner and held_until > now:
-        return Claim(ClaimState.IN_FLIGHT)
+    settled = found_claim(row, fingerprint, owner, now)
+    if settled is not None:
+        return settled
     taken = await db.execute(
         _TAKE_OVER,
         (owner, lease_until, caller, txid, fingerprint, now, owner),
@@ -162,8 +155,3 @@ async def _claim_once(
     if await taken.fetchone() is not None:
         return Claim(ClaimState.NEW)
     return None
-
-
-def _aware(moment: datetime) -> None:
-    if moment.tzinfo is None:
-        raise ValueError("the store takes timezone-aware datetimes only")

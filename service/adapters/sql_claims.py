@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.adapters.sql_records import decision_from_json, decision_to_json
+from service.adapters.sql_records import decision_to_json, found_claim
 from service.adapters.sql_schema import DONE, PENDING, decisions
 from service.ports import Claim, ClaimNotHeld, ClaimState
 from service.risk.model import Decision
@@ -76,9 +76,7 @@ class SqlClaims:
         async with self._engine.begin() as connection:
             result = await connection.execute(done)
         if result.rowcount != 1:
-            raise ClaimNotHeld(
-                f"no pending claim of {owner!r} on {txid!r}: lease lost or decided"
-            )
+            raise ClaimNotHeld(owner, txid)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""
@@ -112,16 +110,19 @@ async def _claim_once(
         connection, caller, txid, fingerprint, owner, lease_until, now
     ):
         return Claim(ClaimState.NEW)
-    found = sa.select(decisions).where(*_key(caller, txid))
+    found = sa.select(
+        decisions.c.fingerprint,
+        decisions.c.state,
+        decisions.c.owner,
+        decisions.c.lease_until,
+        decisions.c.decision_json,
+    ).where(*_key(caller, txid))
     row = (await connection.execute(found)).first()
     if row is None:  # released between our insert and our read
         return None
-    if row.fingerprint != fingerprint:
-        return Claim(ClaimState.CONFLICT)
-    if row.state == DONE:
-        return Claim(ClaimState.DONE, decision_from_json(row.decision_json))
-    if row.owner != owner and row.lease_until > now:
-        return Claim(ClaimState.IN_FLIGHT)
+    settled = found_claim(tuple(row), fingerprint, owner, now)
+    if settled is not None:
+        return settled
     # The lease ended (or is ours): only one taker's UPDATE matches the old lease.
     take_over = (
         decisions.update()

@@ -11,6 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 
+def utc(moment: datetime) -> datetime:
+    """The moment in UTC; naive datetimes are refused (the store's one rule for times)."""
+    if moment.tzinfo is None:
+        raise ValueError("the store takes timezone-aware datetimes only")
+    return moment.astimezone(UTC)
+
+
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every database; naive values are refused."""
 
@@ -22,11 +29,9 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     ) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("the store takes timezone-aware datetimes only")
-        utc = value.astimezone(UTC)
+        in_utc = utc(value)
         # SQLite keeps fixed-width naive text, which compares in time order only in one zone.
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+        return in_utc.replace(tzinfo=None) if dialect.name == "sqlite" else in_utc
 
     def process_result_value(
         self, value: datetime | None, dialect: Dialect

@@ -26,15 +26,12 @@ from service.adapters.sql_schema import DONE, decisions, reports
 from service.adapters.sqlite_claims import SqliteClaims
 from service.ports import (
     Claim,
-    ClaimNotHeld,
     OutboxStats,
     ReportKind,
     ReportRecord,
     StoredDecision,
 )
 from service.risk.model import Decision
-
-__all__ = ["ClaimNotHeld", "SqlDecisionStore", "open_store"]
 
 
 class Claims(Protocol):

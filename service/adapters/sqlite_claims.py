@@ -21,13 +21,13 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from service.adapters.sql_records import decision_from_json, decision_to_json
-from service.adapters.sql_schema import DONE
+from service.adapters.sql_records import decision_to_json, found_claim
+from service.adapters.sql_schema import utc
 from service.ports import Claim, ClaimNotHeld, ClaimState
 from service.risk.model import Decision
 
@@ -62,9 +62,7 @@ _RELEASE = (
 
 def sqlite_time(moment: datetime) -> str:
     """UTC as SQLAlchemy stores a SQLite DATETIME: fixed width, so text order is time order."""
-    if moment.tzinfo is None:
-        raise ValueError("the store takes timezone-aware datetimes only")
-    t = moment.astimezone(UTC)
+    t = utc(moment)
     return (
         f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
         f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
@@ -140,29 +138,22 @@ class SqliteClaims:
         lease_until = sqlite_time(now + timedelta(seconds=lease_s))
         at = sqlite_time(now)
 
-        def claim(db: sqlite3.Connection) -> tuple[ClaimState, str | None]:
+        def claim(db: sqlite3.Connection) -> Claim:
             inserted = db.execute(
                 _INSERT_PENDING, (caller, txid, fingerprint, owner, lease_until, at)
             )
             if inserted.rowcount == 1:
-                return ClaimState.NEW, None
+                return Claim(ClaimState.NEW)
             # The batch holds SQLite's write lock: the row cannot change under us.
-            found, state, holder, held_until, stored = db.execute(
-                _FIND, (caller, txid)
-            ).fetchone()
-            if found != fingerprint:
-                return ClaimState.CONFLICT, None
-            if state == DONE:
-                return ClaimState.DONE, stored
-            if holder != owner and held_until > at:
-                return ClaimState.IN_FLIGHT, None
+            row = db.execute(_FIND, (caller, txid)).fetchone()
+            settled = found_claim(row, fingerprint, owner, at)
+            if settled is not None:
+                return settled
             db.execute(_TAKE_OVER, (owner, lease_until, caller, txid))
-            return ClaimState.NEW, None
+            return Claim(ClaimState.NEW)
 
-        state, stored = await self._submit(claim)
-        if state is ClaimState.DONE:
-            return Claim(state, decision_from_json(stored))
-        return Claim(state)
+        claimed: Claim = await self._submit(claim)
+        return claimed
 
     async def complete(
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
@@ -174,9 +165,7 @@ class SqliteClaims:
             return db.execute(_COMPLETE, values).rowcount
 
         if await self._submit(complete) != 1:
-            raise ClaimNotHeld(
-                f"no pending claim of {owner!r} on {txid!r}: lease lost or decided"
-            )
+            raise ClaimNotHeld(owner, txid)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""

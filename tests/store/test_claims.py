@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.sql_store import ClaimNotHeld, SqlDecisionStore
-from service.ports import Claim, ClaimState
+from service.adapters.sql_store import SqlDecisionStore
+from service.ports import Claim, ClaimNotHeld, ClaimState
 from tests.store.examples import LEASE_S, NOW, decision, later
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.adapters.sql_store import ClaimNotHeld
-from service.ports import ClaimState, ReportKind, UnknownTransaction
+from service.ports import ClaimNotHeld, ClaimState, ReportKind, UnknownTransaction
 from tests.store.examples import LEASE_S, NOW, decision
 
 

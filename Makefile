@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: setup run emulator protos protos-check buf-lint lint fmt test check clean
+.PHONY: setup run emulator protos protos-check buf-lint buf-release lint fmt test check clean
 
 setup: $(STAMP)
 
@@ -34,9 +34,25 @@ protos: $(STAMP)
 protos-check: $(STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 
+## plaid-examples: regenerate tests/fixtures/plaid (Plaid's documented bodies) from the vendored spec
+.PHONY: plaid-examples plaid-examples-check
+plaid-examples: $(STAMP)
+	$(BIN)/python scripts/plaid_examples.py
+
+plaid-examples-check: $(STAMP)
+	$(BIN)/python scripts/plaid_examples.py --check
+
 buf-lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python scripts/gen_protos.py --check
 	node_modules/.bin/buf lint
+	mkdir -p build
+	node_modules/.bin/buf build -o build/achrisk-v1.binpb
+	node_modules/.bin/buf breaking build/achrisk-v1.binpb --against protos/released/achrisk-v1.binpb
+
+## buf-release: record the current contract as the one `buf breaking` guards (after a release)
+buf-release: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+	node_modules/.bin/buf build -o protos/released/achrisk-v1.binpb
 
 lint: $(STAMP) buf-lint
 	$(BIN)/ruff format --check service tests scripts bench
@@ -49,7 +65,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix service tests scripts bench
 
 ## test: the whole suite (fails if generated code drifted from protos/)
-test: $(STAMP) protos-check
+test: $(STAMP) protos-check plaid-examples-check
 	$(BIN)/python -m pytest
 
 check: lint test

@@ -297,6 +297,8 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
             "auth.disabled",
             note="no ACH_RISK_API_KEYS_FILE: allowed only on loopback with the emulator",
         )
+    for note in settings.notes:
+        log.warning("config.deprecated", note=note)
     if settings.state.development_fingerprint_key:
         log.warning(
             "ledger.development_fingerprint_key",

@@ -11,7 +11,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError
 
-from service.config_policies import Policies, PolicyFile, Strict, policies_from
+from service.config_policies import (
+    Policies,
+    PolicyFile,
+    Strict,
+    policies_from,
+    registry_migration_note,
+)
 from service.config_server import ServerFile, ServerSettings, server_settings
 from service.outbox import OutboxPolicy
 from service.secret import Secret
@@ -171,6 +177,7 @@ class Settings:
             log_format=log_format,  # type: ignore[arg-type]
             log_level=log_level,
             config_source=source,
+            notes=tuple(filter(None, [registry_migration_note(file)])),
         )
 
 

@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from service.risk.degraded import DegradedPolicy, DegradedRule, FailureClass
 from service.risk.model import Rail, Result
 from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import RulesetDeclaration
+from service.risk.realtime import RulesetDeclaration, RulesetType
+
+# The ruleset Plaid applies when a request names none (accounts since 2025-10-15).
+DEFAULT_RULESET_KEY = "default"
 
 
 class Strict(BaseModel):
@@ -24,8 +27,40 @@ class Strict(BaseModel):
 
 
 class _Ruleset(Strict):
-    balance_rule: bool
+    """One ruleset of the registry; `type` decides whether Plaid extracts live."""
+
+    type: Literal["balance_only", "transaction_scores"] | None = None
+    # A note of whether its rules test the balance (a warning on each decision when a
+    # Transaction Scores ruleset does: those rules ran on a cached balance).
+    balance_rule: bool | None = None
+    # The old key, read only to migrate: `type` replaces it.
     kind: Literal["balance_only", "transaction_score"] | None = None
+
+    @model_validator(mode="after")
+    def _declared(self) -> _Ruleset:
+        if self.type is None and self.kind is None and self.balance_rule is None:
+            raise ValueError(
+                'declare type = "balance_only" or type = "transaction_scores"'
+            )
+        if self.type and self.kind and self.type.rstrip("s") != self.kind:
+            raise ValueError(
+                f"type {self.type!r} contradicts the old kind {self.kind!r}"
+            )
+        return self
+
+    @property
+    def is_legacy(self) -> bool:
+        return self.type is None
+
+    def declaration(self) -> RulesetDeclaration:
+        """Old `kind` maps to its type; `balance_rule` alone says nothing of the type
+        (the type is then inferred from each answer)."""
+        declared = self.type or (
+            "transaction_scores" if self.kind == "transaction_score" else self.kind
+        )
+        return RulesetDeclaration(
+            RulesetType(declared) if declared else None, self.balance_rule
+        )
 
 
 class _BalancePolicy(Strict):
@@ -121,6 +156,12 @@ class Policies:
     degraded_default: DegradedPolicy = field(default_factory=DegradedPolicy)
     degraded_by_caller: Mapping[str, DegradedPolicy] = field(default_factory=dict)
 
+    def requested_type(self, ruleset_key: str | None) -> RulesetType | None:
+        """The declared type of the ruleset a request will run. With no key Plaid
+        applies the ruleset named `default`, if the account has one."""
+        declared = self.rulesets.get(ruleset_key or DEFAULT_RULESET_KEY)
+        return declared.type if declared else None
+
     def balance_for(self, rail: Rail) -> BalancePolicy:
         return self.balance_by_rail.get(rail, self.balance_default)
 
@@ -138,10 +179,7 @@ def policies_from(file: PolicyFile) -> Policies:
         return balance(base.model_copy(update=o.model_dump(exclude_none=True)))
 
     return Policies(
-        rulesets={
-            k: RulesetDeclaration(v.balance_rule, v.kind)
-            for k, v in file.rulesets.items()
-        },
+        rulesets={k: v.declaration() for k, v in file.rulesets.items()},
         score=ScorePolicy(**file.score_policy.model_dump()),
         balance_default=balance(base),
         balance_by_rail={
@@ -151,6 +189,20 @@ def policies_from(file: PolicyFile) -> Policies:
         realtime_window=timedelta(seconds=file.realtime.window_s),
         degraded_default=_degraded(file.degraded.default),
         degraded_by_caller={k: _degraded(v) for k, v in file.degraded.callers.items()},
+    )
+
+
+def registry_migration_note(file: PolicyFile) -> str | None:
+    """One start-up warning naming every ruleset still declared with the old keys."""
+    legacy = sorted(k for k, v in file.rulesets.items() if v.is_legacy)
+    if not legacy:
+        return None
+    return (
+        f"rulesets {', '.join(legacy)} are declared with the old keys (`kind`, "
+        '`balance_rule`): add type = "balance_only" or type = "transaction_scores" '
+        "to each. Plaid's ruleset type alone decides whether it extracts a live "
+        "balance; `balance_rule` stays as a note. Until then `kind` maps to its type "
+        "and `balance_rule` alone leaves the type to be inferred from each answer."
     )
 
 

@@ -111,8 +111,10 @@ class PlaidFailure(RiskServiceError):
         error_code: str | None = None,
         request_id: str | None = None,
         calls: tuple[PlaidCall, ...] = (),
+        answer_field: str | None = None,
     ) -> None:
         super().__init__(message)
+        self.answer_field = answer_field  # the malformed field of Plaid's answer
         self.kind = kind
         self.endpoint = endpoint
         self.http_status = http_status

@@ -28,7 +28,12 @@ from service.risk.model import (
     RealtimeReport,
 )
 from service.risk.policy import decide_balance, decide_signal
-from service.risk.realtime import assess_balance_endpoint, assess_signal, settle_as_of
+from service.risk.realtime import (
+    RulesetType,
+    assess_balance_endpoint,
+    assess_signal,
+    settle_as_of,
+)
 
 # Failures a degraded-mode policy may answer; any other failure is the caller's to see.
 DEGRADABLE = {
@@ -103,10 +108,11 @@ class Evaluator:
     def _budget(
         self, attempt: PaymentAttempt, now: float, deadline: float | None
     ) -> CallBudget:
-        """Scores-only answers come in seconds; a live balance can take 30 s or more."""
-        declared = self._policies.rulesets.get(attempt.ruleset_key or "")
+        """Transaction Scores answers come in seconds; a live balance can take 30 s or
+        more, so anything not declared Transaction Scores gets the long budget."""
         b = self._budgets
-        if attempt.rail.is_ach and declared is not None and not declared.balance_rule:
+        declared = self._policies.requested_type(attempt.ruleset_key)
+        if attempt.rail.is_ach and declared is RulesetType.TRANSACTION_SCORES:
             total_s, attempt_s = b.scores_s, b.scores_attempt_s
         else:
             total_s, attempt_s = b.live_balance_s, b.live_balance_attempt_s
@@ -116,8 +122,14 @@ class Evaluator:
         self, request: PaymentRequest, budget: CallBudget
     ) -> Decision:
         attempt = request.attempt
+        context = request.context
+        if (
+            self._policies.requested_type(attempt.ruleset_key)
+            is RulesetType.BALANCE_ONLY
+        ):
+            context = context.for_balance_only()
         answer, calls = await self._plaid.evaluate_signal(
-            attempt, request.account, request.context, budget
+            attempt, request.account, context, budget
         )
         realtime = assess_signal(
             answer,
@@ -135,6 +147,7 @@ class Evaluator:
             applied_ruleset=answer.ruleset,
             scores=answer.scores,
             plaid_warnings=answer.warnings,
+            core_attributes=answer.core_attributes,
         )
 
     async def _evaluate_balance(

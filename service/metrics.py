@@ -60,8 +60,10 @@ class Metrics:
         )
         self.realtime = Counter(
             "achrisk_realtime_balance_total",
-            "Decisions by real-time balance basis and whether a live balance was fetched.",
-            ["basis", "fetched"],
+            "Decisions by real-time balance basis, whether a live extraction was asked "
+            "of the bank (attempted, billed by Plaid) and whether a fresh balance came "
+            "back (fetched).",
+            ["basis", "attempted", "fetched"],
             registry=r,
         )
         self.disagreements = Counter(
@@ -113,7 +115,11 @@ class Metrics:
             verdict.source.value,
             str(decision.degraded).lower(),
         ).inc()
-        self.realtime.labels(realtime.basis.value, str(realtime.fetched).lower()).inc()
+        self.realtime.labels(
+            realtime.basis.value,
+            str(realtime.was_attempted).lower(),
+            str(realtime.fetched).lower(),
+        ).inc()
         for warning in realtime.warnings:
             self.disagreements.labels(warning.code).inc()
         if decision.degraded_cause is not None:

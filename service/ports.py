@@ -57,6 +57,13 @@ class SignalContext:
     user: EndUser | None = None
     ip_address: str | None = None
     user_agent: str | None = None
+    # False: send nothing only Transaction Scores reads (default_payment_method too).
+    sts_inputs: bool = True
+
+    def for_balance_only(self) -> SignalContext:
+        """A Balance-only ruleset ignores these inputs at best, and answers `user` or
+        `device` with 403 ADDENDUM_NOT_SIGNED at worst (docs/plaid-behaviour.md)."""
+        return SignalContext(client_user_id=self.client_user_id, sts_inputs=False)
 
 
 @dataclass(frozen=True, slots=True)

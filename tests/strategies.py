@@ -19,7 +19,11 @@ from service.risk.model import (
 )
 from service.risk.money import Money
 from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import BALANCE_ONLY_ATTRIBUTES, RulesetDeclaration
+from service.risk.realtime import (
+    BALANCE_ONLY_ATTRIBUTES,
+    RulesetDeclaration,
+    RulesetType,
+)
 
 INT64_MAX = 2**63 - 1
 CURRENCIES = ("USD", "JPY", "KWD")
@@ -140,8 +144,8 @@ registries = st.dictionaries(
     st.sampled_from(RULESET_KEYS[:3]),
     st.builds(
         RulesetDeclaration,
-        balance_rule=st.booleans(),
-        kind=st.sampled_from((None, "balance_only", "transaction_score")),
+        type=st.none() | st.sampled_from(RulesetType),
+        balance_rule=st.none() | st.booleans(),
     ),
 )
 
@@ -161,7 +165,7 @@ def signal_answers(draw: st.DrawFn, *, evidence: bool | None = None) -> SignalAn
         request_id="req-signal",
         ruleset=draw(st.none() | applied_rulesets),
         scores=answer_scores,
-        attribute_keys=draw(attribute_keys),
+        core_attributes=dict.fromkeys(draw(attribute_keys)),
         balance=balance,
         warnings=tuple(draw(st.lists(plaid_warnings, max_size=2))),
         sent_at=sent_at,

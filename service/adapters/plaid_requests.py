@@ -43,7 +43,9 @@ def signal_evaluate_body(
     """The JSON body of `/signal/evaluate`; amount is the exact USD value as a double."""
     optional = _present(
         ruleset_key=attempt.ruleset_key,
-        default_payment_method=_PAYMENT_METHOD.get(attempt.rail),
+        default_payment_method=_PAYMENT_METHOD.get(attempt.rail)
+        if context.sts_inputs
+        else None,
         user_present=context.user_present,
         is_recurring=context.is_recurring,
         client_user_id=context.client_user_id,

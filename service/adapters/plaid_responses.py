@@ -28,10 +28,16 @@ MAX_AMOUNT = 1e15
 
 
 class MalformedAnswer(ValueError):
-    """A Plaid answer that does not have the shape the schema promises."""
+    """A Plaid answer that does not have the shape the schema promises; `field` is
+    the JSON path of the offending value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
 
 
 def parse_scores(value: object) -> Scores | None:
+    """`scores`; the deprecated `risk_tier` may be absent (Plaid's documented shape)."""
     if value is None:
         return None
     data = _mapping(value, "scores")
@@ -43,80 +49,132 @@ def parse_scores(value: object) -> Scores | None:
         data.get("bank_initiated_return_risk"), "scores.bank_initiated_return_risk"
     )
     return Scores(
-        customer_initiated=_int(customer.get("score"), "customer score"),
-        customer_tier=_int(customer.get("risk_tier"), "customer risk_tier"),
-        bank_initiated=_int(bank.get("score"), "bank score"),
-        bank_tier=_int(bank.get("risk_tier"), "bank risk_tier"),
+        customer_initiated=_int(
+            customer.get("score"), "scores.customer_initiated_return_risk.score"
+        ),
+        customer_tier=_optional_int(
+            customer.get("risk_tier"), "scores.customer_initiated_return_risk.risk_tier"
+        ),
+        bank_initiated=_int(
+            bank.get("score"), "scores.bank_initiated_return_risk.score"
+        ),
+        bank_tier=_optional_int(
+            bank.get("risk_tier"), "scores.bank_initiated_return_risk.risk_tier"
+        ),
     )
 
 
 def parse_ruleset(value: object) -> AppliedRuleset | None:
+    """`ruleset`; the deprecated `outcome` is ignored, `result` is required."""
     if value is None:
         return None
     data = _mapping(value, "ruleset")
     result = data.get("result")
-    if not isinstance(result, str):
-        raise MalformedAnswer("ruleset.result is missing")
+    if result is None:
+        raise MalformedAnswer("ruleset.result", "is missing")
     details = data.get("triggered_rule_details")
-    details = _mapping(details, "triggered_rule_details") if details is not None else {}
+    if details is None:
+        details = {}
+    details = _mapping(details, "ruleset.triggered_rule_details")
     return AppliedRuleset(
-        key=_optional_text(data.get("ruleset_key")),
-        result=result,
-        custom_action_key=_optional_text(details.get("custom_action_key")),
-        internal_note=_optional_text(details.get("internal_note")),
+        key=_optional_str(data.get("ruleset_key"), "ruleset.ruleset_key"),
+        result=_str(result, "ruleset.result"),
+        custom_action_key=_optional_str(
+            details.get("custom_action_key"),
+            "ruleset.triggered_rule_details.custom_action_key",
+        ),
+        internal_note=_optional_str(
+            details.get("internal_note"),
+            "ruleset.triggered_rule_details.internal_note",
+        ),
     )
 
 
 def parse_warnings(value: object) -> tuple[PlaidWarning, ...]:
+    """`warnings`, always sent by Plaid (possibly empty); absent reads as none."""
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise MalformedAnswer("warnings is not a list")
-    return tuple(
-        PlaidWarning(
-            str(w.get("warning_type") or ""),
-            str(w.get("warning_code") or ""),
-            str(w.get("warning_message") or ""),
+        raise MalformedAnswer("warnings", "is not a list")
+    parsed = []
+    for index, item in enumerate(value):
+        name = f"warnings[{index}]"
+        w = _mapping(item, name)
+        parsed.append(
+            PlaidWarning(
+                *(
+                    _optional_str(w.get(key), f"{name}.{key}") or ""
+                    for key in ("warning_type", "warning_code", "warning_message")
+                )
+            )
         )
-        for w in (_mapping(item, "warnings[]") for item in value)
-    )
+    return tuple(parsed)
+
+
+def parse_core_attributes(value: object) -> dict[str, Any]:
+    """`core_attributes`, kept whole: absent or null reads as none."""
+    if value is None:
+        return {}
+    return _mapping(value, "core_attributes")
 
 
 def parse_signal_balance(attributes: dict[str, Any]) -> Balance:
     """Balance evidence in Signal's core_attributes; Signal evaluates USD accounts."""
-    updated = parse_time(attributes.get("balance_last_updated"), "balance_last_updated")
+    updated = parse_time(
+        attributes.get("balance_last_updated"), "core_attributes.balance_last_updated"
+    )
     return Balance(
         available=parse_amount(
-            attributes.get("available_balance"), "available_balance"
+            attributes.get("available_balance"), "core_attributes.available_balance"
         ),
-        current=parse_amount(attributes.get("current_balance"), "current_balance"),
+        current=parse_amount(
+            attributes.get("current_balance"), "core_attributes.current_balance"
+        ),
         currency="USD",
         as_of=updated,
         as_of_source=TimeSource.PLAID_REPORTED if updated else TimeSource.UNKNOWN,
     )
 
 
+def parse_request_id(body: dict[str, Any]) -> str:
+    """Every successful Plaid answer carries a request_id; one without it is no answer."""
+    value = body.get("request_id")
+    if value is None:
+        raise MalformedAnswer("request_id", "is missing")
+    text = _str(value, "request_id")
+    if not text:
+        raise MalformedAnswer("request_id", "is empty")
+    return text
+
+
 def parse_account_balance(body: dict[str, Any], account_id: str) -> Balance:
+    """The requested account's `balances` in an `/accounts/balance/get` answer."""
     accounts = body.get("accounts")
     if not isinstance(accounts, list):
-        raise MalformedAnswer("accounts is not a list")
-    for account in accounts:
+        raise MalformedAnswer("accounts", "is not a list")
+    for index, account in enumerate(accounts):
         if isinstance(account, dict) and account.get("account_id") == account_id:
-            balances = _mapping(account.get("balances"), "balances")
+            name = f"accounts[{index}].balances"
+            balances = _mapping(account.get("balances"), name)
             updated = parse_time(
-                balances.get("last_updated_datetime"), "last_updated_datetime"
+                balances.get("last_updated_datetime"), f"{name}.last_updated_datetime"
+            )
+            currency = _optional_str(
+                balances.get("iso_currency_code"), f"{name}.iso_currency_code"
+            ) or _optional_str(
+                balances.get("unofficial_currency_code"),
+                f"{name}.unofficial_currency_code",
             )
             return Balance(
-                available=parse_amount(balances.get("available"), "available"),
-                current=parse_amount(balances.get("current"), "current"),
-                currency=_optional_text(balances.get("iso_currency_code"))
-                or _optional_text(balances.get("unofficial_currency_code")),
+                available=parse_amount(balances.get("available"), f"{name}.available"),
+                current=parse_amount(balances.get("current"), f"{name}.current"),
+                currency=currency,
                 as_of=updated,
                 as_of_source=TimeSource.PLAID_REPORTED
                 if updated
                 else TimeSource.UNKNOWN,
             )
-    raise MalformedAnswer("the requested account is not in the answer")
+    raise MalformedAnswer("accounts", "does not hold the requested account")
 
 
 def parse_amount(value: object, name: str) -> Decimal | None:
@@ -124,9 +182,9 @@ def parse_amount(value: object, name: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MalformedAnswer(f"{name} is not a number")
+        raise MalformedAnswer(name, "is not a number")
     if not abs(value) < MAX_AMOUNT:
-        raise MalformedAnswer(f"{name} is not a plausible balance")
+        raise MalformedAnswer(name, "is not a plausible balance")
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
@@ -135,11 +193,11 @@ def parse_time(value: object, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise MalformedAnswer(f"{name} is not a string")
+        raise MalformedAnswer(name, "is not a string")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise MalformedAnswer(f"{name} is not an ISO 8601 time") from exc
+        raise MalformedAnswer(name, "is not an ISO 8601 time") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -165,20 +223,34 @@ def malformed(
         http_status=200,
         request_id=request_id,
         calls=failure_calls,
+        answer_field=exc.field,
     )
 
 
 def _mapping(value: object, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise MalformedAnswer(f"{name} is not an object")
+        raise MalformedAnswer(name, "is not an object")
     return value
 
 
 def _int(value: object, name: str) -> int:
+    if value is None:
+        raise MalformedAnswer(name, "is missing")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedAnswer(f"{name} is not an integer")
+        raise MalformedAnswer(name, "is not an integer")
     return value
 
 
-def _optional_text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _optional_int(value: object, name: str) -> int | None:
+    return None if value is None else _int(value, name)
+
+
+def _str(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise MalformedAnswer(name, "is not a string")
+    return value
+
+
+def _optional_str(value: object, name: str) -> str | None:
+    """A string field that may be null; an empty string reads as absent."""
+    return (_str(value, name) or None) if value is not None else None

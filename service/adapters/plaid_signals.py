@@ -12,6 +12,8 @@ from service.adapters.plaid_responses import (
     malformed,
     newest_time_in,
     parse_account_balance,
+    parse_core_attributes,
+    parse_request_id,
     parse_ruleset,
     parse_scores,
     parse_signal_balance,
@@ -104,14 +106,14 @@ class PlaidSignalSource:
 def _signal_answer(
     body: dict[str, Any], sent_at: datetime, received_at: datetime
 ) -> SignalAnswer:
-    attributes = body.get("core_attributes") or {}
-    if not isinstance(attributes, dict):
-        raise MalformedAnswer("core_attributes is not an object")
+    """Liberal in what Plaid sends: deprecated fields may be absent, unknown ones are
+    ignored, and only a value of the wrong type is malformed (docs/plaid-behaviour.md)."""
+    attributes = parse_core_attributes(body.get("core_attributes"))
     return SignalAnswer(
-        request_id=str(body.get("request_id") or ""),
+        request_id=parse_request_id(body),
         ruleset=parse_ruleset(body.get("ruleset")),
         scores=parse_scores(body.get("scores")),
-        attribute_keys=frozenset(attributes),
+        core_attributes=attributes,
         balance=parse_signal_balance(attributes),
         warnings=parse_warnings(body.get("warnings")),
         sent_at=sent_at,

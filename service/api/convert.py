@@ -223,6 +223,7 @@ def decision_pb(decision: Decision) -> pb.Decision:
 def _realtime(report: RealtimeReport) -> pb.RealtimeBalance:
     return pb.RealtimeBalance(
         fetched=report.fetched,
+        attempted=report.was_attempted,
         basis=getattr(pb, f"REALTIME_BALANCE_BASIS_{report.basis.value}"),
         warnings=[
             pb.RealtimeBalanceWarning(code=n.code, message=n.message)
@@ -261,9 +262,13 @@ def _add_signal_evidence(out: pb.Decision, decision: Decision) -> None:
     if decision.scores is not None:
         s = decision.scores
         out.scores.customer_initiated_return_risk.score = s.customer_initiated
-        out.scores.customer_initiated_return_risk.risk_tier = s.customer_tier
+        out.scores.customer_initiated_return_risk.risk_tier = s.customer_tier or 0
         out.scores.bank_initiated_return_risk.score = s.bank_initiated
-        out.scores.bank_initiated_return_risk.risk_tier = s.bank_tier
+        out.scores.bank_initiated_return_risk.risk_tier = s.bank_tier or 0
+    if decision.core_attributes:
+        # Struct holds JSON values as they are; a datetime attribute is already the
+        # ISO 8601 string Plaid wrote.
+        out.core_attributes.update(decision.core_attributes)
 
 
 def _balance(balance: Balance, now: datetime) -> pb.BalanceEvidence:

@@ -184,6 +184,7 @@ def _log_decision(decision: Decision, started: float) -> None:
         rail=decision.attempt.rail.value,
         result=decision.verdict.result.value,
         source=decision.verdict.source.value,
+        realtime_attempted=decision.realtime.was_attempted,
         realtime_fetched=decision.realtime.fetched,
         realtime_basis=decision.realtime.basis.value,
         realtime_warnings=[w.code for w in decision.realtime.warnings],

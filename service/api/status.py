@@ -134,6 +134,7 @@ def _plaid_status(exc: PlaidFailure) -> status_pb2.Status:
             ("plaidRequestId", exc.request_id),
             ("plaidEndpoint", exc.endpoint),
             ("failureKind", exc.kind.value),
+            ("plaidAnswerField", exc.answer_field),
         )
         if v
     }

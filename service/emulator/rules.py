@@ -51,4 +51,4 @@ def is_balance_rule(rule: Rule) -> bool:
 
 def fetches_live_balance(ruleset: Ruleset) -> bool:
     """Whether applying this ruleset makes Plaid fetch a real-time balance (SPEC 5)."""
-    return ruleset.kind == "balance_only" or any(map(is_balance_rule, ruleset.rules))
+    return ruleset.kind == "balance_only"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from service.risk.money import Money
 
@@ -46,12 +48,16 @@ class Source(enum.Enum):
 class Basis(enum.Enum):
     """Why the service believes a real-time balance call did or did not happen."""
 
-    RULESET_HAS_BALANCE_RULE = "RULESET_HAS_BALANCE_RULE"
-    RULESET_HAS_NO_BALANCE_RULE = "RULESET_HAS_NO_BALANCE_RULE"
+    RULESET_BALANCE_ONLY = "RULESET_BALANCE_ONLY"
+    RULESET_TRANSACTION_SCORES = "RULESET_TRANSACTION_SCORES"
     NO_RULESET = "NO_RULESET"
     INFERRED_FROM_RESPONSE = "INFERRED_FROM_RESPONSE"
     BALANCE_ENDPOINT = "BALANCE_ENDPOINT"
     NO_PLAID_RESPONSE = "NO_PLAID_RESPONSE"
+    # Decided from a ruleset's declared balance rule, before the ruleset type decided
+    # (docs/realtime-balance.md). Never emitted now; kept so stored decisions load.
+    RULESET_HAS_BALANCE_RULE = "RULESET_HAS_BALANCE_RULE"
+    RULESET_HAS_NO_BALANCE_RULE = "RULESET_HAS_NO_BALANCE_RULE"
 
 
 class TimeSource(enum.Enum):
@@ -82,12 +88,13 @@ class PaymentAttempt:
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """Plaid Signal's return-risk scores (1-99, higher is riskier) and tiers."""
+    """Plaid Signal's return-risk scores (1-99, higher is riskier) and, when Plaid
+    still sends them, the deprecated risk tiers (None when absent)."""
 
     customer_initiated: int
-    customer_tier: int
+    customer_tier: int | None
     bank_initiated: int
-    bank_tier: int
+    bank_tier: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,11 +140,16 @@ class SignalAnswer:
     request_id: str
     ruleset: AppliedRuleset | None
     scores: Scores | None
-    attribute_keys: frozenset[str]
+    # Every core attribute Plaid returned, as JSON values (evidence kept whole).
+    core_attributes: Mapping[str, Any]
     balance: Balance
     warnings: tuple[PlaidWarning, ...]
     sent_at: datetime
     received_at: datetime
+
+    @property
+    def attribute_keys(self) -> frozenset[str]:
+        return frozenset(self.core_attributes)
 
     def warning_codes(self) -> tuple[str, ...]:
         return tuple(w.warning_code for w in self.warnings)
@@ -169,11 +181,21 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class RealtimeReport:
-    """Whether a real-time balance call to the bank happened, and on what basis."""
+    """Whether a real-time balance call to the bank happened, and on what basis.
+
+    `attempted`: a live extraction was asked of the bank (Plaid bills it even when it
+    fails); `fetched`: a fresh balance came back. Fetched implies attempted.
+    """
 
     fetched: bool
     basis: Basis
     warnings: tuple[Note, ...] = ()
+    attempted: bool = False
+
+    @property
+    def was_attempted(self) -> bool:
+        """Attempted, also for decisions stored before `attempted` was recorded."""
+        return self.attempted or self.fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,3 +236,5 @@ class Decision:
     replayed: bool = False
     degraded: bool = False
     degraded_cause: DegradedCause | None = None
+    # Signal's core_attributes as Plaid returned them (empty for other calls).
+    core_attributes: Mapping[str, Any] = field(default_factory=dict)

@@ -1,11 +1,12 @@
-"""Did a real-time balance call to the bank happen? (SPEC 2.1), decided from evidence.
+"""Did a real-time balance call to the bank happen? Decided from the ruleset type.
 
-Plaid returns no "fetched" flag: the basis is the ruleset Plaid applied and what the
-operator declared about it, cross-checked against the shape and times of the answer.
+Plaid returns no "fetched" flag: the basis is the ruleset Plaid applied and the type the
+operator declared for it, cross-checked against the answer (docs/realtime-balance.md).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,19 +21,29 @@ from service.risk.model import (
     TimeSource,
 )
 
-# A Balance-only ruleset returns only these core attributes (reference/plaid.md 1.1.1).
+# A Balance-only ruleset returns only these core attributes (docs/plaid-behaviour.md).
 BALANCE_ONLY_ATTRIBUTES = frozenset(
     {"available_balance", "current_balance", "balance_last_updated"}
 )
-BALANCE_ONLY = "balance_only"
+
+
+class RulesetType(enum.Enum):
+    """A Signal ruleset's type, which alone decides whether Plaid extracts live."""
+
+    BALANCE_ONLY = "balance_only"
+    TRANSACTION_SCORES = "transaction_scores"
 
 
 @dataclass(frozen=True, slots=True)
 class RulesetDeclaration:
-    """What the operator declared about a Dashboard ruleset (the API does not say)."""
+    """What the operator declared about a Dashboard ruleset (the API does not say).
 
-    balance_rule: bool
-    kind: str | None = None
+    `type` None: declared with the old keys only, so the type is inferred from each
+    answer. `balance_rule` notes whether its rules test the balance.
+    """
+
+    type: RulesetType | None
+    balance_rule: bool | None = None
 
 
 def assess_signal(
@@ -41,10 +52,14 @@ def assess_signal(
     registry: Mapping[str, RulesetDeclaration],
     window: timedelta,
 ) -> RealtimeReport:
-    """Decide fetched/basis for a `/signal/evaluate` answer, with every disagreement."""
+    """Decide attempted/fetched/basis for a `/signal/evaluate` answer.
+
+    A Balance-only ruleset always asks the bank; a Transaction Scores ruleset never
+    does, whatever its rules test. Evidence may take a fetch away, never invent one.
+    """
     warnings: list[Note] = []
     if answer.ruleset is None:
-        fetched, basis = False, Basis.NO_RULESET
+        attempted, basis = False, Basis.NO_RULESET
         if requested_key:
             warnings.append(
                 Note(
@@ -56,9 +71,9 @@ def assess_signal(
     else:
         key = _applied_key(answer, requested_key, warnings)
         declaration = registry.get(key) if key else None
-        fetched, basis = _from_declaration(answer, key, declaration, window, warnings)
-    fetched = _gate_on_evidence(answer, fetched, window, warnings)
-    return RealtimeReport(fetched, basis, tuple(warnings))
+        attempted, basis = _from_declaration(answer, key, declaration, window, warnings)
+    fetched = _gate_on_evidence(answer, attempted, window, warnings)
+    return RealtimeReport(fetched, basis, tuple(warnings), attempted)
 
 
 def _applied_key(
@@ -100,46 +115,75 @@ def _from_declaration(
     window: timedelta,
     out: list[Note],
 ) -> tuple[bool, Basis]:
-    shape_balance_only = is_balance_only_shape(answer)
-    if declaration is None:
-        return shape_balance_only, Basis.INFERRED_FROM_RESPONSE
-    if declaration.balance_rule:
-        if declaration.kind == BALANCE_ONLY and answer.scores is not None:
+    """Whether a live extraction was asked of the bank, and the basis for saying so."""
+    if declaration is None or declaration.type is None:
+        return is_balance_only_shape(answer), Basis.INFERRED_FROM_RESPONSE
+    if declaration.type is RulesetType.BALANCE_ONLY:
+        if answer.scores is not None:
             out.append(
                 Note(
                     "DECLARED_BALANCE_ONLY_BUT_SCORES_RETURNED",
-                    f"ruleset {key} is declared Balance-only but Plaid returned scores",
+                    f"ruleset {key} is declared Balance-only but Plaid returned "
+                    "scores, as a Transaction Scores ruleset does: the declaration "
+                    "is probably out of date",
                 )
             )
-        return True, Basis.RULESET_HAS_BALANCE_RULE
-    if shape_balance_only:
+        return True, Basis.RULESET_BALANCE_ONLY
+    if is_balance_only_shape(answer):
         out.append(
             Note(
-                "DECLARED_NO_BALANCE_RULE_BUT_BALANCE_ONLY_SHAPE",
-                f"ruleset {key} is declared without a balance rule but the answer "
-                "has the Balance-only shape (no scores, only balance attributes)",
+                "DECLARED_TRANSACTION_SCORES_BUT_BALANCE_ONLY_SHAPE",
+                f"ruleset {key} is declared Transaction Scores but the answer has the "
+                "Balance-only shape (no scores, only balance attributes): the "
+                "declaration is probably out of date",
             )
         )
+    if declaration.balance_rule:
+        out.append(_cached_balance_rules_note(answer, key))
     updated = answer.balance.as_of
     if updated is not None and updated >= answer.sent_at - window:
         out.append(
             Note(
-                "DECLARED_NO_BALANCE_RULE_BUT_BALANCE_FRESH",
-                f"ruleset {key} is declared without a balance rule but "
+                "CACHED_BALANCE_RECENTLY_UPDATED",
                 f"balance_last_updated {updated.isoformat()} is within "
-                f"{int(window.total_seconds())} s of the call",
+                f"{int(window.total_seconds())} s of the call: Plaid may have "
+                "refreshed its data for this call, which a Transaction Scores "
+                "ruleset does without saying; no live extraction is claimed",
             )
         )
-    return False, Basis.RULESET_HAS_NO_BALANCE_RULE
+    return False, Basis.RULESET_TRANSACTION_SCORES
+
+
+def _cached_balance_rules_note(answer: SignalAnswer, key: str | None) -> Note:
+    updated = answer.balance.as_of
+    if updated is None:
+        age = "of unknown age (Plaid gave no balance_last_updated)"
+    else:
+        seconds = int((answer.received_at - updated).total_seconds())
+        age = f"{seconds} s old (balance_last_updated {updated.isoformat()})"
+    return Note(
+        "BALANCE_RULES_RAN_ON_CACHED_BALANCE",
+        f"ruleset {key} is a Transaction Scores ruleset: Plaid does not extract a "
+        f"live balance for it, so its balance rules ran on a cached balance {age}",
+    )
 
 
 def _gate_on_evidence(
-    answer: SignalAnswer, fetched: bool, window: timedelta, out: list[Note]
+    answer: SignalAnswer, attempted: bool, window: timedelta, out: list[Note]
 ) -> bool:
-    """Evidence can only take a claimed fetch away, never invent one."""
+    """Fetched: attempted, unless the answer shows no fresh balance came back."""
     has_balance = (
         answer.balance.available is not None or answer.balance.current is not None
     )
+    if attempted and not has_balance:
+        out.append(
+            Note(
+                "LIVE_BALANCE_NOT_RETURNED",
+                "a live balance extraction was asked of the bank but Plaid's answer "
+                "has no balance: the extraction failed (Plaid still bills it)",
+            )
+        )
+        return False
     if answer.scores is None and not has_balance:
         out.append(
             Note(
@@ -149,20 +193,21 @@ def _gate_on_evidence(
             )
         )
         return False
-    if fetched and not has_balance:
+    if attempted and answer.warnings:
+        codes = ", ".join(w.warning_code or w.warning_type for w in answer.warnings)
         out.append(
             Note(
-                "DECLARED_BALANCE_RULE_BUT_NO_BALANCE",
-                "the ruleset is declared with a balance rule but Plaid's answer has no "
-                "balance: nothing shows a balance was fetched",
+                "LIVE_BALANCE_WARNING",
+                f"Plaid answered the live balance extraction with warnings ({codes}): "
+                "the balance it returned is not known to be fresh",
             )
         )
         return False
     updated = answer.balance.as_of
-    if fetched and updated is not None and updated < answer.sent_at - window:
+    if attempted and updated is not None and updated < answer.sent_at - window:
         out.append(_stale_note("balance_last_updated", updated, answer.sent_at, window))
         return False
-    return fetched
+    return attempted
 
 
 def is_balance_only_shape(answer: SignalAnswer) -> bool:
@@ -182,23 +227,16 @@ def assess_balance_endpoint(answer: BalanceAnswer, window: timedelta) -> Realtim
     updated = answer.balance.as_of
     if answer.too_old:
         newest = updated.isoformat() if updated else "unknown"
-        return RealtimeReport(
-            False,
-            Basis.BALANCE_ENDPOINT,
-            (
-                Note(
-                    "BALANCE_OLDER_THAN_ALLOWED",
-                    f"the institution had no balance newer than the allowed age (newest: {newest})",
-                ),
-            ),
+        note = Note(
+            "BALANCE_OLDER_THAN_ALLOWED",
+            "the institution had no balance newer than the allowed age "
+            f"(newest: {newest})",
         )
+        return RealtimeReport(False, Basis.BALANCE_ENDPOINT, (note,), attempted=True)
     if updated is not None and updated < answer.sent_at - window:
-        return RealtimeReport(
-            False,
-            Basis.BALANCE_ENDPOINT,
-            (_stale_note("last_updated_datetime", updated, answer.sent_at, window),),
-        )
-    return RealtimeReport(True, Basis.BALANCE_ENDPOINT)
+        note = _stale_note("last_updated_datetime", updated, answer.sent_at, window)
+        return RealtimeReport(False, Basis.BALANCE_ENDPOINT, (note,), attempted=True)
+    return RealtimeReport(True, Basis.BALANCE_ENDPOINT, attempted=True)
 
 
 def _stale_note(

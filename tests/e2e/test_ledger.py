@@ -39,7 +39,7 @@ class TestReplay:
         assert second.replayed
         assert second.realtime_balance == first.realtime_balance
         assert second.realtime_balance.basis == (
-            pb.REALTIME_BALANCE_BASIS_RULESET_HAS_BALANCE_RULE
+            pb.REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY
         )
         assert list(second.plaid_request_ids) == list(first.plaid_request_ids)
 

@@ -223,7 +223,10 @@ class TestMetrics:
             'achrisk_decisions_total{degraded="false",rail="ACH_STANDARD",'
             'result="ACCEPT",source="SIGNAL_RULESET"}'
         )
-        realtime = 'achrisk_realtime_balance_total{basis="RULESET_HAS_BALANCE_RULE",fetched="true"}'
+        realtime = (
+            'achrisk_realtime_balance_total{attempted="true",'
+            'basis="RULESET_BALANCE_ONLY",fetched="true"}'
+        )
         rpc = 'achrisk_rpc_duration_seconds_count{code="OK",method="EvaluatePayment"}'
         plaid = (
             'achrisk_plaid_request_duration_seconds_count{endpoint="/signal/evaluate",'
@@ -231,7 +234,9 @@ class TestMetrics:
         )
         retries = 'achrisk_plaid_retries_total{endpoint="/signal/evaluate"}'
         before = await scrape(harness)
-        await admin.fault(endpoint="/signal/evaluate", error_code="RATE_LIMIT_EXCEEDED")
+        await admin.fault(
+            endpoint="/signal/evaluate", error_code="INTERNAL_SERVER_ERROR"
+        )
         request = payment(ruleset_key="balance-only", client_transaction_id="m-1")
         await harness.stub.EvaluatePayment(request, timeout=10)
         await harness.stub.EvaluatePayment(request, timeout=10)  # a replay

@@ -1,4 +1,5 @@
-"""Every row of SPEC 2.1: the service's realtime_balance equals the emulator's ground truth."""
+"""Every row of the basis table: the service's realtime_balance equals the emulator's
+ground truth, attempted and fetched both."""
 
 from __future__ import annotations
 
@@ -25,24 +26,26 @@ def warning_codes(decision: pb.Decision) -> list[str]:
 
 
 ROWS = [
-    # (case, token, account, rail, ruleset_key, expected basis, expected fetched)
+    # (case, token, account, rail, ruleset_key, basis, attempted, fetched)
     (
         "balance-only ruleset, declared",
         "access-sandbox-checking-ok",
         "checking-ok",
         ACH,
         "balance-only",
-        "RULESET_HAS_BALANCE_RULE",
+        "RULESET_BALANCE_ONLY",
+        True,
         True,
     ),
     (
-        "STS ruleset with a balance rule, declared",
+        "STS ruleset with a balance rule, declared: cached, never live",
         "access-sandbox-checking-ok",
         "checking-ok",
         ACH,
         "sts-with-balance",
-        "RULESET_HAS_BALANCE_RULE",
-        True,
+        "RULESET_TRANSACTION_SCORES",
+        False,
+        False,
     ),
     (
         "STS ruleset without a balance rule, declared",
@@ -50,7 +53,8 @@ ROWS = [
         "checking-ok",
         ACH,
         "sts-scores-only",
-        "RULESET_HAS_NO_BALANCE_RULE",
+        "RULESET_TRANSACTION_SCORES",
+        False,
         False,
     ),
     (
@@ -61,6 +65,7 @@ ROWS = [
         "",
         "NO_RULESET",
         False,
+        False,
     ),
     (
         "undeclared Balance-only ruleset: inferred from the shape",
@@ -69,6 +74,7 @@ ROWS = [
         ACH,
         "unregistered-balance-only",
         "INFERRED_FROM_RESPONSE",
+        True,
         True,
     ),
     (
@@ -79,6 +85,7 @@ ROWS = [
         "unregistered-sts",
         "INFERRED_FROM_RESPONSE",
         False,
+        False,
     ),
     (
         "balance endpoint, live institution",
@@ -88,6 +95,7 @@ ROWS = [
         "",
         "BALANCE_ENDPOINT",
         True,
+        True,
     ),
     (
         "balance endpoint, cached-only institution",
@@ -96,6 +104,7 @@ ROWS = [
         RTP,
         "",
         "BALANCE_ENDPOINT",
+        True,
         False,
     ),
     (
@@ -105,15 +114,17 @@ ROWS = [
         RTP,
         "",
         "BALANCE_ENDPOINT",
+        True,
         False,
     ),
     (
-        "declared balance rule, but the Item needs re-linking (no evidence)",
+        "Balance-only ruleset, but the Item needs re-linking (no balance)",
         "access-sandbox-relink",
         "checking-relink",
         ACH,
         "balance-only",
-        "RULESET_HAS_BALANCE_RULE",
+        "RULESET_BALANCE_ONLY",
+        True,
         False,
     ),
 ]
@@ -121,7 +132,16 @@ ROWS = [
 
 class TestRealtimeBalanceMatchesGroundTruth:
     @pytest.mark.parametrize(
-        ("case", "token", "account", "rail", "ruleset", "basis", "fetched"),
+        (
+            "case",
+            "token",
+            "account",
+            "rail",
+            "ruleset",
+            "basis",
+            "attempted",
+            "fetched",
+        ),
         ROWS,
         ids=[r[0] for r in ROWS],
     )
@@ -135,12 +155,14 @@ class TestRealtimeBalanceMatchesGroundTruth:
         rail: pb.PaymentRail,
         ruleset: str,
         basis: str,
+        attempted: bool,
         fetched: bool,
     ) -> None:
         request = payment(token, account, rail=rail, ruleset_key=ruleset)
         decision = (await harness.stub.EvaluatePayment(request, timeout=10)).decision
         truth = (await admin.calls())[-1]
         assert basis_name(decision) == basis
+        assert decision.realtime_balance.attempted is attempted
         assert decision.realtime_balance.fetched is fetched
         assert truth["realtime_balance_fetched"] is fetched
         assert list(decision.plaid_request_ids) == [truth["request_id"]]
@@ -155,46 +177,51 @@ class TestRealtimeBalanceMatchesGroundTruth:
         decision = (await harness.stub.EvaluatePayment(payment(), timeout=10)).decision
         assert decision.requested_ruleset_key == ""
         assert decision.applied_ruleset_key == "balance-only"
-        assert basis_name(decision) == "RULESET_HAS_BALANCE_RULE"
+        assert basis_name(decision) == "RULESET_BALANCE_ONLY"
         assert decision.realtime_balance.fetched is True
         assert (await admin.calls())[-1]["realtime_balance_fetched"] is True
 
 
 class TestDisagreementsAreReported:
-    async def test_a_declared_balance_rule_with_a_stale_balance_is_not_a_fetch(
+    async def test_balance_rules_of_a_transaction_scores_ruleset_ran_on_a_cache(
         self, harness: Harness, admin: EmulatorAdmin
     ) -> None:
-        """The operator declared sts-with-balance, but its balance rule was removed."""
-        scenario = default_scenario()
-        ruleset = _ruleset(scenario, "sts-with-balance")
-        ruleset["rules"] = [{"result": "ACCEPT"}]
-        await admin.put_scenario(scenario)
+        """Plaid: an STS ruleset does not extract live, whatever its rules test."""
         request = payment(ruleset_key="sts-with-balance")
         decision = (await harness.stub.EvaluatePayment(request, timeout=10)).decision
-        assert basis_name(decision) == "RULESET_HAS_BALANCE_RULE"
-        assert decision.realtime_balance.fetched is False
-        assert "BALANCE_TIMESTAMP_PREDATES_CALL" in warning_codes(decision)
-        assert (await admin.calls())[-1]["realtime_balance_fetched"] is False
+        assert basis_name(decision) == "RULESET_TRANSACTION_SCORES"
+        assert not decision.realtime_balance.attempted
+        assert not decision.realtime_balance.fetched
+        assert warning_codes(decision) == ["BALANCE_RULES_RAN_ON_CACHED_BALANCE"]
+        message = decision.realtime_balance.warnings[0].message
+        age = decision.balance.age_seconds
+        assert f"ran on a cached balance {age} s old" in message or (
+            f"ran on a cached balance {age - 1} s old" in message
+        )
+        truth = (await admin.calls())[-1]
+        assert truth["realtime_balance_fetched"] is False
 
-    async def test_a_declared_scores_only_ruleset_answering_balance_only_is_flagged(
+    async def test_a_declared_transaction_scores_ruleset_answering_balance_only(
         self, harness: Harness, admin: EmulatorAdmin
     ) -> None:
-        """The registry says no balance rule; Plaid's answer has the Balance-only shape."""
+        """The registry says Transaction Scores; Plaid's answer has the Balance-only
+        shape: flagged, and not claimed as a fetch."""
         scenario = default_scenario()
         _ruleset(scenario, "sts-scores-only")["kind"] = "balance_only"
         _ruleset(scenario, "sts-scores-only")["rules"] = [{"result": "ACCEPT"}]
         await admin.put_scenario(scenario)
         request = payment(ruleset_key="sts-scores-only")
         decision = (await harness.stub.EvaluatePayment(request, timeout=10)).decision
-        assert basis_name(decision) == "RULESET_HAS_NO_BALANCE_RULE"
-        assert "DECLARED_NO_BALANCE_RULE_BUT_BALANCE_ONLY_SHAPE" in warning_codes(
+        assert basis_name(decision) == "RULESET_TRANSACTION_SCORES"
+        assert not decision.realtime_balance.fetched
+        assert "DECLARED_TRANSACTION_SCORES_BUT_BALANCE_ONLY_SHAPE" in warning_codes(
             decision
         )
 
     async def test_agreeing_evidence_produces_no_warnings(
         self, harness: Harness
     ) -> None:
-        for ruleset in ("balance-only", "sts-with-balance", "sts-scores-only"):
+        for ruleset in ("balance-only", "sts-scores-only"):
             request = payment(ruleset_key=ruleset)
             decision = (
                 await harness.stub.EvaluatePayment(request, timeout=10)
@@ -206,14 +233,31 @@ class TestEvidenceTravelsWithTheDecision:
     async def test_a_live_fetch_reports_values_time_and_age(
         self, harness: Harness
     ) -> None:
-        request = payment(ruleset_key="sts-with-balance")
+        request = payment(ruleset_key="balance-only")
         decision = (await harness.stub.EvaluatePayment(request, timeout=10)).decision
         balance = decision.balance
         assert (balance.available.units, balance.available.nanos) == (100, 0)
         assert (balance.current.units, balance.current.nanos) == (110, 0)
         assert balance.currency_code == "USD"
-        assert balance.as_of_source == pb.BALANCE_TIME_SOURCE_PLAID_REPORTED
+        assert balance.as_of_source == pb.BALANCE_TIME_SOURCE_RESPONSE_TIME
         assert 0 <= balance.age_seconds <= 5
+
+    async def test_every_core_attribute_travels_and_is_stored(
+        self, harness: Harness
+    ) -> None:
+        """All of Plaid's core_attributes, on the decision and read back from the ledger."""
+        request = payment(ruleset_key="sts-scores-only")
+        decision = (await harness.stub.EvaluatePayment(request, timeout=10)).decision
+        attributes = dict(decision.core_attributes)
+        assert len(attributes) >= 80
+        assert attributes["available_balance"] == 100
+        assert attributes["current_balance"] == 110
+        assert isinstance(attributes["balance_last_updated"], str)
+        stored = await harness.stub.GetDecision(
+            pb.GetDecisionRequest(client_transaction_id=request.client_transaction_id),
+            timeout=10,
+        )
+        assert stored.decision.core_attributes == decision.core_attributes
 
     async def test_a_cached_balance_reports_its_true_age(
         self, harness: Harness
@@ -253,4 +297,6 @@ class TestNoSilentPass:
         assert [w.warning_code for w in decision.plaid_warnings] == [
             "ITEM_LOGIN_REQUIRED"
         ]
-        assert "NO_EVIDENCE" in warning_codes(decision)
+        assert "LIVE_BALANCE_NOT_RETURNED" in warning_codes(decision)
+        assert decision.realtime_balance.attempted
+        assert not decision.realtime_balance.fetched

@@ -48,9 +48,10 @@ def stamp(text: Any) -> datetime:
 
 
 class TestBalanceTimes:
-    def test_a_live_fetch_stamps_the_balance_now(self, engine):
+    def test_balance_rules_of_a_transaction_score_ruleset_read_the_cache(self, engine):
         reply = engine.signal_evaluate(body(ruleset_key="sts-with-balance"))
-        assert stamp(reply.body["core_attributes"]["balance_last_updated"]) == NOW
+        updated = stamp(reply.body["core_attributes"]["balance_last_updated"])
+        assert updated == NOW - timedelta(seconds=21600)
 
     def test_without_a_fetch_the_balance_is_cached_balance_age_old(self, engine):
         reply = engine.signal_evaluate(body(ruleset_key="sts-scores-only"))

@@ -109,6 +109,6 @@ class TestLiveBalance:
     def test_balance_only_rulesets_always_fetch(self):
         assert fetches_live_balance(ruleset(FALLBACK, kind="balance_only"))
 
-    def test_transaction_score_rulesets_fetch_only_with_a_balance_rule(self):
-        assert fetches_live_balance(ruleset(RISKY, LOW_BALANCE, FALLBACK))
+    def test_transaction_score_rulesets_never_fetch_even_with_a_balance_rule(self):
+        assert not fetches_live_balance(ruleset(RISKY, LOW_BALANCE, FALLBACK))
         assert not fetches_live_balance(ruleset(RISKY, FALLBACK))

@@ -170,7 +170,7 @@ class TestRealtimeBalanceGroundTruth:
         ("token", "account", "ruleset", "fetched"),
         [
             ("access-sandbox-checking-ok", "checking-ok", "balance-only", True),
-            ("access-sandbox-checking-ok", "checking-ok", "sts-with-balance", True),
+            ("access-sandbox-checking-ok", "checking-ok", "sts-with-balance", False),
             ("access-sandbox-checking-ok", "checking-ok", "sts-scores-only", False),
             ("access-sandbox-checking-ok", "checking-ok", None, False),
             ("access-sandbox-relink", "checking-relink", "balance-only", False),

@@ -10,7 +10,7 @@ import pytest
 from service.config import EMULATOR_CREDENTIALS, ConfigError, Settings
 from service.risk.model import Rail
 from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import RulesetDeclaration
+from service.risk.realtime import RulesetDeclaration, RulesetType
 
 API_KEYS = str(Path(__file__).parents[1] / "fixtures" / "api-keys.toml")
 SANDBOX = {
@@ -57,10 +57,15 @@ class TestDefaults:
         settings = Settings.from_environ({})
         assert settings.config_source == "service/emulator_config.toml (packaged)"
         assert settings.policies.rulesets == {
-            "balance-only": RulesetDeclaration(True, "balance_only"),
-            "sts-with-balance": RulesetDeclaration(True, "transaction_score"),
-            "sts-scores-only": RulesetDeclaration(False, "transaction_score"),
+            "balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True),
+            "sts-with-balance": RulesetDeclaration(
+                RulesetType.TRANSACTION_SCORES, True
+            ),
+            "sts-scores-only": RulesetDeclaration(
+                RulesetType.TRANSACTION_SCORES, False
+            ),
         }
+        assert settings.notes == ()
         assert settings.policies.balance_for(Rail.WIRE).margin == Decimal("0.05")
 
     def test_without_a_file_outside_the_emulator_the_documented_defaults_apply(self):
@@ -114,11 +119,11 @@ class TestFile:
         path = write_toml(
             """
             [rulesets.bal]
-            balance_rule = true
-            kind = "balance_only"
+            type = "balance_only"
 
             [rulesets.sts]
-            balance_rule = false
+            type = "transaction_scores"
+            balance_rule = true
 
             [realtime]
             window_s = 30
@@ -133,12 +138,44 @@ class TestFile:
         settings = Settings.from_environ(SANDBOX, config_path=path)
         assert settings.config_source == path
         assert settings.policies.rulesets == {
-            "bal": RulesetDeclaration(True, "balance_only"),
-            "sts": RulesetDeclaration(False, None),
+            "bal": RulesetDeclaration(RulesetType.BALANCE_ONLY),
+            "sts": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, True),
         }
+        assert settings.notes == ()
         assert settings.policies.realtime_window == timedelta(seconds=30)
         assert settings.policies.score == ScorePolicy(50, 90, 60, 80)
         assert settings.plaid.pool_size == 64
+
+    def test_the_old_registry_keys_still_load_with_one_migration_note(self, write_toml):
+        path = write_toml(
+            """
+            [rulesets.old-bal]
+            balance_rule = true
+            kind = "balance_only"
+
+            [rulesets.old-sts]
+            balance_rule = true
+            kind = "transaction_score"
+
+            [rulesets.old-unknown]
+            balance_rule = true
+
+            [rulesets.new]
+            type = "transaction_scores"
+            """
+        )
+        settings = Settings.from_environ(SANDBOX, config_path=path)
+        assert settings.policies.rulesets == {
+            "old-bal": RulesetDeclaration(RulesetType.BALANCE_ONLY, True),
+            "old-sts": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, True),
+            # A balance rule alone says nothing of the type: inferred per answer.
+            "old-unknown": RulesetDeclaration(None, True),
+            "new": RulesetDeclaration(RulesetType.TRANSACTION_SCORES),
+        }
+        (note,) = settings.notes
+        assert "old-bal, old-sts, old-unknown are declared with the old keys" in note
+        assert 'type = "balance_only" or type = "transaction_scores"' in note
+        assert "new" not in note.split(" are declared")[0]
 
     def test_the_file_can_be_named_by_the_environment(self, write_toml):
         path = write_toml("[realtime]\nwindow_s = 5\n")
@@ -212,10 +249,15 @@ class TestFile:
                 "[balance_policy.rails.ach_standard]\nmargin = 1\n",
                 "balance_policy.rails",
             ),
-            ("[rulesets.x]\nkind = 'balance_only'\n", "rulesets.x.balance_rule"),
+            ("[rulesets.x]\n", "rulesets.x"),
+            ("[rulesets.x]\ntype = 'sts'\n", "rulesets.x.type"),
             (
                 "[rulesets.x]\nbalance_rule = true\nkind = 'sts'\n",
                 "rulesets.x.kind",
+            ),
+            (
+                "[rulesets.x]\ntype = 'balance_only'\nkind = 'transaction_score'\n",
+                "rulesets.x",
             ),
             (
                 "[score_policy]\nreview_bank_initiated = 101\n",

@@ -33,7 +33,7 @@ from service.risk.model import (
 )
 from service.risk.money import Money
 from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import RulesetDeclaration
+from service.risk.realtime import RulesetDeclaration, RulesetType
 from service.secret import Secret
 from tests.fakes import FakeSignalSource, InMemoryDecisionStore
 
@@ -46,7 +46,7 @@ def answer() -> SignalAnswer:
         request_id="r-1",
         ruleset=AppliedRuleset("balance-only", "ACCEPT"),
         scores=None,
-        attribute_keys=frozenset({"available_balance", "current_balance"}),
+        core_attributes=dict.fromkeys(("available_balance", "current_balance")),
         balance=Balance(Decimal(100), Decimal(110), "USD"),
         warnings=(),
         sent_at=NOW,
@@ -79,7 +79,7 @@ def idempotent(
     fake: FakeSignalSource, store: InMemoryDecisionStore, owner: str = "me"
 ) -> IdempotentEvaluator:
     policies = Policies(
-        rulesets={"balance-only": RulesetDeclaration(True, "balance_only")},
+        rulesets={"balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True)},
         score=ScorePolicy(),
         balance_default=BalancePolicy(),
         balance_by_rail={},
@@ -134,7 +134,7 @@ class TestReplay:
         assert not first.replayed
         assert second.replayed
         assert second.realtime == first.realtime
-        assert second.realtime.basis is Basis.RULESET_HAS_BALANCE_RULE
+        assert second.realtime.basis is Basis.RULESET_BALANCE_ONLY
         assert len(fake.budgets) == 1  # one Plaid call in all
 
     async def test_a_reused_id_with_another_payment_is_refused(self) -> None:

@@ -57,7 +57,7 @@ class TestSignalAnswer:
             request_id="req",
             ruleset=None,
             scores=None,
-            attribute_keys=frozenset(),
+            core_attributes={},
             balance=Balance(None, None, "USD"),
             warnings=(
                 PlaidWarning("BANK_ERROR", "ITEM_LOGIN_REQUIRED", "m"),

@@ -128,6 +128,23 @@ class TestParseScores:
         }
         assert parse_scores(body) == Scores(9, 1, 72, 7)
 
+    def test_the_deprecated_tiers_may_be_absent_or_null(self):
+        body = {
+            "customer_initiated_return_risk": {"score": 9},
+            "bank_initiated_return_risk": {"score": 82, "risk_tier": None},
+        }
+        assert parse_scores(body) == Scores(9, None, 82, None)
+
+    def test_a_missing_score_is_named(self):
+        body = {
+            "customer_initiated_return_risk": {"score": 9},
+            "bank_initiated_return_risk": {"risk_tier": 3},
+        }
+        with pytest.raises(MalformedAnswer) as raised:
+            parse_scores(body)
+        assert raised.value.field == "scores.bank_initiated_return_risk.score"
+        assert str(raised.value) == "scores.bank_initiated_return_risk.score is missing"
+
     def test_null_is_none(self):
         assert parse_scores(None) is None
 
@@ -145,21 +162,21 @@ class TestParseScores:
                     "customer_initiated_return_risk": {"score": "9", "risk_tier": 1},
                     "bank_initiated_return_risk": {"score": 1, "risk_tier": 1},
                 },
-                "customer score is not an integer",
+                "scores.customer_initiated_return_risk.score is not an integer",
             ),
             (
                 {
                     "customer_initiated_return_risk": {"score": 9, "risk_tier": 1},
                     "bank_initiated_return_risk": {"score": True, "risk_tier": 1},
                 },
-                "bank score is not an integer",
+                "scores.bank_initiated_return_risk.score is not an integer",
             ),
             (
                 {
-                    "customer_initiated_return_risk": {"score": 9},
+                    "customer_initiated_return_risk": {"score": 9, "risk_tier": "1"},
                     "bank_initiated_return_risk": {"score": 1, "risk_tier": 1},
                 },
-                "customer risk_tier is not an integer",
+                "scores.customer_initiated_return_risk.risk_tier is not an integer",
             ),
         ],
     )
@@ -238,7 +255,7 @@ class TestParseWarnings:
             parse_warnings({"warning_code": "X"})
 
     def test_an_entry_that_is_not_an_object_is_malformed(self):
-        with pytest.raises(MalformedAnswer, match=r"warnings\[\] is not an object"):
+        with pytest.raises(MalformedAnswer, match=r"warnings\[0\] is not an object"):
             parse_warnings(["ITEM_LOGIN_REQUIRED"])
 
 
@@ -320,8 +337,11 @@ class TestParseAccountBalance:
         [
             ({}, "accounts is not a list"),
             ({"accounts": {}}, "accounts is not a list"),
-            ({"accounts": []}, "the requested account is not in the answer"),
-            ({"accounts": [{"account_id": "acc-1"}]}, "balances is not an object"),
+            ({"accounts": []}, "accounts does not hold the requested account"),
+            (
+                {"accounts": [{"account_id": "acc-1"}]},
+                r"accounts\[0\].balances is not an object",
+            ),
             (
                 {"accounts": [{"account_id": "acc-1", "balances": {"current": "1"}}]},
                 "current is not a number",
@@ -336,7 +356,10 @@ class TestParseAccountBalance:
 class TestMalformed:
     def test_becomes_a_transient_plaid_failure_without_the_body(self):
         failure = malformed(
-            "/accounts/balance/get", MalformedAnswer("accounts is not a list"), (), "r1"
+            "/accounts/balance/get",
+            MalformedAnswer("accounts", "is not a list"),
+            (),
+            "r1",
         )
         assert failure.kind is FailureKind.MALFORMED_RESPONSE
         assert failure.kind.transient

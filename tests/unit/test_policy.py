@@ -53,7 +53,7 @@ def answer(
         request_id="req-1",
         ruleset=ruleset,
         scores=answer_scores,
-        attribute_keys=frozenset(),
+        core_attributes={},
         balance=Balance(None, None, "USD"),
         warnings=warnings,
         sent_at=NOW,

@@ -1,4 +1,5 @@
-"""SPEC 2.1: did a real-time balance call happen, on what basis, with which warnings."""
+"""Did a real-time balance call happen: attempted, fetched, basis and warnings, by the
+ruleset type (docs/realtime-balance.md)."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from service.risk.model import (
     Balance,
     BalanceAnswer,
     Basis,
+    PlaidWarning,
     RealtimeReport,
     Scores,
     SignalAnswer,
@@ -22,6 +24,7 @@ from service.risk.model import (
 from service.risk.realtime import (
     BALANCE_ONLY_ATTRIBUTES,
     RulesetDeclaration,
+    RulesetType,
     assess_balance_endpoint,
     assess_signal,
     is_balance_only_shape,
@@ -49,12 +52,18 @@ STS_KEYS = frozenset(
     }
 )
 BALANCE_ONLY_KEYS = frozenset({"available_balance", "current_balance"})
+BALANCE_ONLY = RulesetType.BALANCE_ONLY
+TRANSACTION_SCORES = RulesetType.TRANSACTION_SCORES
 REGISTRY = {
-    "balance-only": RulesetDeclaration(balance_rule=True, kind="balance_only"),
-    "sts-with-balance": RulesetDeclaration(balance_rule=True, kind="transaction_score"),
-    "sts-scores-only": RulesetDeclaration(balance_rule=False, kind="transaction_score"),
-    "undeclared-kind": RulesetDeclaration(balance_rule=True),
+    "balance-only": RulesetDeclaration(BALANCE_ONLY, balance_rule=True),
+    "sts-with-balance": RulesetDeclaration(TRANSACTION_SCORES, balance_rule=True),
+    "sts-scores-only": RulesetDeclaration(TRANSACTION_SCORES, balance_rule=False),
+    "sts-undeclared-rules": RulesetDeclaration(TRANSACTION_SCORES),
+    "legacy-balance-rule": RulesetDeclaration(None, balance_rule=True),
 }
+EXTRACTION_FAILED = PlaidWarning(
+    "INSTITUTION_ERROR", "INSTITUTION_NOT_RESPONDING", "the institution did not answer"
+)
 
 
 def cached(age_s: int) -> Balance:
@@ -79,14 +88,15 @@ def signal(
     scores: Scores | None = SCORES,
     keys: frozenset[str] = STS_KEYS,
     balance: Balance = LIVE,
+    warnings: tuple[PlaidWarning, ...] = (),
 ) -> SignalAnswer:
     return SignalAnswer(
         request_id="req-signal",
         ruleset=AppliedRuleset(key, "ACCEPT") if applied else None,
         scores=scores,
-        attribute_keys=keys,
+        core_attributes=dict.fromkeys(keys),
         balance=balance,
-        warnings=(),
+        warnings=warnings,
         sent_at=SENT,
         received_at=RECEIVED,
     )
@@ -110,46 +120,81 @@ def endpoint(balance: Balance = LIVE, *, too_old: bool = False) -> BalanceAnswer
 
 
 class TestSpecTable:
-    """Each row of SPEC 2.1, through the functions the service calls."""
+    """Each row of the basis table, through the functions the service calls."""
 
     @pytest.mark.parametrize(
-        ("answer", "requested", "fetched", "basis", "warnings"),
+        ("answer", "requested", "attempted", "fetched", "basis", "warnings"),
         [
             pytest.param(
                 balance_only(),
                 "balance-only",
                 True,
-                Basis.RULESET_HAS_BALANCE_RULE,
+                True,
+                Basis.RULESET_BALANCE_ONLY,
                 [],
                 id="Balance-only ruleset with its shape",
             ),
             pytest.param(
-                signal("sts-with-balance", balance=cached(5)),
-                "sts-with-balance",
+                balance_only(balance=EMPTY, warnings=(EXTRACTION_FAILED,)),
+                "balance-only",
                 True,
-                Basis.RULESET_HAS_BALANCE_RULE,
-                [],
-                id="STS ruleset declared with a balance rule",
+                False,
+                Basis.RULESET_BALANCE_ONLY,
+                ["LIVE_BALANCE_NOT_RETURNED"],
+                id="Balance-only ruleset whose extraction failed: null balances",
             ),
             pytest.param(
-                signal("undeclared-kind"),
-                None,
+                balance_only(warnings=(EXTRACTION_FAILED,)),
+                "balance-only",
                 True,
-                Basis.RULESET_HAS_BALANCE_RULE,
-                [],
-                id="ruleset with a balance rule, kind not declared, scores returned",
+                False,
+                Basis.RULESET_BALANCE_ONLY,
+                ["LIVE_BALANCE_WARNING"],
+                id="Balance-only ruleset answered with a warning",
+            ),
+            pytest.param(
+                signal("sts-with-balance", balance=cached(5)),
+                "sts-with-balance",
+                False,
+                False,
+                Basis.RULESET_TRANSACTION_SCORES,
+                [
+                    "BALANCE_RULES_RAN_ON_CACHED_BALANCE",
+                    "CACHED_BALANCE_RECENTLY_UPDATED",
+                ],
+                id="STS ruleset with balance rules and a recent cache: never live",
+            ),
+            pytest.param(
+                signal("sts-with-balance", balance=cached(21_600)),
+                "sts-with-balance",
+                False,
+                False,
+                Basis.RULESET_TRANSACTION_SCORES,
+                ["BALANCE_RULES_RAN_ON_CACHED_BALANCE"],
+                id="STS ruleset with balance rules, six-hour-old cache",
             ),
             pytest.param(
                 signal("sts-scores-only", balance=cached(86_400)),
                 "sts-scores-only",
                 False,
-                Basis.RULESET_HAS_NO_BALANCE_RULE,
+                False,
+                Basis.RULESET_TRANSACTION_SCORES,
                 [],
-                id="STS ruleset declared without a balance rule, cached balance",
+                id="STS ruleset declared without balance rules",
+            ),
+            pytest.param(
+                signal("sts-undeclared-rules", balance=cached(86_400)),
+                "sts-undeclared-rules",
+                False,
+                False,
+                Basis.RULESET_TRANSACTION_SCORES,
+                [],
+                id="STS ruleset with no note of its rules",
             ),
             pytest.param(
                 signal(applied=False, balance=cached(86_400)),
                 None,
+                False,
                 False,
                 Basis.NO_RULESET,
                 [],
@@ -159,35 +204,38 @@ class TestSpecTable:
                 balance_only("dashboard-new"),
                 "dashboard-new",
                 True,
+                True,
                 Basis.INFERRED_FROM_RESPONSE,
                 [],
                 id="ruleset not in the registry, Balance-only shape",
             ),
             pytest.param(
-                balance_only(
-                    "dashboard-new",
-                    keys=BALANCE_ONLY_ATTRIBUTES,
-                    balance=cached(10),
-                ),
-                "dashboard-new",
-                True,
-                Basis.INFERRED_FROM_RESPONSE,
-                [],
-                id="ruleset not in the registry, Balance-only shape with a timestamp",
-            ),
-            pytest.param(
                 signal("dashboard-new"),
                 "dashboard-new",
+                False,
                 False,
                 Basis.INFERRED_FROM_RESPONSE,
                 [],
                 id="ruleset not in the registry, STS shape",
             ),
+            pytest.param(
+                signal("legacy-balance-rule"),
+                "legacy-balance-rule",
+                False,
+                False,
+                Basis.INFERRED_FROM_RESPONSE,
+                [],
+                id="declared with the old balance_rule alone: the type is inferred",
+            ),
         ],
     )
-    def test_signal_rows(self, answer, requested, fetched, basis, warnings):
+    def test_signal_rows(self, answer, requested, attempted, fetched, basis, warnings):
         report = assess_signal(answer, requested, REGISTRY, WINDOW)
-        assert (report.fetched, report.basis) == (fetched, basis)
+        assert (report.attempted, report.fetched, report.basis) == (
+            attempted,
+            fetched,
+            basis,
+        )
         assert warning_codes(report) == warnings
 
     @pytest.mark.parametrize(
@@ -213,7 +261,11 @@ class TestSpecTable:
     )
     def test_balance_endpoint_rows(self, answer, fetched, warnings):
         report = assess_balance_endpoint(answer, WINDOW)
-        assert (report.fetched, report.basis) == (fetched, Basis.BALANCE_ENDPOINT)
+        assert (report.attempted, report.fetched, report.basis) == (
+            True,
+            fetched,
+            Basis.BALANCE_ENDPOINT,
+        )
         assert warning_codes(report) == warnings
 
 
@@ -228,18 +280,15 @@ class TestSignalWarnings:
 
     def test_an_answer_naming_no_ruleset_key_uses_the_requested_one(self):
         report = assess_signal(balance_only(None), "balance-only", REGISTRY, WINDOW)
-        assert (report.fetched, report.basis) == (
-            True,
-            Basis.RULESET_HAS_BALANCE_RULE,
-        )
+        assert (report.fetched, report.basis) == (True, Basis.RULESET_BALANCE_ONLY)
         assert warning_codes(report) == ["APPLIED_RULESET_KEY_MISSING"]
         assert "balance-only" in report.warnings[0].message
 
-    def test_the_requested_key_stands_in_for_a_declared_no_balance_rule_too(self):
+    def test_the_requested_key_stands_in_for_a_transaction_scores_ruleset_too(self):
         report = assess_signal(signal(None), "sts-scores-only", REGISTRY, WINDOW)
         assert (report.fetched, report.basis) == (
             False,
-            Basis.RULESET_HAS_NO_BALANCE_RULE,
+            Basis.RULESET_TRANSACTION_SCORES,
         )
         assert warning_codes(report) == ["APPLIED_RULESET_KEY_MISSING"]
 
@@ -260,8 +309,8 @@ class TestSignalWarnings:
         report = assess_signal(
             signal("sts-scores-only"), "balance-only", REGISTRY, WINDOW
         )
-        assert report.basis is Basis.RULESET_HAS_NO_BALANCE_RULE
-        assert not report.fetched
+        assert report.basis is Basis.RULESET_TRANSACTION_SCORES
+        assert not report.attempted
         assert warning_codes(report) == ["APPLIED_RULESET_DIFFERS"]
 
     def test_the_same_applied_and_requested_key_is_no_warning(self):
@@ -274,69 +323,70 @@ class TestSignalWarnings:
         report = assess_signal(
             balance_only(scores=SCORES), "balance-only", REGISTRY, WINDOW
         )
-        assert (report.fetched, report.basis) == (
-            True,
-            Basis.RULESET_HAS_BALANCE_RULE,
-        )
+        assert (report.attempted, report.basis) == (True, Basis.RULESET_BALANCE_ONLY)
         assert warning_codes(report) == ["DECLARED_BALANCE_ONLY_BUT_SCORES_RETURNED"]
 
-    def test_a_declared_no_balance_rule_ruleset_with_the_balance_only_shape(self):
+    def test_a_declared_transaction_scores_ruleset_with_the_balance_only_shape(self):
         report = assess_signal(
             balance_only("sts-scores-only"), "sts-scores-only", REGISTRY, WINDOW
         )
-        assert (report.fetched, report.basis) == (
+        assert (report.attempted, report.fetched, report.basis) == (
             False,
-            Basis.RULESET_HAS_NO_BALANCE_RULE,
+            False,
+            Basis.RULESET_TRANSACTION_SCORES,
         )
         assert warning_codes(report) == [
-            "DECLARED_NO_BALANCE_RULE_BUT_BALANCE_ONLY_SHAPE"
+            "DECLARED_TRANSACTION_SCORES_BUT_BALANCE_ONLY_SHAPE"
         ]
 
     @pytest.mark.parametrize(
         ("age_s", "warnings"),
         [
-            (0, ["DECLARED_NO_BALANCE_RULE_BUT_BALANCE_FRESH"]),
-            (120, ["DECLARED_NO_BALANCE_RULE_BUT_BALANCE_FRESH"]),
+            (0, ["CACHED_BALANCE_RECENTLY_UPDATED"]),
+            (120, ["CACHED_BALANCE_RECENTLY_UPDATED"]),
             (121, []),
         ],
     )
-    def test_a_declared_no_balance_rule_ruleset_with_a_fresh_timestamp(
+    def test_a_recent_cache_under_transaction_scores_is_noted_not_claimed(
         self, age_s, warnings
     ):
         report = assess_signal(
             signal(balance=cached(age_s)), "sts-scores-only", REGISTRY, WINDOW
         )
-        assert (report.fetched, report.basis) == (
-            False,
-            Basis.RULESET_HAS_NO_BALANCE_RULE,
-        )
+        assert (report.attempted, report.fetched) == (False, False)
         assert warning_codes(report) == warnings
 
-    def test_both_disagreements_of_a_no_balance_rule_ruleset_are_reported(self):
-        answer = balance_only(
-            "sts-scores-only", keys=BALANCE_ONLY_ATTRIBUTES, balance=cached(1)
+    def test_the_cached_balance_rules_warning_gives_the_balance_age(self):
+        answer = signal("sts-with-balance", balance=cached(21_600))
+        report = assess_signal(answer, "sts-with-balance", REGISTRY, WINDOW)
+        assert report.warnings[0].message == (
+            "ruleset sts-with-balance is a Transaction Scores ruleset: Plaid does not "
+            "extract a live balance for it, so its balance rules ran on a cached "
+            "balance 21603 s old (balance_last_updated 2030-01-01T06:00:00+00:00)"
         )
-        report = assess_signal(answer, "sts-scores-only", REGISTRY, WINDOW)
-        assert warning_codes(report) == [
-            "DECLARED_NO_BALANCE_RULE_BUT_BALANCE_ONLY_SHAPE",
-            "DECLARED_NO_BALANCE_RULE_BUT_BALANCE_FRESH",
-        ]
+
+    def test_the_cached_balance_rules_warning_says_when_the_age_is_unknown(self):
+        answer = signal("sts-with-balance", balance=LIVE)
+        report = assess_signal(answer, "sts-with-balance", REGISTRY, WINDOW)
+        assert report.warnings[0].message.endswith(
+            "a cached balance of unknown age (Plaid gave no balance_last_updated)"
+        )
 
     @pytest.mark.parametrize(
-        ("key", "basis"),
+        ("key", "basis", "last"),
         [
-            ("balance-only", Basis.RULESET_HAS_BALANCE_RULE),
-            ("sts-scores-only", Basis.RULESET_HAS_NO_BALANCE_RULE),
-            ("dashboard-new", Basis.INFERRED_FROM_RESPONSE),
+            ("balance-only", Basis.RULESET_BALANCE_ONLY, "LIVE_BALANCE_NOT_RETURNED"),
+            ("sts-scores-only", Basis.RULESET_TRANSACTION_SCORES, "NO_EVIDENCE"),
+            ("dashboard-new", Basis.INFERRED_FROM_RESPONSE, "NO_EVIDENCE"),
         ],
     )
-    def test_an_answer_with_neither_scores_nor_balances_proves_nothing(
-        self, key, basis
+    def test_an_answer_with_neither_scores_nor_balances_is_never_fetched(
+        self, key, basis, last
     ):
         answer = balance_only(key, keys=frozenset(), balance=EMPTY)
         report = assess_signal(answer, key, REGISTRY, WINDOW)
         assert (report.fetched, report.basis) == (False, basis)
-        assert warning_codes(report)[-1] == "NO_EVIDENCE"
+        assert warning_codes(report)[-1] == last
 
     def test_no_ruleset_and_no_evidence_reports_both(self):
         answer = signal(applied=False, scores=None, keys=frozenset(), balance=EMPTY)
@@ -354,18 +404,18 @@ class TestSignalWarnings:
             (121, False, ["BALANCE_TIMESTAMP_PREDATES_CALL"]),
         ],
     )
-    def test_a_declared_fetch_with_a_timestamp_older_than_the_window_is_cached(
+    def test_a_balance_only_answer_with_a_timestamp_older_than_the_window_is_cached(
         self, age_s, fetched, warnings
     ):
-        answer = signal("sts-with-balance", balance=cached(age_s))
-        report = assess_signal(answer, "sts-with-balance", REGISTRY, WINDOW)
-        assert report.basis is Basis.RULESET_HAS_BALANCE_RULE
+        answer = balance_only(keys=BALANCE_ONLY_ATTRIBUTES, balance=cached(age_s))
+        report = assess_signal(answer, "balance-only", REGISTRY, WINDOW)
+        assert (report.attempted, report.basis) == (True, Basis.RULESET_BALANCE_ONLY)
         assert report.fetched is fetched
         assert warning_codes(report) == warnings
 
     def test_the_staleness_warning_states_the_field_age_and_window(self):
-        answer = signal("sts-with-balance", balance=cached(3600))
-        report = assess_signal(answer, "sts-with-balance", REGISTRY, WINDOW)
+        answer = balance_only(keys=BALANCE_ONLY_ATTRIBUTES, balance=cached(3600))
+        report = assess_signal(answer, "balance-only", REGISTRY, WINDOW)
         assert report.warnings[0].message == (
             "balance_last_updated 2030-01-01T11:00:00+00:00 is 3600 s before the "
             "call, more than the 120 s window: the balance was cached, not fetched"
@@ -384,10 +434,16 @@ class TestSignalWarnings:
 
     def test_a_zero_window_accepts_only_a_timestamp_at_or_after_the_call(self):
         zero = timedelta(0)
-        fresh = signal("sts-with-balance", balance=cached(0))
-        stale = signal("sts-with-balance", balance=cached(1))
+        keys = BALANCE_ONLY_ATTRIBUTES
+        fresh = balance_only(keys=keys, balance=cached(0))
+        stale = balance_only(keys=keys, balance=cached(1))
         assert assess_signal(fresh, None, REGISTRY, zero).fetched
         assert not assess_signal(stale, None, REGISTRY, zero).fetched
+
+    def test_the_warning_names_plaids_warning_codes(self):
+        answer = balance_only(warnings=(EXTRACTION_FAILED,))
+        report = assess_signal(answer, "balance-only", REGISTRY, WINDOW)
+        assert "INSTITUTION_NOT_RESPONDING" in report.warnings[0].message
 
 
 class TestBalanceEndpointWarnings:
@@ -437,15 +493,6 @@ class TestBalanceOnlyShape:
         assert is_balance_only_shape(answer) is expected
 
 
-class TestDeclaredBalanceRuleWithoutBalance:
-    def test_a_declared_fetch_with_no_balance_in_the_answer_is_not_a_fetch(self):
-        answer = replace(signal("sts-with-balance"), balance=Balance(None, None, "USD"))
-        report = assess_signal(answer, "sts-with-balance", REGISTRY, WINDOW)
-        assert report.basis is Basis.RULESET_HAS_BALANCE_RULE
-        assert not report.fetched
-        assert warning_codes(report) == ["DECLARED_BALANCE_RULE_BUT_NO_BALANCE"]
-
-
 class TestSettleAsOf:
     def test_a_live_fetch_without_a_timestamp_was_true_when_plaid_answered(self):
         report = RealtimeReport(True, Basis.BALANCE_ENDPOINT)
@@ -455,7 +502,7 @@ class TestSettleAsOf:
         assert (settled.available, settled.current) == (LIVE.available, LIVE.current)
 
     def test_a_timestamp_from_plaid_is_kept(self):
-        report = RealtimeReport(True, Basis.RULESET_HAS_BALANCE_RULE)
+        report = RealtimeReport(True, Basis.RULESET_BALANCE_ONLY, attempted=True)
         balance = cached(30)
         assert settle_as_of(balance, report, RECEIVED) is balance
 
@@ -492,7 +539,7 @@ class TestProperties:
     ):
         report = assess_signal(answer, requested, registry, window)
         assert not report.fetched
-        assert "NO_EVIDENCE" in warning_codes(report)
+        assert {"NO_EVIDENCE", "LIVE_BALANCE_NOT_RETURNED"} & set(warning_codes(report))
 
     @given(signal_answers(), requested_keys, registries, windows)
     def test_a_signal_balance_older_than_the_window_is_never_fetched(
@@ -504,14 +551,27 @@ class TestProperties:
             assert not report.fetched
 
     @given(signal_answers(), requested_keys, registries, windows)
-    def test_a_ruleset_declared_without_a_balance_rule_is_never_fetched(
+    def test_a_transaction_scores_ruleset_is_never_attempted_nor_fetched(
         self, answer, requested, registry, window
     ):
         applied_key = answer.ruleset.key if answer.ruleset else None
         report = assess_signal(answer, requested, registry, window)
         declaration = registry.get(applied_key or "")
-        if declaration is not None and not declaration.balance_rule:
-            assert not report.fetched
+        if declaration is not None and declaration.type is TRANSACTION_SCORES:
+            assert (report.attempted, report.fetched) == (False, False)
+
+    @given(signal_answers(), requested_keys, registries, windows)
+    def test_fetched_implies_attempted(self, answer, requested, registry, window):
+        report = assess_signal(answer, requested, registry, window)
+        assert report.attempted or not report.fetched
+
+    @given(signal_answers(), requested_keys, registries, windows)
+    def test_a_balance_only_answer_with_plaid_warnings_is_never_fetched(
+        self, answer, requested, registry, window
+    ):
+        answer = replace(answer, warnings=(EXTRACTION_FAILED,))
+        report = assess_signal(answer, requested, registry, window)
+        assert not report.fetched
 
     @given(signal_answers(), requested_keys, registries, windows)
     def test_no_applied_ruleset_is_never_fetched(
@@ -550,4 +610,5 @@ class TestProperties:
         stale = as_of is not None and as_of < answer.sent_at - window
         report = assess_balance_endpoint(answer, window)
         assert report.fetched is not (answer.too_old or stale)
+        assert report.attempted
         assert bool(report.warnings) is not report.fetched

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from google.type import money_pb2 as _money_pb2
@@ -47,6 +48,8 @@ class RealtimeBalanceBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REALTIME_BALANCE_BASIS_INFERRED_FROM_RESPONSE: _ClassVar[RealtimeBalanceBasis]
     REALTIME_BALANCE_BASIS_BALANCE_ENDPOINT: _ClassVar[RealtimeBalanceBasis]
     REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE: _ClassVar[RealtimeBalanceBasis]
+    REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY: _ClassVar[RealtimeBalanceBasis]
+    REALTIME_BALANCE_BASIS_RULESET_TRANSACTION_SCORES: _ClassVar[RealtimeBalanceBasis]
 
 class BalanceTimeSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -107,6 +110,8 @@ REALTIME_BALANCE_BASIS_NO_RULESET: RealtimeBalanceBasis
 REALTIME_BALANCE_BASIS_INFERRED_FROM_RESPONSE: RealtimeBalanceBasis
 REALTIME_BALANCE_BASIS_BALANCE_ENDPOINT: RealtimeBalanceBasis
 REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE: RealtimeBalanceBasis
+REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY: RealtimeBalanceBasis
+REALTIME_BALANCE_BASIS_RULESET_TRANSACTION_SCORES: RealtimeBalanceBasis
 BALANCE_TIME_SOURCE_UNSPECIFIED: BalanceTimeSource
 BALANCE_TIME_SOURCE_PLAID_REPORTED: BalanceTimeSource
 BALANCE_TIME_SOURCE_RESPONSE_TIME: BalanceTimeSource
@@ -232,7 +237,7 @@ class ReportReturnResponse(_message.Message):
     def __init__(self, delivery: _Optional[_Union[ReportDelivery, _Mapping]] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("client_transaction_id", "result", "source", "rail", "amount", "reasons", "triggered_rule", "requested_ruleset_key", "applied_ruleset_key", "scores", "plaid_warnings", "balance", "realtime_balance", "plaid_calls", "plaid_request_ids", "evaluate_time", "duration_ms", "replayed", "degraded", "degraded_cause", "reports")
+    __slots__ = ("client_transaction_id", "result", "source", "rail", "amount", "reasons", "triggered_rule", "requested_ruleset_key", "applied_ruleset_key", "scores", "plaid_warnings", "balance", "realtime_balance", "plaid_calls", "plaid_request_ids", "evaluate_time", "duration_ms", "replayed", "degraded", "degraded_cause", "reports", "core_attributes")
     CLIENT_TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +259,7 @@ class Decision(_message.Message):
     DEGRADED_FIELD_NUMBER: _ClassVar[int]
     DEGRADED_CAUSE_FIELD_NUMBER: _ClassVar[int]
     REPORTS_FIELD_NUMBER: _ClassVar[int]
+    CORE_ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     client_transaction_id: str
     result: DecisionResult
     source: DecisionSource
@@ -275,7 +281,8 @@ class Decision(_message.Message):
     degraded: bool
     degraded_cause: DegradedCause
     reports: _containers.RepeatedCompositeFieldContainer[ReportDelivery]
-    def __init__(self, client_transaction_id: _Optional[str] = ..., result: _Optional[_Union[DecisionResult, str]] = ..., source: _Optional[_Union[DecisionSource, str]] = ..., rail: _Optional[_Union[PaymentRail, str]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., triggered_rule: _Optional[_Union[TriggeredRule, _Mapping]] = ..., requested_ruleset_key: _Optional[str] = ..., applied_ruleset_key: _Optional[str] = ..., scores: _Optional[_Union[SignalScores, _Mapping]] = ..., plaid_warnings: _Optional[_Iterable[_Union[PlaidWarning, _Mapping]]] = ..., balance: _Optional[_Union[BalanceEvidence, _Mapping]] = ..., realtime_balance: _Optional[_Union[RealtimeBalance, _Mapping]] = ..., plaid_calls: _Optional[_Iterable[_Union[PlaidCall, _Mapping]]] = ..., plaid_request_ids: _Optional[_Iterable[str]] = ..., evaluate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ..., replayed: _Optional[bool] = ..., degraded: _Optional[bool] = ..., degraded_cause: _Optional[_Union[DegradedCause, _Mapping]] = ..., reports: _Optional[_Iterable[_Union[ReportDelivery, _Mapping]]] = ...) -> None: ...
+    core_attributes: _struct_pb2.Struct
+    def __init__(self, client_transaction_id: _Optional[str] = ..., result: _Optional[_Union[DecisionResult, str]] = ..., source: _Optional[_Union[DecisionSource, str]] = ..., rail: _Optional[_Union[PaymentRail, str]] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., reasons: _Optional[_Iterable[_Union[DecisionReason, _Mapping]]] = ..., triggered_rule: _Optional[_Union[TriggeredRule, _Mapping]] = ..., requested_ruleset_key: _Optional[str] = ..., applied_ruleset_key: _Optional[str] = ..., scores: _Optional[_Union[SignalScores, _Mapping]] = ..., plaid_warnings: _Optional[_Iterable[_Union[PlaidWarning, _Mapping]]] = ..., balance: _Optional[_Union[BalanceEvidence, _Mapping]] = ..., realtime_balance: _Optional[_Union[RealtimeBalance, _Mapping]] = ..., plaid_calls: _Optional[_Iterable[_Union[PlaidCall, _Mapping]]] = ..., plaid_request_ids: _Optional[_Iterable[str]] = ..., evaluate_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_ms: _Optional[int] = ..., replayed: _Optional[bool] = ..., degraded: _Optional[bool] = ..., degraded_cause: _Optional[_Union[DegradedCause, _Mapping]] = ..., reports: _Optional[_Iterable[_Union[ReportDelivery, _Mapping]]] = ..., core_attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class DecisionReason(_message.Message):
     __slots__ = ("code", "message")
@@ -336,14 +343,16 @@ class BalanceEvidence(_message.Message):
     def __init__(self, available: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., current: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., currency_code: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of_source: _Optional[_Union[BalanceTimeSource, str]] = ..., age_seconds: _Optional[int] = ...) -> None: ...
 
 class RealtimeBalance(_message.Message):
-    __slots__ = ("fetched", "basis", "warnings")
+    __slots__ = ("fetched", "basis", "warnings", "attempted")
     FETCHED_FIELD_NUMBER: _ClassVar[int]
     BASIS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTED_FIELD_NUMBER: _ClassVar[int]
     fetched: bool
     basis: RealtimeBalanceBasis
     warnings: _containers.RepeatedCompositeFieldContainer[RealtimeBalanceWarning]
-    def __init__(self, fetched: _Optional[bool] = ..., basis: _Optional[_Union[RealtimeBalanceBasis, str]] = ..., warnings: _Optional[_Iterable[_Union[RealtimeBalanceWarning, _Mapping]]] = ...) -> None: ...
+    attempted: bool
+    def __init__(self, fetched: _Optional[bool] = ..., basis: _Optional[_Union[RealtimeBalanceBasis, str]] = ..., warnings: _Optional[_Iterable[_Union[RealtimeBalanceWarning, _Mapping]]] = ..., attempted: _Optional[bool] = ...) -> None: ...
 
 class RealtimeBalanceWarning(_message.Message):
     __slots__ = ("code", "message")

@@ -118,7 +118,13 @@ async def start_service(settings: Settings) -> RunningService:
         )
         # Runs before the store closes (the stack unwinds last-in first-out).
         stack.push_async_callback(evaluator.drain, settings.plaid.live_balance_budget_s)
-        reports = Reports(store, PlaidReportFormat(), utc_now, outbox.wake)
+        reports = Reports(
+            store,
+            PlaidReportFormat(),
+            utc_now,
+            outbox.wake,
+            report_balance_only=settings.state.outbox.report_balance_only,
+        )
         servicer = RiskDecisionServicer(evaluator, reports, metrics)
         keys = settings.server.api_key_hashes
         gate = Gatekeeper(

@@ -66,6 +66,7 @@ class _Outbox(Strict):
     backoff_initial_s: Annotated[float, Field(gt=0)] = 1.0
     backoff_max_s: Annotated[float, Field(gt=0)] = 300.0
     max_permanent_failures: Annotated[int, Field(ge=1)] = 3
+    report_balance_only: bool = True
 
 
 class _File(PolicyFile):

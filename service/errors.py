@@ -6,6 +6,7 @@ RiskServiceError
  ├── IdempotencyKeyReused          a client_transaction_id reused for another payment
  ├── TransactionNotFound           no stored decision for this caller and id
  ├── NotReportable                 Plaid never evaluated the transaction (not ACH, degraded)
+ │    └── ReportingOff             reports about Balance-only decisions are turned off
  └── PlaidFailure(kind, ...)       Plaid gave no usable answer; `kind` picks the status
 """
 
@@ -59,10 +60,16 @@ class NotReportable(RiskServiceError):
     """Plaid never evaluated this transaction, so it cannot take reports about it."""
 
 
+class ReportingOff(NotReportable):
+    """Reports about Balance-only decisions are turned off by configuration."""
+
+
 class FailureKind(enum.Enum):
     """Why Plaid gave no usable answer; `transient` ones may succeed when retried soon.
 
     INSTITUTION_DOWN is not transient: Plaid says to retry in hours, so it degrades now.
+    RATE_LIMITED is transient but not retried within a call: Plaid's windows are a
+    minute or an hour long, far beyond a caller's deadline.
     """
 
     RELINK_REQUIRED = "RELINK_REQUIRED"
@@ -70,6 +77,9 @@ class FailureKind(enum.Enum):
     INVALID_ACCOUNT = "INVALID_ACCOUNT"
     RULESET_NOT_FOUND = "RULESET_NOT_FOUND"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    # Our own attempt went unanswered and Plaid refused the retry's id as in use: the
+    # first attempt may have been evaluated (and billed), with an unknown result.
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
     NOT_SUPPORTED = "NOT_SUPPORTED"
     REQUEST_REJECTED = "REQUEST_REJECTED"
     QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
@@ -83,7 +93,13 @@ class FailureKind(enum.Enum):
 
     @property
     def transient(self) -> bool:
+        """May succeed when tried again later (the outbox keeps such reports)."""
         return self in _TRANSIENT
+
+    @property
+    def retried_within_call(self) -> bool:
+        """May succeed when retried within the same call's deadline."""
+        return self in _TRANSIENT and self is not FailureKind.RATE_LIMITED
 
 
 _TRANSIENT = frozenset(
@@ -112,8 +128,10 @@ class PlaidFailure(RiskServiceError):
         request_id: str | None = None,
         calls: tuple[PlaidCall, ...] = (),
         answer_field: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
+        self.retry_after_s = retry_after_s  # when a retry can succeed, if Plaid says
         self.answer_field = answer_field  # the malformed field of Plaid's answer
         self.kind = kind
         self.endpoint = endpoint

@@ -38,6 +38,8 @@ from service.risk.realtime import (
 # Failures a degraded-mode policy may answer; any other failure is the caller's to see.
 DEGRADABLE = {
     FailureKind.TIMEOUT: FailureClass.TIMEOUT,
+    # A timeout's aftermath: Plaid refused our retry, the first attempt's fate unknown.
+    FailureKind.OUTCOME_UNKNOWN: FailureClass.TIMEOUT,
     FailureKind.RATE_LIMITED: FailureClass.RATE_LIMITED,
     FailureKind.UNAVAILABLE: FailureClass.PLAID_UNAVAILABLE,
     FailureKind.CONNECTION_FAILED: FailureClass.PLAID_UNAVAILABLE,

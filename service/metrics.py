@@ -91,6 +91,12 @@ class Metrics:
         self.outbox_dead = Gauge(
             "achrisk_outbox_dead_lettered_reports", "Reports given up on.", registry=r
         )
+        self.outbox_dead_letters = Counter(
+            "achrisk_outbox_dead_letters_total",
+            "Reports given up on, by report kind and reason (Plaid's error code).",
+            ["kind", "reason"],
+            registry=r,
+        )
         self.outbox_attempts = Counter(
             "achrisk_outbox_delivery_attempts_total",
             "Report delivery attempts by outcome.",
@@ -151,5 +157,7 @@ class Metrics:
         self.outbox_oldest.set(stats.oldest_pending_age_s)
         self.outbox_dead.set(stats.dead_lettered)
 
-    def delivery(self, kind: str, outcome: str) -> None:
+    def delivery(self, kind: str, outcome: str, reason: str) -> None:
         self.outbox_attempts.labels(kind, outcome).inc()
+        if outcome == "dead_lettered":
+            self.outbox_dead_letters.labels(kind, reason).inc()

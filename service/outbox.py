@@ -23,6 +23,14 @@ from service.ports import CallBudget, DecisionStore, ReportRecord, ReportSender
 log = structlog.get_logger("service.outbox")
 # Plaid will never take these: retrying cannot help (reference/plaid.md 3.2).
 NEVER = frozenset({FailureKind.NOT_SUPPORTED})
+# What an operator should do about a dead letter, where one thing always helps.
+NOTES = {
+    "ADDENDUM_NOT_SIGNED": (
+        "this Plaid client has not signed the Signal Addendum, so Plaid refuses every "
+        "report from it; sign it, or set [outbox] report_balance_only = false to stop "
+        "accepting reports about Balance-only decisions (docs/plaid-behaviour.md)"
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +44,9 @@ class OutboxPolicy:
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 300.0
     max_permanent_failures: int = 3
+    # False: refuse reports about Balance-only decisions (a Plaid client without the
+    # Signal Addendum, whose every report Plaid answers ADDENDUM_NOT_SIGNED).
+    report_balance_only: bool = True
 
 
 class OutboxWorker:
@@ -48,9 +59,9 @@ class OutboxWorker:
         owner: str,
         policy: OutboxPolicy,
         clock: Callable[[], datetime],
-        observe: Callable[[str, str], None] = lambda kind, outcome: None,
+        observe: Callable[[str, str, str], None] = lambda kind, outcome, reason: None,
     ) -> None:
-        self._observe = observe  # (report kind, outcome) for metrics
+        self._observe = observe  # (report kind, outcome, reason) for metrics
         self._store = store
         self._sender = sender
         self._owner = owner
@@ -113,7 +124,7 @@ class OutboxWorker:
             await self._failed(record, failure)
             return
         await self._store.report_delivered(record.id, self._clock())
-        self._observe(record.kind.value, "delivered")
+        self._observe(record.kind.value, "delivered", "")
         log.info(
             "outbox.delivered",
             report_id=record.id,
@@ -141,7 +152,10 @@ class OutboxWorker:
         )
         next_at = None if give_up else self._clock() + timedelta(seconds=backoff_s)
         await self._store.report_failed(record.id, code or kind.value, next_at)
-        self._observe(record.kind.value, "dead_lettered" if give_up else "retry")
+        reason = code or kind.value
+        self._observe(
+            record.kind.value, "dead_lettered" if give_up else "retry", reason
+        )
         event = "outbox.dead_lettered" if give_up else "outbox.retry_scheduled"
         log.warning(
             event,
@@ -152,4 +166,5 @@ class OutboxWorker:
             plaid_error_code=code,
             attempts=attempts,
             retry_in_s=None if give_up else backoff_s,
+            note=NOTES.get(reason),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from service.errors import NotReportable, TransactionNotFound
+from service.errors import NotReportable, ReportingOff, TransactionNotFound
 from service.ports import (
     DecisionReport,
     DecisionStore,
@@ -16,6 +16,7 @@ from service.ports import (
     StoredDecision,
     UnknownTransaction,
 )
+from service.risk.model import Basis, Decision
 
 SIGNAL_EVALUATE = "/signal/evaluate"
 
@@ -29,7 +30,10 @@ class Reports:
         formats: ReportFormat,
         clock: Callable[[], datetime],
         wake_outbox: Callable[[], None],
+        *,
+        report_balance_only: bool = True,
     ) -> None:
+        self._report_balance_only = report_balance_only
         self._store = store
         self._formats = formats
         self._clock = clock
@@ -67,6 +71,12 @@ class Reports:
                 f"{txid!r} was never evaluated by Plaid Signal (a non-ACH rail, or a "
                 "degraded decision), so Plaid cannot take reports about it"
             )
+        if not self._report_balance_only and _balance_only(decision):
+            raise ReportingOff(
+                f"{txid!r} was decided by a Balance-only ruleset and reports about "
+                "Balance-only decisions are turned off ([outbox] report_balance_only "
+                "= false): nothing is sent to Plaid"
+            )
 
     async def _accept(
         self, caller: str, txid: str, kind: ReportKind, body: dict[str, object]
@@ -79,3 +89,11 @@ class Reports:
             raise TransactionNotFound(f"no decision is stored for {txid!r}") from exc
         self._wake()
         return record
+
+
+def _balance_only(decision: Decision) -> bool:
+    """Plaid applied a Balance-only ruleset: declared so, or inferred from the answer."""
+    basis = decision.realtime.basis
+    return basis is Basis.RULESET_BALANCE_ONLY or (
+        basis is Basis.INFERRED_FROM_RESPONSE and decision.realtime.was_attempted
+    )

@@ -208,3 +208,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.outcome = "failed"
             report.longrepr = f"{section} contains {leaked}: secrets or PII were logged"
             return
+
+
+async def scrape(harness: Harness) -> str:
+    """The service's Prometheus text."""
+    port = harness.service.metrics_port
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics") as response,
+    ):
+        assert response.status == 200
+        return await response.text()
+
+
+def sample(text: str, line_prefix: str) -> float:
+    """The value of the first series starting with `line_prefix`; 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(line_prefix):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0

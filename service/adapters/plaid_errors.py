@@ -66,6 +66,27 @@ _BY_TYPE = {
 }
 
 
+# How long each documented rate limit lasts (docs/plaid-behaviour.md, "Rate limits"):
+# the RetryInfo a caller gets. RATE_LIMIT does not say which limit was hit; on
+# /signal/evaluate it is 20/s per client or 70/h per Item, so a minute is the guess.
+RATE_LIMIT_WINDOW_S = {
+    "BALANCE_LIMIT": 60.0,  # 5 per minute per Item
+    "ACCOUNTS_BALANCE_GET_LIMIT": 60.0,  # 1,200 per minute per client
+    "ITEM_GET_LIMIT": 60.0,
+    "ACCOUNTS_LIMIT": 60.0,
+    "INSTITUTION_RATE_LIMIT": 60.0,  # the bank's own limit, shared with other clients
+    "RATE_LIMIT": 60.0,
+}
+DEFAULT_RATE_LIMIT_WINDOW_S = 60.0
+
+
+def retry_after_s(kind: FailureKind, error_code: str | None) -> float | None:
+    """The window of a rate limit; None for every other failure."""
+    if kind is not FailureKind.RATE_LIMITED:
+        return None
+    return RATE_LIMIT_WINDOW_S.get(error_code or "", DEFAULT_RATE_LIMIT_WINDOW_S)
+
+
 def classify(
     http_status: int, error_type: str | None, error_code: str | None
 ) -> FailureKind:

@@ -14,7 +14,7 @@ import aiohttp
 import orjson
 import yarl
 
-from service.adapters.plaid_errors import classify
+from service.adapters.plaid_errors import classify, retry_after_s
 from service.errors import FailureKind, PlaidFailure
 from service.risk.model import PlaidCall
 from service.secret import Secret
@@ -148,8 +148,9 @@ class PlaidTransport:
         # error_message is Plaid's text for developers; it holds no secrets (unlike the
         # raw body or str(ApiException), which are never kept).
         message = _text(body.get("error_message")) or f"Plaid answered HTTP {status}"
+        kind = classify(status, error_type, error_code)
         raise PlaidFailure(
-            classify(status, error_type, error_code),
+            kind,
             message,
             endpoint=endpoint,
             http_status=status,
@@ -157,6 +158,7 @@ class PlaidTransport:
             error_code=error_code,
             request_id=request_id,
             calls=(call,),
+            retry_after_s=retry_after_s(kind, error_code),
         )
 
     @staticmethod

@@ -23,7 +23,7 @@ from tenacity.stop import stop_base
 
 from service.adapters.plaid_http import PlaidReply, PlaidTransport
 from service.config import RetryPolicy
-from service.errors import DeadlineTooShort, PlaidFailure
+from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.ports import CallBudget
 from service.risk.model import PlaidCall
 
@@ -46,7 +46,29 @@ class _deadline_stop(stop_base):  # noqa: N801 (tenacity names its stops in lowe
 
 
 def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, PlaidFailure) and exc.kind.transient
+    return isinstance(exc, PlaidFailure) and exc.kind.retried_within_call
+
+
+def _outcome_unknown(failure: PlaidFailure, calls: list[PlaidCall]) -> PlaidFailure:
+    """CLIENT_TRANSACTION_ID_ALREADY_IN_USE on a retry after one of our own attempts
+    went unanswered is no conflict: that attempt may have been evaluated, result
+    unknown (docs/plaid-behaviour.md, "Idempotency"). On a first attempt it is one."""
+    unanswered = any(c.http_status == 0 for c in calls[:-1])
+    if failure.kind is not FailureKind.IDEMPOTENCY_CONFLICT or not unanswered:
+        return failure
+    return PlaidFailure(
+        FailureKind.OUTCOME_UNKNOWN,
+        "an earlier attempt of this evaluation got no answer from Plaid and Plaid "
+        "refused the retry as CLIENT_TRANSACTION_ID_ALREADY_IN_USE: the first "
+        "attempt may have been evaluated (and billed), its result is unknown; "
+        "evaluate again under a new client_transaction_id",
+        endpoint=failure.endpoint,
+        http_status=failure.http_status,
+        error_type=failure.error_type,
+        error_code=failure.error_code,
+        request_id=failure.request_id,
+        calls=tuple(calls),
+    )
 
 
 def _log_retry(retry_state: RetryCallState) -> None:
@@ -114,6 +136,9 @@ class RetryingPoster:
                     reply = await self._attempt(endpoint, body, budget, number, calls)
         except PlaidFailure as failure:
             failure.calls = tuple(calls)
+            unknown = _outcome_unknown(failure, calls)
+            if unknown is not failure:
+                raise unknown from failure
             raise
         return reply, tuple(calls)
 

@@ -19,6 +19,7 @@ from service.errors import (
     InvalidRequest,
     NotReportable,
     PlaidFailure,
+    ReportingOff,
     TransactionNotFound,
 )
 
@@ -32,6 +33,7 @@ class _Mapping:
     retry_after_s: float | None = None
     field: str | None = None  # the request field Plaid's complaint is about
     ours: bool = False  # our own fault: generic message, our domain
+    reason: str | None = None  # ours (domain achrisk), even when Plaid gave a code
 
 
 _BY_KIND: dict[FailureKind, _Mapping] = {
@@ -46,12 +48,16 @@ _BY_KIND: dict[FailureKind, _Mapping] = {
         grpc.StatusCode.INVALID_ARGUMENT, field="ruleset_key"
     ),
     FailureKind.IDEMPOTENCY_CONFLICT: _Mapping(grpc.StatusCode.ALREADY_EXISTS),
+    FailureKind.OUTCOME_UNKNOWN: _Mapping(
+        grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0, reason="PLAID_OUTCOME_UNKNOWN"
+    ),
     FailureKind.NOT_SUPPORTED: _Mapping(grpc.StatusCode.FAILED_PRECONDITION),
     FailureKind.REQUEST_REJECTED: _Mapping(grpc.StatusCode.INVALID_ARGUMENT),
     FailureKind.QUOTA_EXHAUSTED: _Mapping(grpc.StatusCode.RESOURCE_EXHAUSTED),
     FailureKind.CREDENTIALS_REJECTED: _Mapping(grpc.StatusCode.INTERNAL, ours=True),
+    # The failure carries the limit's window (adapters.plaid_errors).
     FailureKind.RATE_LIMITED: _Mapping(
-        grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=2.0
+        grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=60.0
     ),
     FailureKind.UNAVAILABLE: _Mapping(grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0),
     # Plaid: "the institution is temporarily unreachable; retry in hours".
@@ -68,9 +74,14 @@ _BY_KIND: dict[FailureKind, _Mapping] = {
 }
 
 
+# First match wins: a subclass comes before its base.
 _OURS: dict[type[Exception], tuple[grpc.StatusCode, str]] = {
     IdempotencyKeyReused: (grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED"),
     TransactionNotFound: (grpc.StatusCode.NOT_FOUND, "DECISION_NOT_FOUND"),
+    ReportingOff: (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "REPORTING_OFF_FOR_BALANCE_ONLY",
+    ),
     NotReportable: (grpc.StatusCode.FAILED_PRECONDITION, "NOT_REPORTABLE"),
 }
 
@@ -146,16 +157,20 @@ def _plaid_status(exc: PlaidFailure) -> status_pb2.Status:
             "the operator has been alerted",
             *details,
         )
-    reason, domain = (
-        (exc.error_code, PLAID_DOMAIN) if exc.error_code else (exc.kind.value, DOMAIN)
-    )
+    if mapping.reason:
+        reason, domain = mapping.reason, DOMAIN
+    elif exc.error_code:
+        reason, domain = exc.error_code, PLAID_DOMAIN
+    else:
+        reason, domain = exc.kind.value, DOMAIN
     details = [_info(reason, domain, metadata)]
     if mapping.field:
         details.append(_bad_request([FieldViolation(mapping.field, str(exc))]))
-    if mapping.retry_after_s is not None:
+    retry_after = exc.retry_after_s or mapping.retry_after_s
+    if retry_after is not None:
         details.append(
             error_details_pb2.RetryInfo(
-                retry_delay=duration_pb2.Duration(seconds=int(mapping.retry_after_s))
+                retry_delay=duration_pb2.Duration(seconds=int(retry_after))
             )
         )
     return _status(mapping.code, f"Plaid {exc.endpoint}: {exc}", *details)

@@ -83,10 +83,10 @@ async def plaid_calls(
 # (case, fault, gRPC code, Plaid calls seen, RetryInfo expected)
 ROWS = [
     (
-        "rate limited, every attempt",
+        "rate limited: not retried within the call (a minute or hour window)",
         {"error_code": "RATE_LIMIT_EXCEEDED", "times": 3},
         grpc.StatusCode.RESOURCE_EXHAUSTED,
-        3,
+        1,
         True,
     ),
     (
@@ -211,19 +211,21 @@ class TestFailureTable:
 
 
 class TestRetries:
-    async def test_429_then_200_succeeds_with_two_plaid_calls(
+    async def test_500_then_200_succeeds_with_two_plaid_calls(
         self, fast: Harness, admin: EmulatorAdmin
     ) -> None:
-        await admin.fault(endpoint=EVALUATE, error_code="RATE_LIMIT_EXCEEDED", times=1)
+        await admin.fault(
+            endpoint=EVALUATE, error_code="INTERNAL_SERVER_ERROR", times=1
+        )
         reply = await fast.stub.EvaluatePayment(payment(), timeout=10)
         decision = reply.decision
         assert [(c.attempt, c.http_status) for c in decision.plaid_calls] == [
-            (1, 429),
+            (1, 500),
             (2, 200),
         ]
-        assert decision.plaid_calls[0].error_code == "RATE_LIMIT_EXCEEDED"
+        assert decision.plaid_calls[0].error_code == "INTERNAL_SERVER_ERROR"
         seen = await plaid_calls(admin)
-        assert [c["status"] for c in seen] == [429, 200]
+        assert [c["status"] for c in seen] == [500, 200]
         assert list(decision.plaid_request_ids) == [c["request_id"] for c in seen]
 
     async def test_a_deadline_shorter_than_plaid_returns_in_time_and_leaves_no_task(

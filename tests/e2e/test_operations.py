@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import grpc
 import pytest
 import yaml
@@ -26,6 +25,8 @@ from tests.conftest import (
     default_scenario,
     packaged_config_plus,
     payment,
+    sample,
+    scrape,
     start_harness,
     stop_harness,
 )
@@ -196,23 +197,6 @@ class TestMutualTls:
                 assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
         finally:
             await stop_harness(running)
-
-
-async def scrape(harness: Harness) -> str:
-    port = harness.service.metrics_port
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"http://127.0.0.1:{port}/metrics") as response,
-    ):
-        assert response.status == 200
-        return await response.text()
-
-
-def sample(text: str, line_prefix: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(line_prefix):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 class TestMetrics:

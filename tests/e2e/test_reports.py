@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -10,7 +11,18 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from tests.conftest import EmulatorAdmin, Harness, payment, usd
+from service.emulator import RunningEmulator
+from tests.conftest import (
+    EmulatorAdmin,
+    Harness,
+    packaged_config_plus,
+    payment,
+    sample,
+    scrape,
+    start_harness,
+    stop_harness,
+    usd,
+)
 
 DECISION_REPORT = "/signal/decision/report"
 
@@ -165,3 +177,50 @@ class TestReturnReports:
             await asyncio.sleep(0.05)
         assert stored.reports[0].status == pb.DELIVERY_STATUS_DEAD_LETTERED
         assert stored.reports[0].last_error_code == "ADDENDUM_NOT_SIGNED"
+        # At once: one attempt, not retried until some limit.
+        assert stored.reports[0].attempt_count == 1
+        metrics = await scrape(harness)
+        series = (
+            'achrisk_outbox_dead_letters_total{kind="DECISION",'
+            'reason="ADDENDUM_NOT_SIGNED"}'
+        )
+        assert sample(metrics, series) == 1
+
+    async def test_reports_about_balance_only_decisions_can_be_turned_off(
+        self,
+        emulator: RunningEmulator,
+        admin: EmulatorAdmin,
+        database_url: str,
+        tmp_path: Path,
+    ) -> None:
+        """A Plaid client without the Signal Addendum: nothing would ever be accepted."""
+        config = packaged_config_plus(
+            tmp_path, "[outbox]\nreport_balance_only = false\n"
+        )
+        harness = await start_harness(emulator.url, config, database_url=database_url)
+        try:
+            for txid, ruleset in (
+                ("off-bal", "balance-only"),
+                ("on-sts", "sts-scores-only"),
+            ):
+                await harness.stub.EvaluatePayment(
+                    payment(client_transaction_id=txid, ruleset_key=ruleset), timeout=10
+                )
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await harness.stub.ReportDecision(
+                    pb.ReportDecisionRequest(
+                        client_transaction_id="off-bal", initiated=True
+                    ),
+                    timeout=10,
+                )
+            reply = await harness.stub.ReportDecision(
+                pb.ReportDecisionRequest(
+                    client_transaction_id="on-sts", initiated=True
+                ),
+                timeout=10,
+            )
+        finally:
+            await stop_harness(harness)
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "report_balance_only" in (caught.value.details() or "")
+        assert reply.delivery.status == pb.DELIVERY_STATUS_PENDING

@@ -190,18 +190,18 @@ class TestTolerantParsing:
 
 
 class TestRetries:
-    async def test_429_429_200_succeeds_on_the_third_attempt_with_the_same_body(
+    async def test_500_500_200_succeeds_on_the_third_attempt_with_the_same_body(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
     ) -> None:
-        limited = orjson.dumps(_error("RATE_LIMIT_EXCEEDED", "RATE_LIMIT_EXCEEDED"))
+        failed = orjson.dumps(_error("API_ERROR", "INTERNAL_SERVER_ERROR"))
         good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
-        plaid[0].script.extend([(429, limited, 0), (429, limited, 0), (200, good, 0)])
+        plaid[0].script.extend([(500, failed, 0), (500, failed, 0), (200, good, 0)])
         _, calls = await source.evaluate_signal(
             ATTEMPT, ACCOUNT, SignalContext(), soon()
         )
         assert [(c.attempt, c.http_status) for c in calls] == [
-            (1, 429),
-            (2, 429),
+            (1, 500),
+            (2, 500),
             (3, 200),
         ]
         bodies = [body for _, _, body in plaid[0].received]

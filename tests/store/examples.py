@@ -52,7 +52,7 @@ def decision(txid: str = "txn-1", amount_cents: int = 12_345) -> Decision:
             TimeSource.PLAID_REPORTED,
         ),
         realtime=RealtimeReport(
-            True, Basis.RULESET_HAS_BALANCE_RULE, (Note("W", "a warning"),)
+            True, Basis.RULESET_BALANCE_ONLY, (Note("W", "a warning"),), attempted=True
         ),
         evaluated_at=NOW,
         duration_ms=321,
@@ -60,4 +60,11 @@ def decision(txid: str = "txn-1", amount_cents: int = 12_345) -> Decision:
         applied_ruleset=AppliedRuleset("rs", "REVIEW", "3-day-hold", None),
         scores=Scores(80, 4, 12, 2),
         plaid_warnings=(PlaidWarning("BANK_ERROR", "NO_ACCOUNTS", "stale"),),
+        core_attributes={
+            "available_balance": 1234.56,
+            "balance_last_updated": "2025-03-01T11:59:58Z",
+            "is_account_closed": False,
+            "days_since_first_plaid_connection": 412,
+            "p50_eod_balance_30d": None,
+        },
     )

@@ -58,6 +58,9 @@ def code(status: status_pb2.Status) -> str:
     return str(code_pb2.Code.Name(status.code))
 
 
+# Kinds whose ErrorInfo reason is ours even when Plaid gave an error code.
+OWN_REASON = {FailureKind.CREDENTIALS_REJECTED, FailureKind.OUTCOME_UNKNOWN}
+
 # kind -> (gRPC code, retry delay in seconds or None, BadRequest field or None)
 TABLE = {
     FailureKind.RELINK_REQUIRED: ("FAILED_PRECONDITION", None, None),
@@ -65,11 +68,12 @@ TABLE = {
     FailureKind.INVALID_ACCOUNT: ("INVALID_ARGUMENT", None, "account_id"),
     FailureKind.RULESET_NOT_FOUND: ("INVALID_ARGUMENT", None, "ruleset_key"),
     FailureKind.IDEMPOTENCY_CONFLICT: ("ALREADY_EXISTS", None, None),
+    FailureKind.OUTCOME_UNKNOWN: ("UNAVAILABLE", 1, None),
     FailureKind.NOT_SUPPORTED: ("FAILED_PRECONDITION", None, None),
     FailureKind.REQUEST_REJECTED: ("INVALID_ARGUMENT", None, None),
     FailureKind.QUOTA_EXHAUSTED: ("RESOURCE_EXHAUSTED", None, None),
     FailureKind.CREDENTIALS_REJECTED: ("INTERNAL", None, None),
-    FailureKind.RATE_LIMITED: ("RESOURCE_EXHAUSTED", 2, None),
+    FailureKind.RATE_LIMITED: ("RESOURCE_EXHAUSTED", 60, None),
     FailureKind.UNAVAILABLE: ("UNAVAILABLE", 1, None),
     FailureKind.INSTITUTION_DOWN: ("UNAVAILABLE", 900, None),
     FailureKind.TIMEOUT: ("DEADLINE_EXCEEDED", None, None),
@@ -107,19 +111,33 @@ class TestPlaidFailures:
             assert [v.field for v in bad.field_violations] == [field]
             assert bad.field_violations[0].description == "Plaid said no"
 
-    @pytest.mark.parametrize(
-        "kind", [k for k in FailureKind if k is not FailureKind.CREDENTIALS_REJECTED]
-    )
+    @pytest.mark.parametrize("kind", [k for k in FailureKind if k not in OWN_REASON])
     def test_plaid_error_codes_are_reasons_in_plaids_domain(self, kind):
         info = error_info(to_status(failure(kind, error_code="ITEM_LOGIN_REQUIRED")))
         assert (info.domain, info.reason) == ("plaid.com", "ITEM_LOGIN_REQUIRED")
 
-    @pytest.mark.parametrize(
-        "kind", [k for k in FailureKind if k is not FailureKind.CREDENTIALS_REJECTED]
-    )
+    @pytest.mark.parametrize("kind", [k for k in FailureKind if k not in OWN_REASON])
     def test_without_a_plaid_code_the_failure_kind_is_our_reason(self, kind):
         info = error_info(to_status(failure(kind, error_code=None, error_type=None)))
         assert (info.domain, info.reason) == ("achrisk", kind.value)
+
+    def test_an_unknown_outcome_has_its_own_reason_and_keeps_plaids_code(self):
+        """Plaid refused our own retry's id: no conflict of the caller's making."""
+        status = to_status(
+            failure(
+                FailureKind.OUTCOME_UNKNOWN,
+                error_code="CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
+            )
+        )
+        info = error_info(status)
+        assert (info.domain, info.reason) == ("achrisk", "PLAID_OUTCOME_UNKNOWN")
+        assert info.metadata["plaidErrorCode"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
+        assert code(status) == "UNAVAILABLE"
+
+    def test_a_rate_limit_carries_its_windows_retry_delay(self):
+        status = to_status(failure(FailureKind.RATE_LIMITED, retry_after_s=60.0))
+        retry = details(status)[error_details_pb2.RetryInfo]
+        assert retry.retry_delay.seconds == 60
 
     def test_metadata_keeps_plaids_type_code_and_request_id(self):
         info = error_info(

@@ -116,19 +116,25 @@ class TestTransactionScoresWithBalanceRules:
         assert "of unknown age" in realtime.warnings[0].message
 
 
+def without_addendum(ruleset_key: str) -> Any:
+    """A Balance-only Plaid customer without the Signal Addendum."""
+
+    def answer(body: dict[str, Any]) -> tuple[int, Any, float]:
+        if "user" in body or "device" in body:
+            status, error = documented_error("ADDENDUM_NOT_SIGNED")
+            return status, error, 0
+        return 200, balance_only_answer(ruleset_key), 0
+
+    return answer
+
+
 class TestBalanceOnlyRequests:
     async def test_user_and_device_are_never_sent_under_a_balance_only_ruleset(
         self, plaid: StandIn, harness: Harness
     ) -> None:
         """Without the Signal Addendum, Plaid answers them 403 ADDENDUM_NOT_SIGNED."""
 
-        def plaid_without_addendum(body: dict[str, Any]) -> tuple[int, Any, float]:
-            if "user" in body or "device" in body:
-                status, error = documented_error("ADDENDUM_NOT_SIGNED")
-                return status, error, 0
-            return 200, balance_only_answer("balance-live"), 0
-
-        plaid.handlers[EVALUATE] = plaid_without_addendum
+        plaid.handlers[EVALUATE] = without_addendum("balance-live")
         request = payment(
             ruleset_key="balance-live",
             is_recurring=True,
@@ -148,6 +154,24 @@ class TestBalanceOnlyRequests:
         assert "default_payment_method" not in sent
         assert sent["client_user_id"] == "user-77"
         assert sent["ruleset_key"] == "balance-live"
+
+    async def test_with_no_key_the_declared_default_ruleset_decides(
+        self, plaid: StandIn, tmp_path: Path
+    ) -> None:
+        """Plaid applies the ruleset named `default` when a request names none."""
+        plaid.handlers[EVALUATE] = without_addendum("default")
+        extra = '[rulesets.default]\ntype = "balance_only"\n'
+        harness = await serve(plaid, tmp_path, extra)
+        try:
+            request = payment(user=pb.PaymentUser(email_address="ada@example.com"))
+            reply = await harness.stub.EvaluatePayment(request, timeout=10)
+        finally:
+            await stop(harness)
+        assert reply.decision.applied_ruleset_key == "default"
+        assert reply.decision.realtime_balance.attempted
+        (sent,) = plaid.bodies(EVALUATE)
+        assert "user" not in sent
+        assert "ruleset_key" not in sent
 
     async def test_a_transaction_scores_ruleset_still_gets_them(
         self, plaid: StandIn, harness: Harness

@@ -95,7 +95,7 @@ BALANCE_ATTRIBUTES: Final = frozenset(
     {"available_balance", "current_balance", "balance_to_transaction_amount_ratio"}
 )
 
-# The two attributes a Balance-only ruleset returns (reference/plaid.md section 1.1.1).
+# The two attributes a Balance-only ruleset returns (docs/plaid-behaviour.md).
 BALANCE_ONLY_ATTRIBUTES: Final = ("available_balance", "current_balance")
 
 SCORE_ATTRIBUTES: Final = frozenset(

@@ -24,7 +24,7 @@ from service.emulator.endpoints import Endpoint
 # The z-score of the 95th percentile of a standard normal distribution.
 _Z95: Final = 1.6448536269514722
 # Plaid says live balances usually take under 10 s but sometimes 30 s or more
-# (reference/plaid.md 3.4); three times p95 keeps that tail without stalling a test.
+# (docs/plaid-behaviour.md); three times p95 keeps that tail without stalling a test.
 _DEFAULT_CAP_FACTOR: Final = 3
 # Pydantic names a tagged union's branch in the error path; scenario errors drop it.
 UNION_TAGS: Final = frozenset({"fixed", "distribution"})

@@ -67,7 +67,7 @@ class Ledger:
     def check_return(self, report: ReportRequest) -> Transaction:
         """The transaction a return is reported for; raises if it was never initiated."""
         transaction = self._evaluated(report)
-        # reference/plaid.md 1.3: reported as not initiated, or rerouted and never
+        # docs/plaid-behaviour.md, Reports: reported as not initiated, or rerouted and never
         # reported as initiated.
         if transaction.initiated is False or (
             transaction.initiated is None and transaction.result == "REROUTE"

@@ -1,6 +1,6 @@
 """JSON fragments of Plaid's responses, shaped to satisfy plaid-python 46's models.
 
-Required keys per model are listed in reference/plaid.md section 4.4.
+Required keys per model are listed in docs/plaid-behaviour.md.
 """
 
 import hashlib
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from service.emulator.scenario import Account, Item, Rule
 from service.emulator.synthetic import bank_tier, customer_tier
 
-# Deprecated `ruleset.outcome` values (reference/plaid.md section 1.1).
+# Deprecated `ruleset.outcome` values (docs/plaid-behaviour.md).
 _LEGACY_OUTCOMES = {"ACCEPT": "accept", "REVIEW": "review", "REROUTE": "block"}
 
 

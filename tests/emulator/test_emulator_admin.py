@@ -219,7 +219,7 @@ class TestRunEmulator:
 class TestWireEfficiency:
     async def test_sequential_calls_do_not_wait_for_delayed_acks(self, emulator):
         # Nagle's algorithm against a delayed ACK costs ~40 ms a call when headers
-        # and body go out in separate writes (reference/plaid.md 5.4).
+        # and body go out in separate writes (docs/plaid-behaviour.md).
         with plaid_api(emulator.url) as client:
             request = SignalPrepareRequest(access_token="access-sandbox-checking-ok")
             await asyncio.to_thread(client.signal_prepare, request)  # connect

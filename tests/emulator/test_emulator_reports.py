@@ -131,7 +131,7 @@ class TestReturnReport:
     async def test_plaid_python_reports_a_return_for_an_accepted_debit(
         self, plaid_client, admin
     ):
-        # ACCEPT means initiated unless reported otherwise (reference/plaid.md 1.2).
+        # ACCEPT means initiated unless reported otherwise (docs/plaid-behaviour.md).
         await evaluate(plaid_client, txn="txn-ok", ruleset="balance-only")
         request = SignalReturnReportRequest(
             client_transaction_id="txn-ok",

@@ -247,9 +247,16 @@ class Engine:
         request_id: str,
     ) -> SignalOutcome:
         item, account = find_account(self._scenario, req.access_token, req.account_id)
-        errors_mode = self._scenario.evaluate_item_errors
+        scenario = self._scenario
         return evaluate_signal(
-            req, item, account, ruleset, now, request_id, errors_mode
+            req,
+            item,
+            account,
+            ruleset,
+            now,
+            request_id,
+            scenario.evaluate_item_errors,
+            deprecated_fields=scenario.deprecated_fields,
         )
 
     def _decision_report(

@@ -39,12 +39,16 @@ def evaluate_signal(
     now: datetime,
     request_id: str,
     item_errors: Literal["warning", "error"] = "warning",
+    *,
+    deprecated_fields: bool = False,
 ) -> SignalOutcome:
     """Answer one evaluation; raises PlaidApiError for an Item error in "error" mode."""
     if item.error is not None:
         if item_errors == "error":
             raise item_error(item.error)
-        return _item_error_answer(req, item.error, ruleset, request_id)
+        return _item_error_answer(
+            req, item.error, ruleset, request_id, deprecated_fields
+        )
     # A cached-only institution has nothing live to give, whatever the ruleset.
     fetched = (
         ruleset is not None
@@ -52,8 +56,13 @@ def evaluate_signal(
         and not account.is_cached_only
     )
     balance_time = now if fetched else account.cached_balance_time(now)
-    scores, core, facts = _signal_data(req, account, ruleset, balance_time, now)
-    applied = _apply(ruleset, facts, req.amount)
+    pair, core, facts = _signal_data(req, account, ruleset, balance_time, now)
+    scores = (
+        None
+        if pair is None
+        else scores_json(*pair, deprecated_fields=deprecated_fields)
+    )
+    applied = _apply(ruleset, facts, req.amount, deprecated_fields)
     body: dict[str, object] = {
         "request_id": request_id,
         "scores": scores,
@@ -70,7 +79,7 @@ def _signal_data(
     ruleset: Ruleset | None,
     balance_time: datetime,
     now: datetime,
-) -> tuple[dict[str, object] | None, dict[str, object], Facts]:
+) -> tuple[tuple[int, int] | None, dict[str, object], Facts]:
     """Scores, core attributes, and the facts rules read (attributes plus scores)."""
     facts: dict[str, object] = {
         "available_balance": account.available,
@@ -81,15 +90,16 @@ def _signal_data(
         return None, {name: facts[name] for name in BALANCE_ONLY_ATTRIBUTES}, facts
     core, customer, bank = _transaction_score_data(req, account, balance_time, now)
     scores = {"customer_initiated_score": customer, "bank_initiated_score": bank}
-    return scores_json(customer, bank), core, facts | core | scores
+    return (customer, bank), core, facts | core | scores
 
 
 def _apply(
-    ruleset: Ruleset | None, facts: Facts, amount: float
+    ruleset: Ruleset | None, facts: Facts, amount: float, deprecated_fields: bool
 ) -> dict[str, object] | None:
     if ruleset is None:
         return None
-    return ruleset_json(ruleset.key, matching_rule(ruleset, facts, amount))
+    rule = matching_rule(ruleset, facts, amount)
+    return ruleset_json(ruleset.key, rule, deprecated_fields=deprecated_fields)
 
 
 def _result(applied: dict[str, object] | None) -> str | None:
@@ -97,7 +107,11 @@ def _result(applied: dict[str, object] | None) -> str | None:
 
 
 def _item_error_answer(
-    req: EvaluateRequest, code: str, ruleset: Ruleset | None, request_id: str
+    req: EvaluateRequest,
+    code: str,
+    ruleset: Ruleset | None,
+    request_id: str,
+    deprecated_fields: bool,
 ) -> SignalOutcome:
     # Plaid's default: 200, no scores, a warning; rules run with no data at all.
     warning = {
@@ -105,7 +119,7 @@ def _item_error_answer(
         "warning_code": code,
         "warning_message": item_error_message(code),
     }
-    applied = _apply(ruleset, {}, req.amount)
+    applied = _apply(ruleset, {}, req.amount, deprecated_fields)
     body: dict[str, object] = {
         "request_id": request_id,
         "scores": None,

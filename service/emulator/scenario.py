@@ -65,7 +65,10 @@ BalanceTime = Annotated[
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings document the scenario's knobs, in the JSON schema too.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True
+    )
 
 
 class Credentials(_Frozen):
@@ -180,6 +183,10 @@ class Scenario(_Frozen):
     # False models a Balance-only customer without the Signal Addendum: reports, and
     # user or device data under a Balance-only ruleset, get ADDENDUM_NOT_SIGNED.
     signal_addendum_signed: StrictBool = True
+    deprecated_fields: StrictBool = False
+    """True adds the deprecated `risk_tier` to each score and `ruleset.outcome`:
+    plaid-python 46's type-checked models require `risk_tier`, which Plaid's documented
+    answer leaves out (docs/plaid-behaviour.md)."""
     items: tuple[Item, ...] = ()
     rulesets: tuple[Ruleset, ...] = ()
     default_ruleset: str | None = None

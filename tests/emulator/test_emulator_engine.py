@@ -91,13 +91,59 @@ class TestEvaluateBodies:
         )
         assert first.body["scores"] == again.body["scores"]
         assert first.body["core_attributes"] == again.body["core_attributes"]
-        for risk, top_tier in (
-            ("customer_initiated_return_risk", 5),
-            ("bank_initiated_return_risk", 8),
-        ):
-            score = first.body["scores"][risk]
-            assert 1 <= score["score"] <= 99
-            assert 1 <= score["risk_tier"] <= top_tier
+        for risk in ("customer_initiated_return_risk", "bank_initiated_return_risk"):
+            assert 1 <= first.body["scores"][risk]["score"] <= 99
+
+    def test_the_documented_shape_has_no_tiers_and_no_outcome(self, engine):
+        reply = engine.signal_evaluate(
+            body(
+                "access-sandbox-risky", "checking-risky", ruleset_key="sts-scores-only"
+            )
+        )
+        assert reply.body["scores"] == {
+            "customer_initiated_return_risk": {"score": 85},
+            "bank_initiated_return_risk": {"score": 92},
+        }
+        assert reply.body["ruleset"] == {
+            "ruleset_key": "sts-scores-only",
+            "result": "REROUTE",
+            "triggered_rule_details": {"custom_action_key": "high-bank-return-risk"},
+        }
+
+    @pytest.mark.parametrize(
+        ("score", "customer_tier", "bank_tier"),
+        [(1, 1, 1), (20, 1, 2), (50, 3, 4), (99, 5, 8)],
+    )
+    def test_deprecated_fields_add_tiers_in_equal_score_bands(
+        self, score, customer_tier, bank_tier
+    ):
+        scores = {"customer_initiated": score, "bank_initiated": score}
+        scenario = parse_scenario(
+            {
+                "deprecated_fields": True,
+                "items": [
+                    {
+                        "access_token": "t",
+                        "accounts": [
+                            {
+                                "account_id": "a",
+                                "available": 1.0,
+                                "current": 1.0,
+                                "scores": scores,
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+        reply = Engine(scenario, clock=lambda: NOW).signal_evaluate(body("t", "a"))
+        assert nested(reply)["scores"] == {
+            "customer_initiated_return_risk": {
+                "score": score,
+                "risk_tier": customer_tier,
+            },
+            "bank_initiated_return_risk": {"score": score, "risk_tier": bank_tier},
+        }
 
     def test_null_available_falls_back_to_current_for_the_ratio(self, engine):
         reply = engine.signal_evaluate(
@@ -118,18 +164,26 @@ class TestEvaluateBodies:
         assert reply.body["ruleset"]["result"] == "ACCEPT"
         assert reply.body["ruleset"]["triggered_rule_details"] is None
 
-    def test_the_ruleset_object_carries_the_legacy_outcome(self, engine):
-        reply = engine.signal_evaluate(
-            body(
-                "access-sandbox-risky", "checking-risky", ruleset_key="sts-scores-only"
-            )
-        )
-        assert reply.body["ruleset"] == {
-            "ruleset_key": "sts-scores-only",
-            "result": "REROUTE",
-            "triggered_rule_details": {"custom_action_key": "high-bank-return-risk"},
-            "outcome": "block",
-        }
+    @pytest.mark.parametrize(
+        ("token", "account", "ruleset", "outcome"),
+        [
+            ("access-sandbox-risky", "checking-risky", "sts-scores-only", "block"),
+            (
+                "access-sandbox-low-balance",
+                "checking-low",
+                "sts-with-balance",
+                "review",
+            ),
+            ("access-sandbox-checking-ok", "checking-ok", "balance-only", "accept"),
+        ],
+    )
+    def test_deprecated_fields_add_the_legacy_outcome(
+        self, default_scenario, token, account, ruleset, outcome
+    ):
+        scenario = default_scenario.model_copy(update={"deprecated_fields": True})
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body(token, account, ruleset_key=ruleset))
+        assert nested(reply)["ruleset"]["outcome"] == outcome
 
     def test_low_balance_meets_the_balance_rule_of_sts(self, engine):
         reply = engine.signal_evaluate(

@@ -29,6 +29,13 @@ BODY = {
 }
 
 
+@pytest.fixture
+def deprecated_fields() -> bool:
+    """On: these tests read STS answers through plaid-python 46's type-checked models,
+    which raise TypeError without each score's deprecated risk_tier."""
+    return True
+
+
 async def sdk_evaluate(client: PlaidApi, txn: str = "txn-fault") -> Any:
     return await asyncio.to_thread(client.signal_evaluate, evaluate_request(txn=txn))
 

@@ -20,6 +20,13 @@ RETURN = "/signal/return/report"
 EVALUATE = "/signal/evaluate"
 
 
+@pytest.fixture
+def deprecated_fields() -> bool:
+    """On: these tests read STS answers through plaid-python 46's type-checked models,
+    which raise TypeError without each score's deprecated risk_tier."""
+    return True
+
+
 async def evaluated(admin: Admin, txn: str = "txn-1", **fields: object) -> None:
     body = {
         "access_token": "access-sandbox-checking-ok",

@@ -17,6 +17,15 @@ from plaid.model.accounts_balance_get_request_options import (
 from plaid.model.plaid_error import PlaidError
 from plaid.model.signal_evaluate_request import SignalEvaluateRequest
 
+from tests.emulator.conftest import plaid_api
+
+
+@pytest.fixture
+def deprecated_fields() -> bool:
+    """On: these tests read STS answers through plaid-python 46's type-checked models,
+    which raise TypeError without each score's deprecated risk_tier."""
+    return True
+
 
 def evaluate_request(
     token: str = "access-sandbox-checking-ok",
@@ -138,6 +147,41 @@ class TestSignalEvaluateShapes:
             "ITEM_ERROR",
             "ITEM_LOGIN_REQUIRED",
         )
+
+
+class TestDocumentedShape:
+    """Without deprecated_fields the emulator answers as Plaid documents, and
+    plaid-python 46's type-checked models cannot read that (docs/plaid-behaviour.md)."""
+
+    async def test_the_type_checked_model_refuses_a_score_without_risk_tier(
+        self, start
+    ):
+        running = await start()
+        with plaid_api(running.url) as client:
+            with pytest.raises(TypeError, match="risk_tier"):
+                await evaluate(client, ruleset="sts-scores-only")
+            request = evaluate_request(txn="txn-2", ruleset="sts-scores-only")
+            resp = await asyncio.to_thread(
+                client.signal_evaluate, request, _check_return_type=False
+            )
+        assert resp.scores == {
+            "customer_initiated_return_risk": {"score": 12},
+            "bank_initiated_return_risk": {"score": 7},
+        }
+        assert resp.ruleset == {
+            "ruleset_key": "sts-scores-only",
+            "result": "ACCEPT",
+            "triggered_rule_details": None,
+        }
+
+    async def test_a_balance_only_answer_has_no_scores_so_it_reads_type_checked(
+        self, start
+    ):
+        running = await start()
+        with plaid_api(running.url) as client:
+            resp = await evaluate(client, ruleset="balance-only", amount=150.0)
+        assert resp.scores is None
+        assert resp.ruleset.result.value == "REROUTE"
 
 
 class TestBalanceGetShapes:

@@ -189,6 +189,7 @@ class Engine:
         except PlaidApiError as exc:
             status, answer = exc.status, exc.to_json(request_id)
             call.error_code = exc.error_code
+            # Attempted stays: a failed extraction still reached the bank.
             call.realtime_balance_fetched = False
         call.status = status
         # A replay answers with the first evaluation's request_id.
@@ -225,6 +226,7 @@ class Engine:
             require_addendum(self._scenario)
         call.ruleset_key = None if ruleset is None else ruleset.key
         outcome = self._signal(req, ruleset, now, request_id)
+        call.realtime_balance_attempted = outcome.realtime_balance_attempted
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
         self.ledger.remember(
             req.client_transaction_id,
@@ -303,8 +305,11 @@ class Engine:
         if req.account_ids is None:
             call.account_ids = tuple(a.account_id for a in item.accounts)
         outcome = balance_get(req, item, now, request_id)
+        call.realtime_balance_attempted = outcome.realtime_balance_attempted
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
-        return outcome.body
+        if isinstance(outcome.answer, PlaidApiError):
+            raise outcome.answer
+        return outcome.answer
 
     def _item_get(
         self, body: object, call: Call, now: datetime, request_id: str

@@ -58,9 +58,11 @@ def ruleset_json(
     return applied
 
 
-def balance_ratio(account: Account, amount: float) -> float | None:
+def balance_ratio(
+    available: float | None, current: float | None, amount: float
+) -> float | None:
     """balance_to_transaction_amount_ratio: available (else current) over amount."""
-    balance = account.available if account.available is not None else account.current
+    balance = available if available is not None else current
     return None if balance is None else round(balance / amount, 2)
 
 

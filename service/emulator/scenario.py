@@ -101,6 +101,10 @@ class Account(_Frozen):
     balance_last_updated: BalanceTime = None
     cached_balance_age_s: StrictInt = Field(default=21600, ge=0)
     scores: Scores | None = None
+    live_balance: Literal["ok", "fails"] = "ok"
+    """"fails": the bank does not answer real-time extractions. A Balance-only
+    evaluation still answers 200 (and is billed) with null balances and an
+    INSTITUTION_NOT_RESPONDING warning; /accounts/balance/get answers that error."""
 
     @property
     def is_cached_only(self) -> bool:

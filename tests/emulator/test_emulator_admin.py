@@ -36,6 +36,7 @@ class TestCallLog:
             "status": 200,
             "error_code": None,
             "request_id": answer["request_id"],
+            "realtime_balance_attempted": False,
             "realtime_balance_fetched": False,
             "replayed": False,
             "fault": None,
@@ -83,7 +84,14 @@ class TestScenarioReplace:
         assert await admin.calls() == []
         _, answer = await admin.post("/signal/evaluate", EVALUATE)
         assert answer["ruleset"]["ruleset_key"] == "balance-only"
-        assert (await admin.last_call())["realtime_balance_fetched"] is True
+        call = await admin.last_call()
+        assert (
+            call["realtime_balance_attempted"],
+            call["realtime_balance_fetched"],
+        ) == (
+            True,
+            True,
+        )
 
     async def test_a_bad_scenario_is_refused_naming_path_and_field(
         self, admin, default_scenario_data, emulator

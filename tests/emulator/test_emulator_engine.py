@@ -47,15 +47,36 @@ def stamp(text: Any) -> datetime:
     return datetime.fromisoformat(text)
 
 
-class TestBalanceTimes:
-    def test_a_live_fetch_stamps_the_balance_now(self, engine):
-        reply = engine.signal_evaluate(body(ruleset_key="sts-with-balance"))
-        assert stamp(reply.body["core_attributes"]["balance_last_updated"]) == NOW
+def realtime(engine: Engine) -> tuple[bool, bool]:
+    """The last call's (realtime_balance_attempted, realtime_balance_fetched)."""
+    call = engine.calls.since()[-1]
+    return call.realtime_balance_attempted, call.realtime_balance_fetched
 
-    def test_without_a_fetch_the_balance_is_cached_balance_age_old(self, engine):
-        reply = engine.signal_evaluate(body(ruleset_key="sts-scores-only"))
+
+class TestBalanceTimes:
+    @pytest.mark.parametrize("ruleset", ["sts-with-balance", "sts-scores-only", None])
+    def test_an_sts_answer_never_fetches_and_carries_the_cached_time(
+        self, engine, ruleset
+    ):
+        fields = {} if ruleset is None else {"ruleset_key": ruleset}
+        reply = engine.signal_evaluate(body(**fields))
         updated = stamp(reply.body["core_attributes"]["balance_last_updated"])
         assert updated == NOW - timedelta(seconds=21600)
+        assert realtime(engine) == (False, False)
+
+    def test_cached_balance_age_s_is_the_age_of_the_cached_balance(self):
+        account = {
+            "account_id": "a",
+            "available": 1.0,
+            "current": 1.0,
+            "cached_balance_age_s": 90,
+        }
+        scenario = parse_scenario(
+            {"items": [{"access_token": "t", "accounts": [account]}]}
+        )
+        reply = Engine(scenario, clock=lambda: NOW).signal_evaluate(body("t", "a"))
+        updated = stamp(nested(reply)["core_attributes"]["balance_last_updated"])
+        assert updated == NOW - timedelta(seconds=90)
 
     def test_a_cached_only_account_reports_its_own_time(self, engine):
         reply = engine.signal_evaluate(
@@ -67,11 +88,100 @@ class TestBalanceTimes:
         )
         updated = stamp(reply.body["core_attributes"]["balance_last_updated"])
         assert updated == NOW - timedelta(days=2)
-        assert not engine.calls.since()[-1].realtime_balance_fetched
+        assert realtime(engine) == (False, False)
+
+    def test_a_balance_only_answer_is_fetched_and_has_no_balance_time(self, engine):
+        reply = engine.signal_evaluate(body(ruleset_key="balance-only"))
+        assert reply.body["core_attributes"] == {
+            "available_balance": 100.0,
+            "current_balance": 110.0,
+        }
+        assert realtime(engine) == (True, True)
 
     def test_the_time_is_written_in_utc_with_z(self, engine):
         reply = engine.signal_evaluate(body(ruleset_key="sts-with-balance"))
         assert reply.body["core_attributes"]["balance_last_updated"].endswith("Z")
+
+
+class TestFailedExtraction:
+    """An account with live_balance: fails, whose bank does not answer."""
+
+    TOKEN = "access-sandbox-bank-not-responding"
+    ACCOUNT = "checking-bank-not-responding"
+
+    def test_balance_only_answers_200_with_null_balances_and_a_warning(self, engine):
+        reply = engine.signal_evaluate(
+            body(self.TOKEN, self.ACCOUNT, ruleset_key="balance-only")
+        )
+        assert reply.status == 200
+        assert reply.body["scores"] is None
+        assert reply.body["core_attributes"] == {
+            "available_balance": None,
+            "current_balance": None,
+        }
+        assert reply.body["warnings"] == [
+            {
+                "warning_type": "INSTITUTION_ERROR",
+                "warning_code": "INSTITUTION_NOT_RESPONDING",
+                "warning_message": "this institution is not currently responding",
+            }
+        ]
+        # The rule on available_balance is skipped for lack of data: the fallback.
+        assert reply.body["ruleset"] == {
+            "ruleset_key": "balance-only",
+            "result": "ACCEPT",
+            "triggered_rule_details": None,
+        }
+        assert realtime(engine) == (True, False)
+
+    def test_an_is_null_rule_sees_the_missing_balance(self):
+        rules = [
+            {
+                "conditions": [
+                    {"attribute": "available_balance", "operator": "is_null"}
+                ],
+                "result": "REVIEW",
+            },
+            {"result": "ACCEPT"},
+        ]
+        account = {"account_id": "a", "available": 1.0, "current": 1.0}
+        scenario = parse_scenario(
+            {
+                "items": [
+                    {
+                        "access_token": "t",
+                        "accounts": [account | {"live_balance": "fails"}],
+                    }
+                ],
+                "rulesets": [{"key": "b", "kind": "balance_only", "rules": rules}],
+            }
+        )
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body("t", "a", ruleset_key="b"))
+        assert nested(reply)["ruleset"]["result"] == "REVIEW"
+
+    def test_an_sts_ruleset_does_not_ask_the_bank_so_nothing_fails(self, engine):
+        reply = engine.signal_evaluate(
+            body(self.TOKEN, self.ACCOUNT, ruleset_key="sts-with-balance")
+        )
+        assert reply.body["core_attributes"]["available_balance"] == 100.0
+        assert reply.body["warnings"] == []
+        assert realtime(engine) == (False, False)
+
+    def test_balance_get_answers_the_institution_error(self, engine):
+        reply = engine.accounts_balance_get({"access_token": self.TOKEN} | CREDENTIALS)
+        assert (reply.status, reply.body["error_type"], reply.body["error_code"]) == (
+            400,
+            "INSTITUTION_ERROR",
+            "INSTITUTION_NOT_RESPONDING",
+        )
+        assert realtime(engine) == (True, False)
+
+    def test_a_check_that_fails_before_the_bank_is_asked_is_no_attempt(self, engine):
+        options = {"account_ids": ["nope"]}
+        request = {"access_token": self.TOKEN, "options": options} | CREDENTIALS
+        assert engine.accounts_balance_get(request).status == 400
+        assert realtime(engine) == (False, False)
 
 
 class TestEvaluateBodies:
@@ -202,7 +312,7 @@ class TestEvaluateBodies:
         engine = Engine(scenario, clock=lambda: NOW)
         reply = engine.signal_evaluate(body())
         assert nested(reply)["ruleset"]["ruleset_key"] == "balance-only"
-        assert engine.calls.since()[-1].realtime_balance_fetched
+        assert realtime(engine) == (True, True)
 
 
 class TestItemErrors:
@@ -247,6 +357,11 @@ class TestIdempotency:
             ("access-sandbox-checking-ok", "checking-ok", "balance-only"),
             ("access-sandbox-null-available", "checking-null-available", None),
             ("access-sandbox-relink", "checking-relink", "balance-only"),
+            (
+                "access-sandbox-bank-not-responding",
+                "checking-bank-not-responding",
+                "balance-only",
+            ),
         ],
     )
     def test_a_replay_is_the_first_answer_exactly_even_later(
@@ -259,6 +374,8 @@ class TestIdempotency:
         again = engine.signal_evaluate(body(token, account, **fields))
         assert again == first
         assert [c.replayed for c in engine.calls] == [False, True]
+        # A replay asks no bank, whatever the first evaluation did.
+        assert realtime(engine) == (False, False)
 
     def test_reset_forgets_evaluations(self, engine):
         engine.signal_evaluate(body(amount=10.0))

@@ -308,6 +308,7 @@ class TestDelays:
         await asyncio.sleep(0.1)  # the server notices the hang-up
         first = await admin.last_call()
         assert (first["status"], first["abandoned"]) == (200, True)
+        assert first["realtime_balance_attempted"] is True
         assert first["realtime_balance_fetched"] is True
         # As at Plaid, the retry under the same id replays: no second bank call.
         assert (await admin.post(EVALUATE, body))[0] == 200

@@ -44,6 +44,7 @@ class TestDefaultScenario:
             "access-sandbox-null-available",
             "access-sandbox-risky",
             "access-sandbox-cached-only",
+            "access-sandbox-bank-not-responding",
             "access-sandbox-relink",
         ]
         assert [r.key for r in scenario.rulesets] == [
@@ -200,6 +201,23 @@ class TestValidation:
             assert parse_scenario(data).items[0].accounts[0].is_cached_only
         else:
             assert "items[0].accounts[0].balance_last_updated" in error_of(data)
+
+    def test_live_balance_is_ok_or_fails(self):
+        account = ITEM["accounts"][0] | {"live_balance": "slow"}
+        message = error_of({"items": [ITEM | {"accounts": [account]}]})
+        assert "items[0].accounts[0].live_balance: Input should be 'ok' or 'fails'" in (
+            message
+        )
+
+    def test_a_cached_only_account_cannot_fail_a_live_fetch_it_never_makes(self):
+        account = ITEM["accounts"][0] | {
+            "live_balance": "fails",
+            "balance_last_updated": "-10m",
+        }
+        assert error_of({"items": [ITEM | {"accounts": [account]}]}) == (
+            "scenario.yaml: items[0].accounts[0].live_balance: a cached-only account "
+            "(one with balance_last_updated) is never asked for a live balance"
+        )
 
     def test_scores_stay_within_1_to_99(self):
         account = ITEM["accounts"][0] | {

@@ -41,6 +41,7 @@ SDK_MODELS = {
 OK = "access-sandbox-checking-ok"
 CACHED = "access-sandbox-cached-only"
 RELINK = "access-sandbox-relink"
+NOT_RESPONDING = "access-sandbox-bank-not-responding"
 # The emulator's clock is real here; an hour's floor admits the 10-minute-old balance.
 RECENT = "{recent}"
 
@@ -120,6 +121,16 @@ CASES = [
         evaluate(
             access_token="access-sandbox-null-available",
             account_id="checking-null-available",
+            ruleset_key="balance-only",
+        ),
+        200,
+    ),
+    Case(
+        "evaluate, balance_only with the bank not responding",
+        EVALUATE,
+        evaluate(
+            access_token=NOT_RESPONDING,
+            account_id="checking-bank-not-responding",
             ruleset_key="balance-only",
         ),
         200,
@@ -239,6 +250,12 @@ CASES = [
         400,
     ),
     Case("balance, ITEM_LOGIN_REQUIRED", BALANCE, {"access_token": RELINK}, 400),
+    Case(
+        "balance, INSTITUTION_NOT_RESPONDING",
+        BALANCE,
+        {"access_token": NOT_RESPONDING},
+        400,
+    ),
     Case(
         "balance, INVALID_ACCOUNT_ID",
         BALANCE,

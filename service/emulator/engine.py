@@ -210,7 +210,8 @@ class Engine:
         call.account_ids = (req.account_id,)
         caller = Caller(client_id, req.access_token, req.client_transaction_id)
         self._pass_gates(SIGNAL_EVALUATE, caller, now)
-        earlier = self.ledger.replay(req)
+        refuse = self._scenario.repeated_transaction_id == "refuse"
+        earlier = self.ledger.replay(req, refuse_repeats=refuse)
         if earlier is not None:
             call.replayed, call.ruleset_key = True, earlier.ruleset_key
             # Rebuilt, not stored (4.5 KB each): the same inputs give the same body,

@@ -191,6 +191,11 @@ class Scenario(_Frozen):
     """True adds the deprecated `risk_tier` to each score and `ruleset.outcome`:
     plaid-python 46's type-checked models require `risk_tier`, which Plaid's documented
     answer leaves out (docs/plaid-behaviour.md)."""
+    repeated_transaction_id: Literal["replay", "refuse"] = "replay"
+    """What a repeat of an evaluated client_transaction_id with the same payment gets:
+    "replay", the stored evaluation; "refuse", 400 CLIENT_TRANSACTION_ID_ALREADY_IN_USE.
+    Plaid does not document which (docs/plaid-behaviour.md); another payment under a
+    used id is always refused."""
     items: tuple[Item, ...] = ()
     rulesets: tuple[Ruleset, ...] = ()
     default_ruleset: str | None = None

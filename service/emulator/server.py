@@ -81,8 +81,9 @@ async def _answer(
         await _wait(call, engine.delay_ms(endpoint))
     except asyncio.CancelledError:
         # aiohttp cancels the handler when the client hangs up. Plaid finishes (and
-        # bills) work its client abandoned, and a retry with the same id replays it,
-        # so the emulator finishes it too before letting the cancellation through.
+        # bills) work its client abandoned, and a retry with the same id meets it
+        # (replayed, or refused under repeated_transaction_id: refuse), so the
+        # emulator finishes it too before letting the cancellation through.
         call.abandoned = True
         if fault is not None and fault.answers:
             engine.inject(call, fault, _decoded(raw))

@@ -377,6 +377,26 @@ class TestIdempotency:
         # A replay asks no bank, whatever the first evaluation did.
         assert realtime(engine) == (False, False)
 
+    def test_refuse_mode_refuses_even_the_same_payment(self, default_scenario):
+        scenario = default_scenario.model_copy(
+            update={"repeated_transaction_id": "refuse"}
+        )
+        engine = Engine(scenario, clock=lambda: NOW)
+        first = engine.signal_evaluate(body(ruleset_key="balance-only"))
+        again = engine.signal_evaluate(body(ruleset_key="balance-only"))
+        other = engine.signal_evaluate(body(ruleset_key="balance-only", amount=26.0))
+        assert first.status == 200
+        for refused in (again, other):
+            assert (refused.status, refused.body["error_type"]) == (400, "SIGNAL_ERROR")
+            assert refused.body["error_code"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
+        assert [c.replayed for c in engine.calls] == [False, False, False]
+        assert realtime(engine) == (False, False)
+        # The first evaluation stays what the reports refer to.
+        report = {"client_transaction_id": "txn-1", "initiated": True}
+        assert (
+            engine.handle("/signal/decision/report", report | CREDENTIALS).status == 200
+        )
+
     def test_reset_forgets_evaluations(self, engine):
         engine.signal_evaluate(body(amount=10.0))
         engine.reset()

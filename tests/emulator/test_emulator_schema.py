@@ -196,6 +196,14 @@ CASES = [
         before=EVALUATED,
     ),
     Case(
+        "evaluate, CLIENT_TRANSACTION_ID_ALREADY_IN_USE for the same payment",
+        EVALUATE,
+        evaluate(),
+        400,
+        before=EVALUATED,
+        scenario={"repeated_transaction_id": "refuse"},
+    ),
+    Case(
         "evaluate, Item error as an error",
         EVALUATE,
         evaluate(access_token=RELINK, account_id="checking-relink"),

@@ -216,7 +216,8 @@ class Engine:
             call.replayed, call.ruleset_key = True, earlier.ruleset_key
             # Rebuilt, not stored (4.5 KB each): the same inputs give the same body,
             # and the scenario cannot change without a reset.
-            ruleset = applied_ruleset(self._scenario, earlier.ruleset_key)
+            key = earlier.ruleset_key
+            ruleset = None if key is None else self._scenario.ruleset(key)
             replayed = self._signal(
                 req, ruleset, earlier.evaluated_at, earlier.request_id
             )

@@ -199,6 +199,12 @@ class Scenario(_Frozen):
     items: tuple[Item, ...] = ()
     rulesets: tuple[Ruleset, ...] = ()
     default_ruleset: str | None = None
+    """The ruleset a request that names none runs; null: see default_ruleset_opted_out."""
+    default_ruleset_opted_out: StrictBool = True
+    """With default_ruleset null: true models an STS customer live before 2025-10-15,
+    opted out (no ruleset runs: scores and core attributes, no `ruleset`); false a newer
+    customer, who gets the ruleset keyed `default`, or 400 RULESET_NOT_FOUND without
+    one (docs/plaid-behaviour.md)."""
     latency_ms: dict[Endpoint, Latency] = Field(default_factory=dict)
     seed: StrictInt = 0
     rate_limits: RateLimits = RateLimits()

@@ -9,6 +9,7 @@ import time
 import pytest
 from plaid.model.signal_prepare_request import SignalPrepareRequest
 
+from service.emulator import parse_scenario
 from service.emulator.server import parse_listen
 from tests.emulator.conftest import plaid_api
 
@@ -106,6 +107,36 @@ class TestScenarioReplace:
             "Input should be a valid number"
         }
         assert emulator.engine.scenario.items[1].accounts[0].available == 5.0
+
+    @pytest.mark.parametrize(
+        ("knob", "value", "expected"),
+        [
+            ("deprecated_fields", "yes", "Input should be a valid boolean"),
+            ("repeated_transaction_id", "ignore", "Input should be 'replay' or"),
+            ("default_ruleset_opted_out", None, "Input should be a valid boolean"),
+        ],
+    )
+    async def test_the_new_knobs_are_checked_on_replace(
+        self, admin, default_scenario_data, emulator, knob, value, expected
+    ):
+        status, body = await admin.request(
+            "PUT", "/_emulator/scenario", default_scenario_data | {knob: value}
+        )
+        assert status == 400
+        assert body["error"].startswith(f"scenario: {knob}: {expected}")
+        assert emulator.engine.scenario.model_dump() == (
+            parse_scenario(default_scenario_data).model_dump()
+        )
+
+    async def test_a_newer_customer_without_a_default_ruleset_over_http(
+        self, admin, default_scenario_data
+    ):
+        newer = default_scenario_data | {"default_ruleset_opted_out": False}
+        assert await admin.request("PUT", "/_emulator/scenario", newer) == (200, {})
+        status, answer = await admin.post("/signal/evaluate", EVALUATE)
+        assert (status, answer["error_code"]) == (400, "RULESET_NOT_FOUND")
+        named = EVALUATE | {"ruleset_key": "sts-scores-only"}
+        assert (await admin.post("/signal/evaluate", named))[0] == 200
 
     async def test_a_body_that_is_not_json(self, admin):
         status, body = await admin.request("PUT", "/_emulator/scenario", data=b"{")

@@ -7,7 +7,7 @@ import pytest
 
 from service.emulator import Engine, Reply, load_scenario, parse_scenario
 from service.emulator.attributes import CORE_ATTRIBUTES
-from service.emulator.scenario import default_scenario_path
+from service.emulator.scenario import Ruleset, Scenario, default_scenario_path
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 CREDENTIALS = {"client_id": "c", "secret": "s"}
@@ -313,6 +313,67 @@ class TestEvaluateBodies:
         reply = engine.signal_evaluate(body())
         assert nested(reply)["ruleset"]["ruleset_key"] == "balance-only"
         assert realtime(engine) == (True, True)
+
+
+def with_rulesets(scenario: Scenario, **update: object) -> Scenario:
+    """`scenario` changed as given, plus a ruleset keyed `default` (Plaid's name)."""
+    plaid_default = Ruleset.model_validate(
+        {"key": "default", "kind": "transaction_score", "rules": [{"result": "REVIEW"}]}
+    )
+    rulesets = (*scenario.rulesets, plaid_default)
+    return scenario.model_copy(update={"rulesets": rulesets, **update})
+
+
+class TestDefaultRuleset:
+    """A request naming no ruleset, per Plaid's docs (docs/plaid-behaviour.md)."""
+
+    @pytest.mark.parametrize("opted_out", [True, False])
+    def test_a_default_ruleset_named_in_the_scenario_applies(
+        self, default_scenario, opted_out
+    ):
+        scenario = with_rulesets(
+            default_scenario,
+            default_ruleset="sts-scores-only",
+            default_ruleset_opted_out=opted_out,
+        )
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body())
+        assert nested(reply)["ruleset"]["ruleset_key"] == "sts-scores-only"
+        assert engine.calls.since()[-1].ruleset_key == "sts-scores-only"
+
+    def test_an_opted_out_customer_runs_no_ruleset(self, default_scenario):
+        # The `default` ruleset exists, but an opted-out customer never gets it.
+        engine = Engine(with_rulesets(default_scenario), clock=lambda: NOW)
+        reply = engine.signal_evaluate(body())
+        assert reply.status == 200
+        assert nested(reply)["ruleset"] is None
+        assert nested(reply)["scores"] is not None
+        assert engine.calls.since()[-1].ruleset_key is None
+
+    def test_a_newer_customer_gets_the_ruleset_keyed_default(self, default_scenario):
+        scenario = with_rulesets(default_scenario, default_ruleset_opted_out=False)
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body())
+        assert nested(reply)["ruleset"]["ruleset_key"] == "default"
+        assert nested(reply)["ruleset"]["result"] == "REVIEW"
+
+    def test_a_newer_customer_without_a_default_ruleset_is_refused(
+        self, default_scenario
+    ):
+        scenario = default_scenario.model_copy(
+            update={"default_ruleset_opted_out": False}
+        )
+        engine = Engine(scenario, clock=lambda: NOW)
+        reply = engine.signal_evaluate(body())
+        assert (reply.status, reply.body["error_type"], reply.body["error_code"]) == (
+            400,
+            "SIGNAL_ERROR",
+            "RULESET_NOT_FOUND",
+        )
+        assert engine.calls.since()[-1].error_code == "RULESET_NOT_FOUND"
+        # Naming a ruleset works, and the refused id was not used up.
+        named = engine.signal_evaluate(body(ruleset_key="sts-scores-only"))
+        assert named.status == 200
 
 
 class TestItemErrors:

@@ -257,6 +257,35 @@ class TestNewOptions:
         assert scenario.latency_ms["/signal/evaluate"] == 20
         assert scenario.rate_limits.profile == "sandbox"
 
+    @pytest.mark.parametrize(
+        ("data", "expected"),
+        [
+            (
+                {"deprecated_fields": "yes"},
+                "deprecated_fields: Input should be a valid boolean",
+            ),
+            (
+                {"repeated_transaction_id": "ignore"},
+                "repeated_transaction_id: Input should be 'replay' or 'refuse'",
+            ),
+            (
+                {"default_ruleset_opted_out": 0},
+                "default_ruleset_opted_out: Input should be a valid boolean",
+            ),
+        ],
+    )
+    def test_new_knobs_are_checked(self, data, expected):
+        assert error_of(data) == f"scenario.yaml: {expected}"
+
+    def test_new_knobs_default_to_plaids_documented_behaviour(self):
+        scenario = parse_scenario({})
+        assert scenario.deprecated_fields is False
+        assert scenario.repeated_transaction_id == "replay"
+        assert (scenario.default_ruleset, scenario.default_ruleset_opted_out) == (
+            None,
+            True,
+        )
+
     def test_the_addendum_flag_is_a_real_boolean(self):
         message = error_of({"signal_addendum_signed": "no"})
         assert "signal_addendum_signed: Input should be a valid boolean" in message

@@ -189,6 +189,13 @@ CASES = [
     Case("evaluate, INVALID_ACCOUNT_ID", EVALUATE, evaluate(account_id="x"), 400),
     Case("evaluate, RULESET_NOT_FOUND", EVALUATE, evaluate(ruleset_key="x"), 400),
     Case(
+        "evaluate, RULESET_NOT_FOUND for a newer customer naming none",
+        EVALUATE,
+        evaluate(),
+        400,
+        scenario={"default_ruleset_opted_out": False},
+    ),
+    Case(
         "evaluate, CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
         EVALUATE,
         evaluate(amount=26.0),

@@ -30,9 +30,9 @@ from service.emulator.endpoints import (
 from service.emulator.errors import PlaidApiError, item_error, not_found
 from service.emulator.evaluation import SignalOutcome, evaluate_signal
 from service.emulator.faults import Fault, FaultQueue
-from service.emulator.latency import LatencySampler
 from service.emulator.ledger import Ledger, Transaction
 from service.emulator.limits import Caller, RateLimiter
+from service.emulator.pacing import Pacer
 from service.emulator.responses import item_json, item_status_json
 from service.emulator.scenario import Ruleset, Scenario
 from service.emulator.validation import (
@@ -116,11 +116,12 @@ class Engine:
 
     def _fresh_counters(self) -> None:
         self._limiter = RateLimiter(self._scenario.rate_limits)
-        self._latency = LatencySampler(self._scenario.latency_ms, self._scenario.seed)
+        self._pacer = Pacer(self._scenario, self.ledger)
 
-    def delay_ms(self, endpoint: str) -> float:
-        """The scenario's latency for the next call to `endpoint`."""
-        return self._latency.delay_ms(endpoint)
+    def delay_ms(self, endpoint: str, body: object = None) -> float:
+        """The scenario's latency for the next call to `endpoint` with this decoded
+        body (for /signal/evaluate, the ruleset it will run may set it)."""
+        return self._pacer.delay_ms(endpoint, body)
 
     def handle(
         self,

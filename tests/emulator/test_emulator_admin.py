@@ -114,6 +114,7 @@ class TestScenarioReplace:
             ("deprecated_fields", "yes", "Input should be a valid boolean"),
             ("repeated_transaction_id", "ignore", "Input should be 'replay' or"),
             ("default_ruleset_opted_out", None, "Input should be a valid boolean"),
+            ("ruleset_latency_ms", "fast", "Input should be a valid dictionary"),
         ],
     )
     async def test_the_new_knobs_are_checked_on_replace(

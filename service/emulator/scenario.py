@@ -187,9 +187,10 @@ class Scenario(_Frozen):
 
     credentials: Credentials | None = None
     evaluate_item_errors: Literal["warning", "error"] = "warning"
-    # False models a Balance-only customer without the Signal Addendum: reports, and
-    # user or device data under a Balance-only ruleset, get ADDENDUM_NOT_SIGNED.
     signal_addendum_signed: StrictBool = True
+    """False models a Balance-only customer without the Signal Addendum: reports, and
+    `user` or `device` (either alone) under a Balance-only ruleset, get 403
+    ADDENDUM_NOT_SIGNED; with it, Balance-only ignores them (docs/plaid-behaviour.md)."""
     deprecated_fields: StrictBool = False
     """True adds the deprecated `risk_tier` to each score and `ruleset.outcome`:
     plaid-python 46's type-checked models require `risk_tier`, which Plaid's documented

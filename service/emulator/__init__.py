@@ -1,4 +1,4 @@
-"""A local Plaid emulator for the Signal and Balance endpoints ach-risk uses (SPEC 5).
+"""A local Plaid emulator for the Signal and Balance endpoints ach-risk uses.
 
 It keeps state, scripts faults, and logs whether each call fetched a live balance.
 """

@@ -3,6 +3,8 @@
 Each check raises the PlaidApiError Plaid answers with.
 """
 
+from typing import Final
+
 from service.emulator.errors import (
     invalid_input,
     invalid_request,
@@ -10,6 +12,9 @@ from service.emulator.errors import (
     signal_error,
 )
 from service.emulator.scenario import Account, Credentials, Item, Ruleset, Scenario
+
+# What Plaid applies when a customer new since 2025-10-15 names no ruleset.
+PLAID_DEFAULT_RULESET: Final = "default"
 
 
 def authenticate(
@@ -54,9 +59,20 @@ def find_account(
     return item, account
 
 
+def ruleset_key_for(scenario: Scenario, requested: str | None) -> str | None:
+    """The key of the ruleset a request runs: the one named, else the default; None
+    for an opted-out customer naming none."""
+    if requested is not None:
+        return requested
+    if scenario.default_ruleset is not None:
+        return scenario.default_ruleset
+    # A customer new since 2025-10-15 gets the ruleset Plaid names `default`.
+    return None if scenario.default_ruleset_opted_out else PLAID_DEFAULT_RULESET
+
+
 def applied_ruleset(scenario: Scenario, requested: str | None) -> Ruleset | None:
-    """The ruleset a request runs: the one named, else the scenario's default."""
-    key = requested if requested is not None else scenario.default_ruleset
+    """The ruleset a request runs (see ruleset_key_for); raises if there is none."""
+    key = ruleset_key_for(scenario, requested)
     if key is None:
         return None
     ruleset = scenario.ruleset(key)

@@ -89,13 +89,13 @@ CORE_ATTRIBUTES: Final[tuple[str, ...]] = (
     "balance_to_transaction_amount_ratio",
 )
 
-# Reading any of these makes a rule a balance rule (SPEC section 5), which is what makes
-# Plaid fetch a live balance under a transaction_score ruleset.
+# What a balance_only ruleset's rules may test. In a transaction_score ruleset they read
+# the cached balance: only the ruleset type decides a live fetch (docs/plaid-behaviour.md).
 BALANCE_ATTRIBUTES: Final = frozenset(
     {"available_balance", "current_balance", "balance_to_transaction_amount_ratio"}
 )
 
-# The two attributes a Balance-only ruleset returns (reference/plaid.md section 1.1.1).
+# The two attributes a Balance-only ruleset returns (docs/plaid-behaviour.md).
 BALANCE_ONLY_ATTRIBUTES: Final = ("available_balance", "current_balance")
 
 SCORE_ATTRIBUTES: Final = frozenset(

@@ -11,6 +11,7 @@ from service.emulator.errors import (
     invalid_input,
     invalid_request,
     item_error,
+    known_error,
 )
 from service.emulator.responses import account_json, iso, item_json
 from service.emulator.scenario import Account, Item
@@ -19,10 +20,11 @@ from service.emulator.validation import BalanceGetRequest
 
 @dataclass(frozen=True, slots=True)
 class BalanceOutcome:
-    """The response body, the accounts it covers and whether a live fetch happened."""
+    """The answer (a body, or the error of a failed extraction) and whether the bank
+    was asked for a real-time balance (attempted) and gave one (fetched)."""
 
-    body: dict[str, object]
-    account_ids: tuple[str, ...]
+    answer: dict[str, object] | PlaidApiError
+    realtime_balance_attempted: bool
     realtime_balance_fetched: bool
 
 
@@ -42,13 +44,18 @@ def requested_accounts(req: BalanceGetRequest, item: Item) -> tuple[Account, ...
 def balance_get(
     req: BalanceGetRequest, item: Item, now: datetime, request_id: str
 ) -> BalanceOutcome:
-    """Answer one balance request; raises PlaidApiError as Plaid would."""
+    """Answer one balance request; raises PlaidApiError as Plaid would before asking
+    the bank, and returns the error of an extraction the bank did not answer."""
     accounts = requested_accounts(req, item)
     if item.error is not None:
         raise item_error(item.error)
     cached = [a for a in accounts if a.is_cached_only]
     if cached:
         _check_freshness(cached, req.min_last_updated, now)
+    # Cached-only institutions never reach the bank (Capital One style).
+    attempted = len(cached) < len(accounts)
+    if any(a.live_balance == "fails" for a in accounts if not a.is_cached_only):
+        return BalanceOutcome(known_error("INSTITUTION_NOT_RESPONDING"), True, False)
     body: dict[str, object] = {
         "accounts": [
             account_json(a, a.cached_balance_time(now) if a.is_cached_only else None)
@@ -57,9 +64,7 @@ def balance_get(
         "item": item_json(item),
         "request_id": request_id,
     }
-    # Cached-only institutions never reach the bank (Capital One style).
-    fetched = any(not a.is_cached_only for a in accounts)
-    return BalanceOutcome(body, tuple(a.account_id for a in accounts), fetched)
+    return BalanceOutcome(body, attempted, attempted)
 
 
 def _check_freshness(

@@ -1,4 +1,4 @@
-"""The call log: one entry per request, with the truth about live balance fetches.
+"""The call log: one entry per request, with the truth about real-time balance calls.
 
 Served by GET /_emulator/calls; it never holds access tokens.
 """
@@ -29,6 +29,9 @@ class Call:
     status: int | None = None
     error_code: str | None = None
     request_id: str | None = None
+    # The bank was asked for a real-time balance (Plaid bills a Balance-only evaluation
+    # for that even when the bank does not answer); fetched: a fresh balance came back.
+    realtime_balance_attempted: bool = False
     realtime_balance_fetched: bool = False
     replayed: bool = False
     # What a queued fault did to this call (Fault.describe()), or None.
@@ -62,6 +65,7 @@ class Call:
             "status": self.status,
             "error_code": self.error_code,
             "request_id": self.request_id,
+            "realtime_balance_attempted": self.realtime_balance_attempted,
             "realtime_balance_fetched": self.realtime_balance_fetched,
             "replayed": self.replayed,
             "fault": self.fault,

@@ -1,4 +1,4 @@
-"""The Plaid endpoints the emulator serves: the ones ach-risk calls (SPEC 2, 5).
+"""The Plaid endpoints the emulator serves: the ones ach-risk calls.
 
 Scenario keys, fault targets and rate-limit overrides are all checked against this list.
 """

@@ -30,9 +30,9 @@ from service.emulator.endpoints import (
 from service.emulator.errors import PlaidApiError, item_error, not_found
 from service.emulator.evaluation import SignalOutcome, evaluate_signal
 from service.emulator.faults import Fault, FaultQueue
-from service.emulator.latency import LatencySampler
 from service.emulator.ledger import Ledger, Transaction
 from service.emulator.limits import Caller, RateLimiter
+from service.emulator.pacing import Pacer
 from service.emulator.responses import item_json, item_status_json
 from service.emulator.scenario import Ruleset, Scenario
 from service.emulator.validation import (
@@ -116,11 +116,12 @@ class Engine:
 
     def _fresh_counters(self) -> None:
         self._limiter = RateLimiter(self._scenario.rate_limits)
-        self._latency = LatencySampler(self._scenario.latency_ms, self._scenario.seed)
+        self._pacer = Pacer(self._scenario, self.ledger)
 
-    def delay_ms(self, endpoint: str) -> float:
-        """The scenario's latency for the next call to `endpoint`."""
-        return self._latency.delay_ms(endpoint)
+    def delay_ms(self, endpoint: str, body: object = None) -> float:
+        """The scenario's latency for the next call to `endpoint` with this decoded
+        body (for /signal/evaluate, the ruleset it will run may set it)."""
+        return self._pacer.delay_ms(endpoint, body)
 
     def handle(
         self,
@@ -189,6 +190,7 @@ class Engine:
         except PlaidApiError as exc:
             status, answer = exc.status, exc.to_json(request_id)
             call.error_code = exc.error_code
+            # Attempted stays: a failed extraction still reached the bank.
             call.realtime_balance_fetched = False
         call.status = status
         # A replay answers with the first evaluation's request_id.
@@ -209,12 +211,14 @@ class Engine:
         call.account_ids = (req.account_id,)
         caller = Caller(client_id, req.access_token, req.client_transaction_id)
         self._pass_gates(SIGNAL_EVALUATE, caller, now)
-        earlier = self.ledger.replay(req)
+        refuse = self._scenario.repeated_transaction_id == "refuse"
+        earlier = self.ledger.replay(req, refuse_repeats=refuse)
         if earlier is not None:
             call.replayed, call.ruleset_key = True, earlier.ruleset_key
             # Rebuilt, not stored (4.5 KB each): the same inputs give the same body,
             # and the scenario cannot change without a reset.
-            ruleset = applied_ruleset(self._scenario, earlier.ruleset_key)
+            key = earlier.ruleset_key
+            ruleset = None if key is None else self._scenario.ruleset(key)
             replayed = self._signal(
                 req, ruleset, earlier.evaluated_at, earlier.request_id
             )
@@ -225,6 +229,7 @@ class Engine:
             require_addendum(self._scenario)
         call.ruleset_key = None if ruleset is None else ruleset.key
         outcome = self._signal(req, ruleset, now, request_id)
+        call.realtime_balance_attempted = outcome.realtime_balance_attempted
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
         self.ledger.remember(
             req.client_transaction_id,
@@ -247,9 +252,16 @@ class Engine:
         request_id: str,
     ) -> SignalOutcome:
         item, account = find_account(self._scenario, req.access_token, req.account_id)
-        errors_mode = self._scenario.evaluate_item_errors
+        scenario = self._scenario
         return evaluate_signal(
-            req, item, account, ruleset, now, request_id, errors_mode
+            req,
+            item,
+            account,
+            ruleset,
+            now,
+            request_id,
+            scenario.evaluate_item_errors,
+            deprecated_fields=scenario.deprecated_fields,
         )
 
     def _decision_report(
@@ -296,8 +308,11 @@ class Engine:
         if req.account_ids is None:
             call.account_ids = tuple(a.account_id for a in item.accounts)
         outcome = balance_get(req, item, now, request_id)
+        call.realtime_balance_attempted = outcome.realtime_balance_attempted
         call.realtime_balance_fetched = outcome.realtime_balance_fetched
-        return outcome.body
+        if isinstance(outcome.answer, PlaidApiError):
+            raise outcome.answer
+        return outcome.answer
 
     def _item_get(
         self, body: object, call: Call, now: datetime, request_id: str

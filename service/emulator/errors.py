@@ -1,6 +1,6 @@
 """Plaid's error JSON, as the emulator raises and renders it.
 
-Statuses and types follow reference/plaid.md section 3; KNOWN_ERRORS is the table.
+Statuses and types follow docs/plaid-behaviour.md; KNOWN_ERRORS is the table.
 """
 
 from typing import Final
@@ -23,7 +23,7 @@ def _codes(status: int, error_type: str, *codes: str) -> dict[str, tuple[int, st
 
 # error_code -> (HTTP status, error_type): every code a fault may inject.
 KNOWN_ERRORS: Final[dict[str, tuple[int, str]]] = {
-    # SPEC 5 names the error type itself as a code; Plaid's generic code is RATE_LIMIT.
+    # The error type doubles as a code for faults; Plaid's generic code is RATE_LIMIT.
     **_codes(
         429,
         "RATE_LIMIT_EXCEEDED",

@@ -1,12 +1,11 @@
-"""Per-endpoint latency: a fixed delay, or a lognormal fitted to a p50 and a p95.
-
-Draws come from one seeded generator per endpoint, so a run can be replayed exactly.
+"""Latency per endpoint or ruleset kind: a fixed delay, or a lognormal fitted to a p50
+and a p95. Draws come from one seeded generator per key, so a run can be replayed exactly.
 """
 
 import math
 import random
 from collections.abc import Mapping
-from typing import Annotated, Final, Self
+from typing import Annotated, Final, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -19,16 +18,15 @@ from pydantic import (
     model_validator,
 )
 
-from service.emulator.endpoints import Endpoint
-
 # The z-score of the 95th percentile of a standard normal distribution.
 _Z95: Final = 1.6448536269514722
 # Plaid says live balances usually take under 10 s but sometimes 30 s or more
-# (reference/plaid.md 3.4); three times p95 keeps that tail without stalling a test.
+# (docs/plaid-behaviour.md); three times p95 keeps that tail without stalling a test.
 _DEFAULT_CAP_FACTOR: Final = 3
 # Pydantic names a tagged union's branch in the error path; scenario errors drop it.
 UNION_TAGS: Final = frozenset({"fixed", "distribution"})
 
+_Key = TypeVar("_Key", bound=str)
 # StrictFloat takes JSON integers too, but not booleans or strings.
 Millis = Annotated[StrictFloat, Field(gt=0)]
 
@@ -75,24 +73,28 @@ Latency = Annotated[
 
 
 class LatencySampler:
-    """Delays for each endpoint from a scenario's `latency_ms` and `seed`."""
+    """Delays per key (an endpoint, or a kind of ruleset) from a scenario's latencies
+    and `seed`."""
 
     def __init__(
-        self, latency_ms: Mapping[Endpoint, int | LatencyDistribution], seed: int
+        self, latency_ms: Mapping[_Key, int | LatencyDistribution], seed: int
     ) -> None:
         self._fixed: dict[str, int] = {
             k: v for k, v in latency_ms.items() if isinstance(v, int)
         }
         self._drawn: dict[str, tuple[LatencyDistribution, random.Random]] = {
-            endpoint: (spec, random.Random(f"{seed}:{endpoint}"))  # noqa: S311
-            for endpoint, spec in latency_ms.items()
+            key: (spec, random.Random(f"{seed}:{key}"))  # noqa: S311
+            for key, spec in latency_ms.items()
             if isinstance(spec, LatencyDistribution)
         }
 
-    def delay_ms(self, endpoint: str) -> float:
-        """The delay for the next call to `endpoint` (0 when none is configured)."""
-        drawn = self._drawn.get(endpoint)
+    def __contains__(self, key: str) -> bool:
+        return key in self._fixed or key in self._drawn
+
+    def delay_ms(self, key: str) -> float:
+        """The delay for the next call under `key` (0 when none is configured)."""
+        drawn = self._drawn.get(key)
         if drawn is None:
-            return self._fixed.get(endpoint, 0)
+            return self._fixed.get(key, 0)
         spec, rng = drawn
         return spec.draw(rng)

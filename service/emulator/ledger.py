@@ -38,10 +38,14 @@ class Ledger:
         """The transaction evaluated under this id, or None."""
         return self._transactions.get(client_transaction_id)
 
-    def replay(self, req: EvaluateRequest) -> Transaction | None:
-        """The earlier evaluation under req's id, or None; refused for another payment."""
+    def replay(
+        self, req: EvaluateRequest, *, refuse_repeats: bool = False
+    ) -> Transaction | None:
+        """The earlier evaluation under req's id, or None; refused for another payment,
+        and for the same one too when `refuse_repeats`."""
         earlier = self._transactions.get(req.client_transaction_id)
-        if earlier is not None and earlier.payment != req.payment:
+        if earlier is not None and (refuse_repeats or earlier.payment != req.payment):
+            # Plaid's one documented wording, whichever case it is.
             raise signal_error(
                 "CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
                 "this client_transaction_id was already used in a different transaction",
@@ -67,7 +71,7 @@ class Ledger:
     def check_return(self, report: ReportRequest) -> Transaction:
         """The transaction a return is reported for; raises if it was never initiated."""
         transaction = self._evaluated(report)
-        # reference/plaid.md 1.3: reported as not initiated, or rerouted and never
+        # docs/plaid-behaviour.md, Reports: reported as not initiated, or rerouted and never
         # reported as initiated.
         if transaction.initiated is False or (
             transaction.initiated is None and transaction.result == "REROUTE"

@@ -1,6 +1,6 @@
 """Plaid's rate limits per Item, per client and per transaction, on the engine's clock.
 
-Defaults are Plaid's documented ones (reference/plaid.md 3.3); a scenario may override.
+Defaults are Plaid's documented ones (docs/plaid-behaviour.md); a scenario may override.
 """
 
 from collections import deque
@@ -65,7 +65,7 @@ _CLIENT_LIMITS_PER_MINUTE: Final[tuple[tuple[Endpoint, int], ...]] = (
     (SIGNAL_RETURN_REPORT, 4000),
     (SIGNAL_PREPARE, 2000),
 )
-# (endpoint, profile) -> scope -> limit; from reference/plaid.md 3.3.
+# (endpoint, profile) -> scope -> limit; from docs/plaid-behaviour.md.
 _DEFAULTS: Final[dict[tuple[Endpoint, str], dict[Scope, Limit]]] = {
     (SIGNAL_EVALUATE, "production"): {
         "per_item": _per(70, _HOUR),

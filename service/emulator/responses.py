@@ -1,6 +1,6 @@
-"""JSON fragments of Plaid's responses, shaped to satisfy plaid-python 46's models.
-
-Required keys per model are listed in reference/plaid.md section 4.4.
+"""JSON fragments of Plaid's responses, in the documented shape with every key
+plaid-python 46 requires (docs/plaid-behaviour.md) except deprecated ones, which come
+only with the scenario's `deprecated_fields`.
 """
 
 import hashlib
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from service.emulator.scenario import Account, Item, Rule
 from service.emulator.synthetic import bank_tier, customer_tier
 
-# Deprecated `ruleset.outcome` values (reference/plaid.md section 1.1).
+# Deprecated `ruleset.outcome` values (docs/plaid-behaviour.md).
 _LEGACY_OUTCOMES = {"ACCEPT": "accept", "REVIEW": "review", "REROUTE": "block"}
 
 
@@ -18,21 +18,26 @@ def iso(stamp: datetime) -> str:
     return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def scores_json(customer_score: int, bank_score: int) -> dict[str, object]:
-    """A SignalScores object with both scores and their tiers."""
+def scores_json(
+    customer_score: int, bank_score: int, *, deprecated_fields: bool = False
+) -> dict[str, object]:
+    """A SignalScores object: each score alone, as documented, or with its tier."""
+    customer: dict[str, object] = {"score": customer_score}
+    bank: dict[str, object] = {"score": bank_score}
+    # Deprecated and hidden, yet required by plaid-python 46's type-checked models
+    # (docs/plaid-behaviour.md): sent only when a scenario asks for it.
+    if deprecated_fields:
+        customer["risk_tier"] = customer_tier(customer_score)
+        bank["risk_tier"] = bank_tier(bank_score)
     return {
-        "customer_initiated_return_risk": {
-            "score": customer_score,
-            "risk_tier": customer_tier(customer_score),
-        },
-        "bank_initiated_return_risk": {
-            "score": bank_score,
-            "risk_tier": bank_tier(bank_score),
-        },
+        "customer_initiated_return_risk": customer,
+        "bank_initiated_return_risk": bank,
     }
 
 
-def ruleset_json(ruleset_key: str, rule: Rule) -> dict[str, object]:
+def ruleset_json(
+    ruleset_key: str, rule: Rule, *, deprecated_fields: bool = False
+) -> dict[str, object]:
     """The `ruleset` object for the rule that matched."""
     # RuleDetails' fields are non-nullable strings, so absent ones are left out.
     details = {
@@ -43,17 +48,21 @@ def ruleset_json(ruleset_key: str, rule: Rule) -> dict[str, object]:
         )
         if value is not None
     }
-    return {
+    applied: dict[str, object] = {
         "ruleset_key": ruleset_key,
         "result": rule.result,
         "triggered_rule_details": details or None,
-        "outcome": _LEGACY_OUTCOMES[rule.result],
     }
+    if deprecated_fields:
+        applied["outcome"] = _LEGACY_OUTCOMES[rule.result]
+    return applied
 
 
-def balance_ratio(account: Account, amount: float) -> float | None:
+def balance_ratio(
+    available: float | None, current: float | None, amount: float
+) -> float | None:
     """balance_to_transaction_amount_ratio: available (else current) over amount."""
-    balance = account.available if account.available is not None else account.current
+    balance = available if available is not None else current
     return None if balance is None else round(balance / amount, 2)
 
 

@@ -7,7 +7,6 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from service.emulator.attributes import BALANCE_ATTRIBUTES
 from service.emulator.scenario import Condition, Rule, Ruleset
 
 Facts = Mapping[str, object]
@@ -44,11 +43,7 @@ def matching_rule(ruleset: Ruleset, facts: Facts, amount: float) -> Rule:
     return ruleset.rules[-1]
 
 
-def is_balance_rule(rule: Rule) -> bool:
-    """A rule is a balance rule when any condition reads a balance attribute."""
-    return any(c.attribute in BALANCE_ATTRIBUTES for c in rule.conditions)
-
-
 def fetches_live_balance(ruleset: Ruleset) -> bool:
-    """Whether applying this ruleset makes Plaid fetch a real-time balance (SPEC 5)."""
+    """Whether applying this ruleset makes Plaid extract a real-time balance: only a
+    Balance-only ruleset does, whatever the rules test (docs/plaid-behaviour.md)."""
     return ruleset.kind == "balance_only"

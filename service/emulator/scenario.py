@@ -65,7 +65,10 @@ BalanceTime = Annotated[
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Attribute docstrings document the scenario's knobs, in the JSON schema too.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", use_attribute_docstrings=True
+    )
 
 
 class Credentials(_Frozen):
@@ -98,6 +101,10 @@ class Account(_Frozen):
     balance_last_updated: BalanceTime = None
     cached_balance_age_s: StrictInt = Field(default=21600, ge=0)
     scores: Scores | None = None
+    live_balance: Literal["ok", "fails"] = "ok"
+    """"fails": the bank does not answer real-time extractions. A Balance-only
+    evaluation still answers 200 (and is billed) with null balances and an
+    INSTITUTION_NOT_RESPONDING warning; /accounts/balance/get answers that error."""
 
     @property
     def is_cached_only(self) -> bool:
@@ -164,11 +171,14 @@ class Rule(_Frozen):
     internal_note: str | None = None
 
 
+RulesetKind = Literal["balance_only", "transaction_score"]
+
+
 class Ruleset(_Frozen):
     """A Dashboard ruleset, either Balance-only or Signal Transaction Score."""
 
     key: str = Field(min_length=1)
-    kind: Literal["balance_only", "transaction_score"]
+    kind: RulesetKind
     rules: tuple[Rule, ...]  # emptiness: see Item.accounts
 
 
@@ -177,13 +187,33 @@ class Scenario(_Frozen):
 
     credentials: Credentials | None = None
     evaluate_item_errors: Literal["warning", "error"] = "warning"
-    # False models a Balance-only customer without the Signal Addendum: reports, and
-    # user or device data under a Balance-only ruleset, get ADDENDUM_NOT_SIGNED.
     signal_addendum_signed: StrictBool = True
+    """False models a Balance-only customer without the Signal Addendum: reports, and
+    `user` or `device` (either alone) under a Balance-only ruleset, get 403
+    ADDENDUM_NOT_SIGNED; with it, Balance-only ignores them (docs/plaid-behaviour.md)."""
+    deprecated_fields: StrictBool = False
+    """True adds the deprecated `risk_tier` to each score and `ruleset.outcome`:
+    plaid-python 46's type-checked models require `risk_tier`, which Plaid's documented
+    answer leaves out (docs/plaid-behaviour.md)."""
+    repeated_transaction_id: Literal["replay", "refuse"] = "replay"
+    """What a repeat of an evaluated client_transaction_id with the same payment gets:
+    "replay", the stored evaluation; "refuse", 400 CLIENT_TRANSACTION_ID_ALREADY_IN_USE.
+    Plaid does not document which (docs/plaid-behaviour.md); another payment under a
+    used id is always refused."""
     items: tuple[Item, ...] = ()
     rulesets: tuple[Ruleset, ...] = ()
     default_ruleset: str | None = None
+    """The ruleset a request that names none runs; null: see default_ruleset_opted_out."""
+    default_ruleset_opted_out: StrictBool = True
+    """With default_ruleset null: true models an STS customer live before 2025-10-15,
+    opted out (no ruleset runs: scores and core attributes, no `ruleset`); false a newer
+    customer, who gets the ruleset keyed `default`, or 400 RULESET_NOT_FOUND without
+    one (docs/plaid-behaviour.md)."""
     latency_ms: dict[Endpoint, Latency] = Field(default_factory=dict)
+    ruleset_latency_ms: dict[RulesetKind, Latency] = Field(default_factory=dict)
+    """/signal/evaluate's latency by the kind of ruleset a call runs, in place of
+    latency_ms' entry for it; Plaid documents an STS p95 under 2 s and a Balance-only
+    p50 of 3 s, p95 of 11 s (docs/plaid-behaviour.md)."""
     seed: StrictInt = 0
     rate_limits: RateLimits = RateLimits()
 

@@ -29,10 +29,16 @@ def _item_problems(scenario: "Scenario") -> Iterator[str]:
         seen: dict[str, int] = {}
         for j, account in enumerate(item.accounts):
             first = seen.setdefault(account.account_id, j)
+            where = f"items[{i}].accounts[{j}]"
             if first != j:
                 yield (
-                    f"items[{i}].accounts[{j}].account_id: duplicate account id "
+                    f"{where}.account_id: duplicate account id "
                     f"{account.account_id!r} (also accounts[{first}])"
+                )
+            if account.is_cached_only and account.live_balance == "fails":
+                yield (
+                    f"{where}.live_balance: a cached-only account (one with "
+                    "balance_last_updated) is never asked for a live balance"
                 )
 
 

@@ -38,6 +38,8 @@ _HEADER_CREDENTIALS = (("client_id", "PLAID-CLIENT-ID"), ("secret", "PLAID-SECRE
 _SHUTDOWN_TIMEOUT_S = 2.0
 # What a malformed_body fault sends: JSON cut off mid-object, as a broken proxy might.
 TRUNCATED_BODY: Final = b'{"request_id": "malformed000000", "warnings": [{"warning_'
+# A request body that is not JSON (JSON's own null decodes to None).
+NOT_JSON: Final = object()
 
 
 def _reply(reply: Reply) -> web.Response:
@@ -72,24 +74,27 @@ async def _answer(
     request: web.Request, engine: Engine, endpoint: str, call: Call, raw: bytes
 ) -> web.StreamResponse:
     fault = engine.faults.take(endpoint)
+    # Decoded once, before any wait: the latency may depend on the ruleset it names.
+    body = _decoded(raw)
     try:
         if fault is not None:
             call.fault = fault.describe()
             await _wait(call, fault.delay_ms)
             if fault.answers:
-                return _inject(request, engine, call, fault, raw)
-        await _wait(call, engine.delay_ms(endpoint))
+                return _inject(request, engine, call, fault, body)
+        await _wait(call, engine.delay_ms(endpoint, body))
     except asyncio.CancelledError:
         # aiohttp cancels the handler when the client hangs up. Plaid finishes (and
-        # bills) work its client abandoned, and a retry with the same id replays it,
-        # so the emulator finishes it too before letting the cancellation through.
+        # bills) work its client abandoned, and a retry with the same id meets it
+        # (replayed, or refused under repeated_transaction_id: refuse), so the
+        # emulator finishes it too before letting the cancellation through.
         call.abandoned = True
         if fault is not None and fault.answers:
-            engine.inject(call, fault, _decoded(raw))
+            engine.inject(call, fault, body)
         else:
-            _process(request, engine, endpoint, call, raw)
+            _process(request, engine, endpoint, call, body)
         raise
-    return _reply(_process(request, engine, endpoint, call, raw))
+    return _reply(_process(request, engine, endpoint, call, body))
 
 
 async def _wait(call: Call, delay_ms: float) -> None:
@@ -99,18 +104,17 @@ async def _wait(call: Call, delay_ms: float) -> None:
 
 
 def _decoded(raw: bytes) -> object:
+    """The JSON body, or NOT_JSON."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return None
+        return NOT_JSON
 
 
 def _process(
-    request: web.Request, engine: Engine, endpoint: str, call: Call, raw: bytes
+    request: web.Request, engine: Engine, endpoint: str, call: Call, body: object
 ) -> Reply:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    if body is NOT_JSON:
         error = invalid_request("INVALID_BODY", "the request body is not valid JSON")
         return engine.reject(endpoint, error, call=call)
     body = _with_header_credentials(body, request.headers)
@@ -118,10 +122,10 @@ def _process(
 
 
 def _inject(
-    request: web.Request, engine: Engine, call: Call, fault: Fault, raw: bytes
+    request: web.Request, engine: Engine, call: Call, fault: Fault, body: object
 ) -> web.StreamResponse:
     """Answer as the fault says, after logging it."""
-    reply = engine.inject(call, fault, _decoded(raw))
+    reply = engine.inject(call, fault, body)
     if reply is not None:
         return _reply(reply)
     if fault.drop_connection:

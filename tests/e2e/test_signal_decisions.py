@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from tests.conftest import EmulatorAdmin, Harness, payment
+from tests.conftest import EmulatorAdmin, Harness, default_scenario, payment
 
 
 async def decide(harness: Harness, request: pb.EvaluatePaymentRequest) -> pb.Decision:
@@ -41,7 +41,21 @@ class TestRulesetResults:
         assert decision.triggered_rule.custom_action_key == "high-bank-return-risk"
         assert decision.scores.customer_initiated_return_risk.score == 85
         assert decision.scores.bank_initiated_return_risk.score == 92
-        assert 1 <= decision.scores.bank_initiated_return_risk.risk_tier <= 8
+        # Plaid's documented answer carries no (deprecated) tier: 0 says "none sent".
+        assert decision.scores.bank_initiated_return_risk.risk_tier == 0
+
+    async def test_the_deprecated_tiers_are_passed_on_when_plaid_sends_them(
+        self, harness: Harness, admin: EmulatorAdmin
+    ) -> None:
+        scenario = default_scenario()
+        scenario["deprecated_fields"] = True
+        await admin.put_scenario(scenario)
+        request = payment(
+            "access-sandbox-risky", "checking-risky", ruleset_key="sts-scores-only"
+        )
+        scores = (await decide(harness, request)).scores
+        assert 1 <= scores.customer_initiated_return_risk.risk_tier <= 5
+        assert 1 <= scores.bank_initiated_return_risk.risk_tier <= 8
 
     async def test_the_request_reaches_plaid_with_its_id_and_ruleset(
         self, harness: Harness, admin: EmulatorAdmin

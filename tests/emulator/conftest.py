@@ -21,6 +21,7 @@ from referencing.jsonschema import DRAFT4
 from service.emulator import (
     RunningEmulator,
     default_scenario_path,
+    load_scenario,
     parse_scenario,
     start_emulator,
 )
@@ -132,8 +133,22 @@ def default_scenario_data(_default_scenario_text: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[RunningEmulator]:
-    running = await start_emulator()
+def deprecated_fields() -> bool:
+    """The `emulator` fixture's deprecated_fields: off, Plaid's documented shape.
+
+    A module whose tests read STS answers through plaid-python 46's type-checked models
+    overrides this to True: those models require the deprecated risk_tier.
+    """
+    return False
+
+
+@pytest.fixture
+async def emulator(deprecated_fields: bool) -> AsyncIterator[RunningEmulator]:
+    """The packaged scenario on a free loopback port."""
+    scenario = load_scenario(default_scenario_path())
+    if deprecated_fields:
+        scenario = scenario.model_copy(update={"deprecated_fields": True})
+    running = await start_emulator(scenario)
     yield running
     await running.close()
 

@@ -9,6 +9,7 @@ import time
 import pytest
 from plaid.model.signal_prepare_request import SignalPrepareRequest
 
+from service.emulator import parse_scenario
 from service.emulator.server import parse_listen
 from tests.emulator.conftest import plaid_api
 
@@ -36,6 +37,7 @@ class TestCallLog:
             "status": 200,
             "error_code": None,
             "request_id": answer["request_id"],
+            "realtime_balance_attempted": False,
             "realtime_balance_fetched": False,
             "replayed": False,
             "fault": None,
@@ -83,7 +85,14 @@ class TestScenarioReplace:
         assert await admin.calls() == []
         _, answer = await admin.post("/signal/evaluate", EVALUATE)
         assert answer["ruleset"]["ruleset_key"] == "balance-only"
-        assert (await admin.last_call())["realtime_balance_fetched"] is True
+        call = await admin.last_call()
+        assert (
+            call["realtime_balance_attempted"],
+            call["realtime_balance_fetched"],
+        ) == (
+            True,
+            True,
+        )
 
     async def test_a_bad_scenario_is_refused_naming_path_and_field(
         self, admin, default_scenario_data, emulator
@@ -98,6 +107,37 @@ class TestScenarioReplace:
             "Input should be a valid number"
         }
         assert emulator.engine.scenario.items[1].accounts[0].available == 5.0
+
+    @pytest.mark.parametrize(
+        ("knob", "value", "expected"),
+        [
+            ("deprecated_fields", "yes", "Input should be a valid boolean"),
+            ("repeated_transaction_id", "ignore", "Input should be 'replay' or"),
+            ("default_ruleset_opted_out", None, "Input should be a valid boolean"),
+            ("ruleset_latency_ms", "fast", "Input should be a valid dictionary"),
+        ],
+    )
+    async def test_the_new_knobs_are_checked_on_replace(
+        self, admin, default_scenario_data, emulator, knob, value, expected
+    ):
+        status, body = await admin.request(
+            "PUT", "/_emulator/scenario", default_scenario_data | {knob: value}
+        )
+        assert status == 400
+        assert body["error"].startswith(f"scenario: {knob}: {expected}")
+        assert emulator.engine.scenario.model_dump() == (
+            parse_scenario(default_scenario_data).model_dump()
+        )
+
+    async def test_a_newer_customer_without_a_default_ruleset_over_http(
+        self, admin, default_scenario_data
+    ):
+        newer = default_scenario_data | {"default_ruleset_opted_out": False}
+        assert await admin.request("PUT", "/_emulator/scenario", newer) == (200, {})
+        status, answer = await admin.post("/signal/evaluate", EVALUATE)
+        assert (status, answer["error_code"]) == (400, "RULESET_NOT_FOUND")
+        named = EVALUATE | {"ruleset_key": "sts-scores-only"}
+        assert (await admin.post("/signal/evaluate", named))[0] == 200
 
     async def test_a_body_that_is_not_json(self, admin):
         status, body = await admin.request("PUT", "/_emulator/scenario", data=b"{")
@@ -219,7 +259,7 @@ class TestRunEmulator:
 class TestWireEfficiency:
     async def test_sequential_calls_do_not_wait_for_delayed_acks(self, emulator):
         # Nagle's algorithm against a delayed ACK costs ~40 ms a call when headers
-        # and body go out in separate writes (reference/plaid.md 5.4).
+        # and body go out in separate writes (docs/plaid-behaviour.md).
         with plaid_api(emulator.url) as client:
             request = SignalPrepareRequest(access_token="access-sandbox-checking-ok")
             await asyncio.to_thread(client.signal_prepare, request)  # connect

@@ -86,6 +86,9 @@ class TestReadmeSection:
         scenario = parse_scenario(yaml.safe_load(reference))
         assert scenario.rate_limits.endpoints
         assert scenario.latency_ms
+        assert set(scenario.ruleset_latency_ms) == {"balance_only", "transaction_score"}
+        # Every knob of the scenario is in the reference.
+        assert set(yaml.safe_load(reference)) == set(type(scenario).model_fields)
 
     async def test_the_call_log_example_has_exactly_the_real_keys(self, admin):
         (example,) = blocks("json")

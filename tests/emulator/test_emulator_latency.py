@@ -3,9 +3,11 @@
 import asyncio
 import statistics
 import time
+from typing import Any
 
 import pytest
 
+from service.emulator import Engine, parse_scenario
 from service.emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
 from service.emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
 from service.emulator.endpoints import Endpoint
@@ -93,7 +95,129 @@ class TestScenarioFormat:
         assert "seed: Input should be a valid integer" in error_of({"seed": "x"})
 
 
+RULESET_LATENCY = {
+    "latency_ms": {EVALUATE: 5},
+    "ruleset_latency_ms": {"balance_only": 300, "transaction_score": 40},
+}
+CREDENTIALS = {"client_id": "c", "secret": "s"}
+
+
+def engine_with(scenario_data: dict[str, Any], **changes: Any) -> Engine:
+    return Engine(parse_scenario(scenario_data | RULESET_LATENCY | changes))
+
+
+class TestRulesetLatency:
+    """/signal/evaluate waits by the kind of ruleset the call will run."""
+
+    @pytest.mark.parametrize(
+        ("fields", "delay"),
+        [
+            ({"ruleset_key": "balance-only"}, 300),
+            ({"ruleset_key": "unregistered-balance-only"}, 300),
+            ({"ruleset_key": "sts-with-balance"}, 40),
+            ({}, 5),  # no ruleset runs: the endpoint's latency
+            ({"ruleset_key": "no-such-ruleset"}, 5),
+            ({"ruleset_key": 7}, 5),  # refused as INVALID_FIELD, no ruleset runs
+        ],
+    )
+    def test_the_ruleset_named_sets_the_delay(
+        self, default_scenario_data, fields, delay
+    ):
+        engine = engine_with(default_scenario_data)
+        assert engine.delay_ms(EVALUATE, BODY | fields) == delay
+
+    def test_the_default_ruleset_counts_when_none_is_named(self, default_scenario_data):
+        engine = engine_with(default_scenario_data, default_ruleset="balance-only")
+        assert engine.delay_ms(EVALUATE, BODY) == 300
+
+    def test_an_id_already_evaluated_runs_no_ruleset(self, default_scenario_data):
+        engine = engine_with(default_scenario_data)
+        body = BODY | {"ruleset_key": "balance-only"}
+        assert engine.signal_evaluate(body | CREDENTIALS).status == 200
+        assert engine.delay_ms(EVALUATE, body) == 5
+
+    def test_a_kind_left_out_keeps_the_endpoint_latency(self, default_scenario_data):
+        engine = engine_with(
+            default_scenario_data, ruleset_latency_ms={"balance_only": 300}
+        )
+        assert engine.delay_ms(EVALUATE, BODY | {"ruleset_key": "sts-scores-only"}) == 5
+
+    @pytest.mark.parametrize("body", [None, [1], "x"])
+    def test_a_body_that_is_not_an_object_gets_the_endpoint_latency(
+        self, default_scenario_data, body
+    ):
+        assert engine_with(default_scenario_data).delay_ms(EVALUATE, body) == 5
+
+    def test_other_endpoints_ignore_it(self, default_scenario_data):
+        engine = engine_with(default_scenario_data)
+        body = {"access_token": "access-sandbox-risky", "ruleset_key": "balance-only"}
+        assert engine.delay_ms(BALANCE, body) == 0
+
+    def test_each_kind_draws_its_own_seeded_sequence(self, default_scenario_data):
+        drawn = {"balance_only": {"p50": 3000, "p95": 11000}}
+        balance_only = BODY | {"ruleset_key": "balance-only"}
+        scores_only = BODY | {"ruleset_key": "sts-scores-only"}
+        alone = engine_with(default_scenario_data, ruleset_latency_ms=drawn, seed=4)
+        mixed = engine_with(
+            default_scenario_data,
+            ruleset_latency_ms=drawn | {"transaction_score": {"p50": 300, "p95": 2000}},
+            latency_ms={EVALUATE: {"p50": 10, "p95": 20}},
+            seed=4,
+        )
+        expected = [alone.delay_ms(EVALUATE, balance_only) for _ in range(20)]
+        interleaved = []
+        for _ in range(20):
+            mixed.delay_ms(EVALUATE, scores_only)
+            mixed.delay_ms(EVALUATE, BODY)
+            interleaved.append(mixed.delay_ms(EVALUATE, balance_only))
+        assert interleaved == expected
+        assert len(set(expected)) > 1
+
+    @pytest.mark.parametrize(
+        ("latency", "expected"),
+        [
+            ({"sts": 5}, "ruleset_latency_ms.sts: Input should be 'balance_only' or"),
+            (
+                {"balance_only": {"p50": 5, "p95": 1}},
+                "ruleset_latency_ms.balance_only: Value error, p95 must be at least p50",
+            ),
+            ({"transaction_score": -1}, "ruleset_latency_ms.transaction_score: Input"),
+        ],
+    )
+    def test_bad_ruleset_latency_names_the_path(self, latency, expected):
+        assert error_of({"ruleset_latency_ms": latency}).startswith(
+            f"scenario.yaml: {expected}"
+        )
+
+
 class TestOverHttp:
+    async def test_the_ruleset_kind_sets_the_wait_and_the_log_says_how_long(
+        self, start, http, default_scenario_data
+    ):
+        default_scenario_data |= {
+            "latency_ms": {EVALUATE: 10},
+            "ruleset_latency_ms": {"balance_only": 150, "transaction_score": 30},
+        }
+        admin = Admin(http, (await start(default_scenario_data)).url)
+        started = time.perf_counter()
+        balance_only = BODY | {"ruleset_key": "balance-only"}
+        assert (await admin.post(EVALUATE, balance_only))[0] == 200
+        assert time.perf_counter() - started >= 0.15
+        for txn, ruleset in (("txn-2", "sts-scores-only"), ("txn-3", None)):
+            fields = {"client_transaction_id": txn}
+            if ruleset is not None:
+                fields["ruleset_key"] = ruleset
+            assert (await admin.post(EVALUATE, BODY | fields))[0] == 200
+        assert (await admin.post(EVALUATE, balance_only))[0] == 200  # a replay
+        calls = await admin.calls()
+        assert [(c["ruleset_key"], c["latency_ms"]) for c in calls] == [
+            ("balance-only", 150),
+            ("sts-scores-only", 30),
+            (None, 10),
+            ("balance-only", 10),
+        ]
+        assert calls[-1]["replayed"] is True
+
     async def test_a_distribution_delays_the_call_and_the_log_says_how_long(
         self, start, http, default_scenario_data
     ):

@@ -1,4 +1,4 @@
-"""Rate limits at Plaid's documented defaults (reference/plaid.md 3.3), on a fake clock."""
+"""Rate limits at Plaid's documented defaults (docs/plaid-behaviour.md), on a fake clock."""
 
 from typing import Any
 

@@ -20,6 +20,13 @@ RETURN = "/signal/return/report"
 EVALUATE = "/signal/evaluate"
 
 
+@pytest.fixture
+def deprecated_fields() -> bool:
+    """On: these tests read STS answers through plaid-python 46's type-checked models,
+    which raise TypeError without each score's deprecated risk_tier."""
+    return True
+
+
 async def evaluated(admin: Admin, txn: str = "txn-1", **fields: object) -> None:
     body = {
         "access_token": "access-sandbox-checking-ok",
@@ -131,7 +138,7 @@ class TestReturnReport:
     async def test_plaid_python_reports_a_return_for_an_accepted_debit(
         self, plaid_client, admin
     ):
-        # ACCEPT means initiated unless reported otherwise (reference/plaid.md 1.2).
+        # ACCEPT means initiated unless reported otherwise (docs/plaid-behaviour.md).
         await evaluate(plaid_client, txn="txn-ok", ruleset="balance-only")
         request = SignalReturnReportRequest(
             client_transaction_id="txn-ok",
@@ -191,6 +198,19 @@ class TestReturnReport:
         assert (await error_of(admin, RETURN, body))[2] == "INVALID_FIELD"
 
 
+BALANCE_ONLY = {
+    "access_token": "access-sandbox-checking-ok",
+    "account_id": "checking-ok",
+    "client_transaction_id": "txn-1",
+    "amount": 25.0,
+    "ruleset_key": "balance-only",
+}
+USER_DATA = {
+    "user": {"email_address": "ada@example.com"},
+    "device": {"ip_address": "192.0.2.1"},
+}
+
+
 class TestAddendum:
     @pytest.fixture
     async def unsigned(self, start, default_scenario_data, http):
@@ -213,18 +233,42 @@ class TestAddendum:
             "ADDENDUM_NOT_SIGNED",
         )
 
-    async def test_user_data_under_balance_only_needs_the_addendum(self, unsigned):
-        body = {
-            "access_token": "access-sandbox-checking-ok",
-            "account_id": "checking-ok",
-            "client_transaction_id": "txn-1",
-            "amount": 25.0,
-            "ruleset_key": "balance-only",
-            "device": {"ip_address": "192.0.2.1"},
-        }
-        assert (await error_of(unsigned, EVALUATE, body))[2] == "ADDENDUM_NOT_SIGNED"
-        del body["device"]
+    @pytest.mark.parametrize("field", ["user", "device"])
+    async def test_user_or_device_alone_under_balance_only_needs_the_addendum(
+        self, unsigned, field
+    ):
+        body = BALANCE_ONLY | {field: USER_DATA[field]}
+        assert await error_of(unsigned, EVALUATE, body) == (
+            403,
+            "SIGNAL_ERROR",
+            "ADDENDUM_NOT_SIGNED",
+        )
+        call = await unsigned.last_call()
+        assert (call["status"], call["realtime_balance_attempted"]) == (403, False)
+        del body[field]
         assert (await unsigned.post(EVALUATE, body))[0] == 200
+
+    async def test_the_default_ruleset_counts_as_the_one_applied(
+        self, start, default_scenario_data, http
+    ):
+        default_scenario_data |= {
+            "signal_addendum_signed": False,
+            "default_ruleset": "balance-only",
+        }
+        admin = Admin(http, (await start(default_scenario_data)).url)
+        body = {k: v for k, v in BALANCE_ONLY.items() if k != "ruleset_key"}
+        body["device"] = USER_DATA["device"]
+        assert (await error_of(admin, EVALUATE, body))[2] == "ADDENDUM_NOT_SIGNED"
+
+    @pytest.mark.parametrize("fields", [["user"], ["device"], ["user", "device"]])
+    async def test_with_the_addendum_user_and_device_are_ignored(self, admin, fields):
+        plain_status, plain = await admin.post(EVALUATE, BALANCE_ONLY)
+        body = BALANCE_ONLY | {f: USER_DATA[f] for f in fields}
+        body["client_transaction_id"] = "txn-2"
+        status, answer = await admin.post(EVALUATE, body)
+        assert (plain_status, status) == (200, 200)
+        del plain["request_id"], answer["request_id"]
+        assert answer == plain
 
 
 class TestPrepare:

@@ -5,7 +5,6 @@ import pytest
 from service.emulator.rules import (
     condition_holds,
     fetches_live_balance,
-    is_balance_rule,
     matching_rule,
 )
 from service.emulator.scenario import Condition, Rule, Ruleset
@@ -96,19 +95,21 @@ class TestMatchingRule:
 
 
 class TestLiveBalance:
-    def test_a_rule_reading_a_balance_attribute_is_a_balance_rule(self):
-        ratio = Rule(
-            conditions=(cond("balance_to_transaction_amount_ratio", "<", 1.5),),
-            result="REVIEW",
-        )
-        assert is_balance_rule(LOW_BALANCE)
-        assert is_balance_rule(ratio)
-        assert not is_balance_rule(RISKY)
-        assert not is_balance_rule(FALLBACK)
-
     def test_balance_only_rulesets_always_fetch(self):
         assert fetches_live_balance(ruleset(FALLBACK, kind="balance_only"))
+        assert fetches_live_balance(ruleset(LOW_BALANCE, FALLBACK, kind="balance_only"))
 
-    def test_transaction_score_rulesets_never_fetch_even_with_a_balance_rule(self):
-        assert not fetches_live_balance(ruleset(RISKY, LOW_BALANCE, FALLBACK))
+    @pytest.mark.parametrize(
+        "balance_condition",
+        [
+            cond("available_balance", "<", "amount"),
+            cond("current_balance", "<", 10.0),
+            cond("balance_to_transaction_amount_ratio", "<", 1.5),
+        ],
+    )
+    def test_transaction_score_rulesets_never_fetch_even_with_a_balance_rule(
+        self, balance_condition
+    ):
+        balance_rule = Rule(conditions=(balance_condition,), result="REVIEW")
+        assert not fetches_live_balance(ruleset(RISKY, balance_rule, FALLBACK))
         assert not fetches_live_balance(ruleset(RISKY, FALLBACK))

@@ -44,6 +44,7 @@ class TestDefaultScenario:
             "access-sandbox-null-available",
             "access-sandbox-risky",
             "access-sandbox-cached-only",
+            "access-sandbox-bank-not-responding",
             "access-sandbox-relink",
         ]
         assert [r.key for r in scenario.rulesets] == [
@@ -201,6 +202,23 @@ class TestValidation:
         else:
             assert "items[0].accounts[0].balance_last_updated" in error_of(data)
 
+    def test_live_balance_is_ok_or_fails(self):
+        account = ITEM["accounts"][0] | {"live_balance": "slow"}
+        message = error_of({"items": [ITEM | {"accounts": [account]}]})
+        assert "items[0].accounts[0].live_balance: Input should be 'ok' or 'fails'" in (
+            message
+        )
+
+    def test_a_cached_only_account_cannot_fail_a_live_fetch_it_never_makes(self):
+        account = ITEM["accounts"][0] | {
+            "live_balance": "fails",
+            "balance_last_updated": "-10m",
+        }
+        assert error_of({"items": [ITEM | {"accounts": [account]}]}) == (
+            "scenario.yaml: items[0].accounts[0].live_balance: a cached-only account "
+            "(one with balance_last_updated) is never asked for a live balance"
+        )
+
     def test_scores_stay_within_1_to_99(self):
         account = ITEM["accounts"][0] | {
             "scores": {"customer_initiated": 0, "bank_initiated": 100}
@@ -238,6 +256,35 @@ class TestNewOptions:
         )
         assert scenario.latency_ms["/signal/evaluate"] == 20
         assert scenario.rate_limits.profile == "sandbox"
+
+    @pytest.mark.parametrize(
+        ("data", "expected"),
+        [
+            (
+                {"deprecated_fields": "yes"},
+                "deprecated_fields: Input should be a valid boolean",
+            ),
+            (
+                {"repeated_transaction_id": "ignore"},
+                "repeated_transaction_id: Input should be 'replay' or 'refuse'",
+            ),
+            (
+                {"default_ruleset_opted_out": 0},
+                "default_ruleset_opted_out: Input should be a valid boolean",
+            ),
+        ],
+    )
+    def test_new_knobs_are_checked(self, data, expected):
+        assert error_of(data) == f"scenario.yaml: {expected}"
+
+    def test_new_knobs_default_to_plaids_documented_behaviour(self):
+        scenario = parse_scenario({})
+        assert scenario.deprecated_fields is False
+        assert scenario.repeated_transaction_id == "replay"
+        assert (scenario.default_ruleset, scenario.default_ruleset_opted_out) == (
+            None,
+            True,
+        )
 
     def test_the_addendum_flag_is_a_real_boolean(self):
         message = error_of({"signal_addendum_signed": "no"})

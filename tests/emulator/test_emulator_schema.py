@@ -21,7 +21,7 @@ from plaid.model.signal_return_report_response import SignalReturnReportResponse
 
 from service.emulator.endpoints import ENDPOINTS
 from service.emulator.errors import KNOWN_ERRORS
-from tests.emulator.conftest import SPEC_PATH, Admin, StartEmulator
+from tests.emulator.conftest import SPEC_PATH, Admin, PlaidSchema, StartEmulator
 from tests.emulator.test_emulator_sdk import RawBody
 
 EVALUATE = "/signal/evaluate"
@@ -41,6 +41,7 @@ SDK_MODELS = {
 OK = "access-sandbox-checking-ok"
 CACHED = "access-sandbox-cached-only"
 RELINK = "access-sandbox-relink"
+NOT_RESPONDING = "access-sandbox-bank-not-responding"
 # The emulator's clock is real here; an hour's floor admits the 10-minute-old balance.
 RECENT = "{recent}"
 
@@ -125,6 +126,16 @@ CASES = [
         200,
     ),
     Case(
+        "evaluate, balance_only with the bank not responding",
+        EVALUATE,
+        evaluate(
+            access_token=NOT_RESPONDING,
+            account_id="checking-bank-not-responding",
+            ruleset_key="balance-only",
+        ),
+        200,
+    ),
+    Case(
         "evaluate, Item error as a warning under balance_only",
         EVALUATE,
         evaluate(
@@ -178,11 +189,26 @@ CASES = [
     Case("evaluate, INVALID_ACCOUNT_ID", EVALUATE, evaluate(account_id="x"), 400),
     Case("evaluate, RULESET_NOT_FOUND", EVALUATE, evaluate(ruleset_key="x"), 400),
     Case(
+        "evaluate, RULESET_NOT_FOUND for a newer customer naming none",
+        EVALUATE,
+        evaluate(),
+        400,
+        scenario={"default_ruleset_opted_out": False},
+    ),
+    Case(
         "evaluate, CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
         EVALUATE,
         evaluate(amount=26.0),
         400,
         before=EVALUATED,
+    ),
+    Case(
+        "evaluate, CLIENT_TRANSACTION_ID_ALREADY_IN_USE for the same payment",
+        EVALUATE,
+        evaluate(),
+        400,
+        before=EVALUATED,
+        scenario={"repeated_transaction_id": "refuse"},
     ),
     Case(
         "evaluate, Item error as an error",
@@ -239,6 +265,12 @@ CASES = [
         400,
     ),
     Case("balance, ITEM_LOGIN_REQUIRED", BALANCE, {"access_token": RELINK}, 400),
+    Case(
+        "balance, INSTITUTION_NOT_RESPONDING",
+        BALANCE,
+        {"access_token": NOT_RESPONDING},
+        400,
+    ),
     Case(
         "balance, INVALID_ACCOUNT_ID",
         BALANCE,
@@ -347,25 +379,78 @@ async def answer(
     return body
 
 
-def deserialize(model: type, body: object) -> Any:
-    """What plaid-python makes of `body`, types checked as on a real call."""
+def deserialize(model: type, body: object, *, checked: bool = True) -> Any:
+    """What plaid-python makes of `body`, types checked as on a real call by default."""
     api_client = plaid.ApiClient(plaid.Configuration())
-    return api_client.deserialize(RawBody(json.dumps(body)), (model,), True)
+    return api_client.deserialize(RawBody(json.dumps(body)), (model,), checked)
+
+
+# Plaid's schema still requires the deprecated, hidden risk_tier that its documented
+# answer leaves out (docs/plaid-behaviour.md): a documented-shape body with scores has
+# exactly these two errors, as Plaid's own example has (TestPlaidsOwnExample).
+RISK_TIER_REQUIRED = [
+    "scores/bank_initiated_return_risk: 'risk_tier' is a required property",
+    "scores/customer_initiated_return_risk: 'risk_tier' is a required property",
+]
+
+
+def lacks_risk_tier(body: dict[str, Any], deprecated_fields: bool) -> bool:
+    """Whether `body` is an answer with scores in the documented shape."""
+    return not deprecated_fields and isinstance(body.get("scores"), dict)
+
+
+def sdk_model(case: Case, body: dict[str, Any], deprecated_fields: bool) -> Any:
+    """`body` read by plaid-python: type-checked, unless it lacks risk_tier, which
+    the type-checked model must then refuse."""
+    if case.status != 200:
+        return deserialize(PlaidError, body)
+    model = SDK_MODELS[case.endpoint]
+    if not lacks_risk_tier(body, deprecated_fields):
+        return deserialize(model, body)
+    with pytest.raises(TypeError, match="risk_tier"):
+        deserialize(model, body)
+    return deserialize(model, body, checked=False)
+
+
+# Only /signal/evaluate answers differ between the two shapes.
+SHAPED_CASES = [
+    pytest.param(case, deprecated, id=f"{case.name} ({shape})")
+    for case in CASES
+    for deprecated, shape in ((False, "documented"), (True, "deprecated_fields"))
+    if not deprecated or case.endpoint == EVALUATE
+]
 
 
 class TestEverySuccessAndError:
-    @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+    @pytest.mark.parametrize(("case", "deprecated_fields"), SHAPED_CASES)
     async def test_the_body_matches_plaids_schema(
-        self, case, start, http, default_scenario_data, plaid_schema
+        self, case, deprecated_fields, start, http, default_scenario_data, plaid_schema
     ):
-        body = await answer(case, start, http, default_scenario_data)
+        scenario = default_scenario_data | {"deprecated_fields": deprecated_fields}
+        body = await answer(case, start, http, scenario)
         pointer = plaid_schema.response_pointer(case.endpoint, case.status)
-        assert plaid_schema.errors(pointer, body) == []
-        if case.status == 200:
-            parsed = deserialize(SDK_MODELS[case.endpoint], body)
-        else:
-            parsed = deserialize(PlaidError, body)
+        expected = (
+            RISK_TIER_REQUIRED if lacks_risk_tier(body, deprecated_fields) else []
+        )
+        assert sorted(plaid_schema.errors(pointer, body)) == expected
+        parsed = sdk_model(case, body, deprecated_fields)
         assert parsed.request_id == body["request_id"]
+
+    @pytest.mark.parametrize("deprecated_fields", [False, True])
+    async def test_only_deprecated_fields_adds_tiers_and_outcome(
+        self, deprecated_fields, start, http, default_scenario_data
+    ):
+        case = next(c for c in CASES if c.name == "evaluate, transaction_score")
+        scenario = default_scenario_data | {"deprecated_fields": deprecated_fields}
+        body = await answer(case, start, http, scenario)
+        score_keys = {"score", "risk_tier"} if deprecated_fields else {"score"}
+        assert {
+            risk: set(score) for risk, score in body["scores"].items()
+        } == dict.fromkeys(
+            ("customer_initiated_return_risk", "bank_initiated_return_risk"),
+            score_keys,
+        )
+        assert ("outcome" in body["ruleset"]) is deprecated_fields
 
     def test_the_cases_cover_every_endpoint_with_success_and_error(self):
         covered = {(c.endpoint, c.status == 200) for c in CASES}
@@ -394,6 +479,44 @@ class TestEveryInjectedError:
         status, body = await admin.request("POST", EVALUATE, data=b"{")
         assert (status, body["error_code"]) == (400, "INVALID_BODY")
         assert plaid_schema.errors("/components/schemas/PlaidError", body) == []
+
+
+class TestPlaidsOwnExample:
+    """The /signal/evaluate 200 example in Plaid's OpenAPI document, the shape the
+    emulator answers in by default."""
+
+    @pytest.fixture
+    def example(self, plaid_schema: PlaidSchema) -> dict[str, Any]:
+        responses = plaid_schema.document["paths"][EVALUATE]["post"]["responses"]
+        content = responses["200"]["content"]["application/json"]
+        value: dict[str, Any] = content["examples"]["example-1"]["value"]
+        return value
+
+    def test_it_fails_plaids_schema_only_for_the_missing_risk_tier(
+        self, example, plaid_schema
+    ):
+        pointer = plaid_schema.response_pointer(EVALUATE, 200)
+        assert sorted(plaid_schema.errors(pointer, example)) == RISK_TIER_REQUIRED
+
+    def test_the_sdks_type_checked_model_refuses_it_and_the_unchecked_one_reads_it(
+        self, example
+    ):
+        with pytest.raises(TypeError, match="risk_tier"):
+            deserialize(SignalEvaluateResponse, example)
+        parsed = deserialize(SignalEvaluateResponse, example, checked=False)
+        assert parsed.scores["bank_initiated_return_risk"] == {"score": 82}
+        assert parsed.ruleset["result"] == "REROUTE"
+
+    async def test_the_emulators_default_answer_has_its_keys(
+        self, example, start, http, default_scenario_data
+    ):
+        case = next(c for c in CASES if c.name == "evaluate, transaction_score")
+        body = await answer(case, start, http, default_scenario_data)
+        assert set(body) == set(example)
+        for risk, score in body["scores"].items():
+            assert set(score) == set(example["scores"][risk])
+        # RuleDetails' keys are each optional; ruleset_key and result are always sent.
+        assert set(body["ruleset"]) == set(example["ruleset"])
 
 
 class TestTheVendoredSchema:

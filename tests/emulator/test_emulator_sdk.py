@@ -17,6 +17,15 @@ from plaid.model.accounts_balance_get_request_options import (
 from plaid.model.plaid_error import PlaidError
 from plaid.model.signal_evaluate_request import SignalEvaluateRequest
 
+from tests.emulator.conftest import plaid_api
+
+
+@pytest.fixture
+def deprecated_fields() -> bool:
+    """On: these tests read STS answers through plaid-python 46's type-checked models,
+    which raise TypeError without each score's deprecated risk_tier."""
+    return True
+
 
 def evaluate_request(
     token: str = "access-sandbox-checking-ok",
@@ -140,6 +149,41 @@ class TestSignalEvaluateShapes:
         )
 
 
+class TestDocumentedShape:
+    """Without deprecated_fields the emulator answers as Plaid documents, and
+    plaid-python 46's type-checked models cannot read that (docs/plaid-behaviour.md)."""
+
+    async def test_the_type_checked_model_refuses_a_score_without_risk_tier(
+        self, start
+    ):
+        running = await start()
+        with plaid_api(running.url) as client:
+            with pytest.raises(TypeError, match="risk_tier"):
+                await evaluate(client, ruleset="sts-scores-only")
+            request = evaluate_request(txn="txn-2", ruleset="sts-scores-only")
+            resp = await asyncio.to_thread(
+                client.signal_evaluate, request, _check_return_type=False
+            )
+        assert resp.scores == {
+            "customer_initiated_return_risk": {"score": 12},
+            "bank_initiated_return_risk": {"score": 7},
+        }
+        assert resp.ruleset == {
+            "ruleset_key": "sts-scores-only",
+            "result": "ACCEPT",
+            "triggered_rule_details": None,
+        }
+
+    async def test_a_balance_only_answer_has_no_scores_so_it_reads_type_checked(
+        self, start
+    ):
+        running = await start()
+        with plaid_api(running.url) as client:
+            resp = await evaluate(client, ruleset="balance-only", amount=150.0)
+        assert resp.scores is None
+        assert resp.ruleset.result.value == "REROUTE"
+
+
 class TestBalanceGetShapes:
     async def test_live_balances_parse_with_no_last_updated(self, plaid_client):
         resp = await asyncio.to_thread(
@@ -167,26 +211,49 @@ class TestBalanceGetShapes:
 
 class TestRealtimeBalanceGroundTruth:
     @pytest.mark.parametrize(
-        ("token", "account", "ruleset", "fetched"),
+        ("token", "account", "ruleset", "attempted", "fetched"),
         [
-            ("access-sandbox-checking-ok", "checking-ok", "balance-only", True),
-            ("access-sandbox-checking-ok", "checking-ok", "sts-with-balance", False),
-            ("access-sandbox-checking-ok", "checking-ok", "sts-scores-only", False),
-            ("access-sandbox-checking-ok", "checking-ok", None, False),
-            ("access-sandbox-relink", "checking-relink", "balance-only", False),
+            ("access-sandbox-checking-ok", "checking-ok", "balance-only", True, True),
+            # An STS ruleset never asks the bank, even with a rule on the balance.
+            (
+                "access-sandbox-checking-ok",
+                "checking-ok",
+                "sts-with-balance",
+                False,
+                False,
+            ),
+            (
+                "access-sandbox-checking-ok",
+                "checking-ok",
+                "sts-scores-only",
+                False,
+                False,
+            ),
+            ("access-sandbox-checking-ok", "checking-ok", None, False, False),
+            ("access-sandbox-relink", "checking-relink", "balance-only", False, False),
             (
                 "access-sandbox-cached-only",
                 "checking-cached-fresh",
                 "balance-only",
                 False,
+                False,
+            ),
+            (
+                "access-sandbox-bank-not-responding",
+                "checking-bank-not-responding",
+                "balance-only",
+                True,
+                False,
             ),
         ],
     )
-    async def test_evaluate_logs_whether_it_fetched(
-        self, plaid_client, admin, token, account, ruleset, fetched
+    async def test_evaluate_logs_whether_it_asked_the_bank_and_got_a_balance(
+        self, plaid_client, admin, token, account, ruleset, attempted, fetched
     ):
         await evaluate(plaid_client, token=token, account=account, ruleset=ruleset)
         call = await admin.last_call()
+        assert call["status"] == 200
+        assert call["realtime_balance_attempted"] is attempted
         assert call["realtime_balance_fetched"] is fetched
         assert call["ruleset_key"] == ruleset
         assert call["replayed"] is False
@@ -205,6 +272,13 @@ class TestRealtimeBalanceGroundTruth:
         live, cached = await admin.calls()
         assert (live["realtime_balance_fetched"], live["status"]) == (True, 200)
         assert (cached["realtime_balance_fetched"], cached["status"]) == (False, 200)
+        assert (
+            live["realtime_balance_attempted"],
+            cached["realtime_balance_attempted"],
+        ) == (
+            True,
+            False,
+        )
         assert live["client_transaction_id"] is None
         assert live["account_ids"] == ["checking-ok", "savings-ok"]
 
@@ -217,6 +291,7 @@ class TestRealtimeBalanceGroundTruth:
         first_call, replay = await admin.calls()
         assert first_call["realtime_balance_fetched"] is True
         assert replay["realtime_balance_fetched"] is False
+        assert replay["realtime_balance_attempted"] is False
         assert replay["replayed"] is True
         assert replay["ruleset_key"] == "balance-only"
 
@@ -306,6 +381,22 @@ class TestErrors:
         newest = datetime.fromisoformat(body["error_message"].rsplit(" ", 1)[1])
         assert timedelta(days=2) - timedelta(minutes=1) < datetime.now(UTC) - newest
         assert (await admin.last_call())["realtime_balance_fetched"] is False
+
+    async def test_balance_get_when_the_bank_does_not_answer(self, plaid_client, admin):
+        request = balance_request("access-sandbox-bank-not-responding")
+        assert (await plaid_error(plaid_client.accounts_balance_get, request))[:3] == (
+            400,
+            "INSTITUTION_ERROR",
+            "INSTITUTION_NOT_RESPONDING",
+        )
+        call = await admin.last_call()
+        assert (
+            call["realtime_balance_attempted"],
+            call["realtime_balance_fetched"],
+        ) == (
+            True,
+            False,
+        )
 
     async def test_balance_get_for_an_item_in_error(self, plaid_client):
         request = balance_request("access-sandbox-relink")

@@ -52,8 +52,9 @@ def balance_get(
     cached = [a for a in accounts if a.is_cached_only]
     if cached:
         _check_freshness(cached, req.min_last_updated, now)
-    # Cached-only institutions never reach the bank (Capital One style).
-    attempted = len(cached) < len(accounts)
+    # Every answered call asked for a live balance (and is billed); cached-only
+    # institutions (Capital One style) answer from their cache: not fetched.
+    fetched = len(cached) < len(accounts)
     if any(a.live_balance == "fails" for a in accounts if not a.is_cached_only):
         return BalanceOutcome(known_error("INSTITUTION_NOT_RESPONDING"), True, False)
     body: dict[str, object] = {
@@ -64,7 +65,7 @@ def balance_get(
         "item": item_json(item),
         "request_id": request_id,
     }
-    return BalanceOutcome(body, attempted, attempted)
+    return BalanceOutcome(body, True, fetched)
 
 
 def _check_freshness(

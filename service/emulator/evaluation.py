@@ -70,9 +70,10 @@ def _balance_only_answer(
     deprecated_fields: bool,
 ) -> SignalOutcome:
     # Always a real-time extraction, billed even when the bank does not answer
-    # (docs/plaid-behaviour.md); a cached-only institution is never asked at all.
-    attempted = not account.is_cached_only
-    failed = attempted and account.live_balance == "fails"
+    # (docs/plaid-behaviour.md). A cached-only institution has nothing live to give:
+    # asked for (attempted), never fetched.
+    attempted = True
+    failed = account.live_balance == "fails"
     available, current = (
         (None, None) if failed else (account.available, account.current)
     )
@@ -91,7 +92,8 @@ def _balance_only_answer(
         applied=applied,
         warnings=[_warning(EXTRACTION_FAILED)] if failed else [],
     )
-    return SignalOutcome(body, _result(applied), attempted, attempted and not failed)
+    fetched = not account.is_cached_only and not failed
+    return SignalOutcome(body, _result(applied), attempted, fetched)
 
 
 def _transaction_score_answer(
@@ -124,12 +126,14 @@ def _item_error_answer(
     request_id: str,
     deprecated_fields: bool,
 ) -> SignalOutcome:
-    # Plaid's default: 200, no scores, a warning; rules run with no data at all.
+    # Plaid's default: 200, no scores, a warning; rules run with no data at all. A
+    # Balance-only ruleset still asked for (and bills) an extraction that failed.
     applied = _apply(ruleset, {}, req.amount, deprecated_fields)
     body = _body(
         request_id, scores=None, core={}, applied=applied, warnings=[_warning(code)]
     )
-    return SignalOutcome(body, _result(applied))
+    asked = ruleset is not None and fetches_live_balance(ruleset)
+    return SignalOutcome(body, _result(applied), asked, False)
 
 
 def _body(

@@ -223,16 +223,17 @@ def is_balance_only_shape(answer: SignalAnswer) -> bool:
 
 
 def assess_balance_endpoint(answer: BalanceAnswer, window: timedelta) -> RealtimeReport:
-    """`/accounts/balance/get` asks the institution live, unless its timestamp says not."""
+    """`/accounts/balance/get` asks the institution live, unless its timestamp says not;
+    refused as LAST_UPDATED_DATETIME_OUT_OF_RANGE, it asked nothing of the bank."""
     updated = answer.balance.as_of
     if answer.too_old:
         newest = updated.isoformat() if updated else "unknown"
         note = Note(
             "BALANCE_OLDER_THAN_ALLOWED",
             "the institution had no balance newer than the allowed age "
-            f"(newest: {newest})",
+            f"(newest: {newest}); Plaid refused the call, so nothing was extracted",
         )
-        return RealtimeReport(False, Basis.BALANCE_ENDPOINT, (note,), attempted=True)
+        return RealtimeReport(False, Basis.BALANCE_ENDPOINT, (note,))
     if updated is not None and updated < answer.sent_at - window:
         note = _stale_note("last_updated_datetime", updated, answer.sent_at, window)
         return RealtimeReport(False, Basis.BALANCE_ENDPOINT, (note,), attempted=True)

@@ -108,12 +108,22 @@ ROWS = [
         False,
     ),
     (
-        "balance endpoint, cached-only and older than allowed",
+        "balance endpoint, cached-only and older than allowed: refused by Plaid",
         "access-sandbox-cached-only",
         "checking-cached-stale",
         RTP,
         "",
         "BALANCE_ENDPOINT",
+        False,
+        False,
+    ),
+    (
+        "Balance-only ruleset, the bank does not answer: attempted, billed, not fetched",
+        "access-sandbox-bank-not-responding",
+        "checking-bank-not-responding",
+        ACH,
+        "balance-only",
+        "RULESET_BALANCE_ONLY",
         True,
         False,
     ),
@@ -164,6 +174,7 @@ class TestRealtimeBalanceMatchesGroundTruth:
         assert basis_name(decision) == basis
         assert decision.realtime_balance.attempted is attempted
         assert decision.realtime_balance.fetched is fetched
+        assert truth["realtime_balance_attempted"] is attempted
         assert truth["realtime_balance_fetched"] is fetched
         assert list(decision.plaid_request_ids) == [truth["request_id"]]
 
@@ -278,6 +289,23 @@ class TestEvidenceTravelsWithTheDecision:
 
 def _ruleset(scenario: dict[str, Any], key: str) -> dict[str, Any]:
     return next(r for r in scenario["rulesets"] if r["key"] == key)
+
+
+class TestAttemptedButNotFetched:
+    async def test_a_failed_extraction_carries_plaids_warning_and_says_why(
+        self, harness: Harness
+    ) -> None:
+        request = payment(
+            "access-sandbox-bank-not-responding",
+            "checking-bank-not-responding",
+            ruleset_key="balance-only",
+        )
+        decision = (await harness.stub.EvaluatePayment(request, timeout=10)).decision
+        assert [w.warning_code for w in decision.plaid_warnings] == [
+            "INSTITUTION_NOT_RESPONDING"
+        ]
+        assert warning_codes(decision) == ["LIVE_BALANCE_NOT_RETURNED"]
+        assert not decision.balance.HasField("available")
 
 
 class TestNoSilentPass:

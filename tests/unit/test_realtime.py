@@ -262,7 +262,7 @@ class TestSpecTable:
     def test_balance_endpoint_rows(self, answer, fetched, warnings):
         report = assess_balance_endpoint(answer, WINDOW)
         assert (report.attempted, report.fetched, report.basis) == (
-            True,
+            not answer.too_old,
             fetched,
             Basis.BALANCE_ENDPOINT,
         )
@@ -610,5 +610,5 @@ class TestProperties:
         stale = as_of is not None and as_of < answer.sent_at - window
         report = assess_balance_endpoint(answer, window)
         assert report.fetched is not (answer.too_old or stale)
-        assert report.attempted
+        assert report.attempted is not answer.too_old
         assert bool(report.warnings) is not report.fetched

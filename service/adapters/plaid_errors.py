@@ -66,7 +66,7 @@ _BY_TYPE = {
 }
 
 
-# How long each documented rate limit lasts (docs/plaid-behaviour.md, "Rate limits"):
+# How long each documented rate limit lasts (docs/plaid-behaviour.md, "Errors and rate limits"):
 # the RetryInfo a caller gets. RATE_LIMIT does not say which limit was hit; on
 # /signal/evaluate it is 20/s per client or 70/h per Item, so a minute is the guess.
 RATE_LIMIT_WINDOW_S = {

@@ -52,7 +52,8 @@ def _is_transient(exc: BaseException) -> bool:
 def _outcome_unknown(failure: PlaidFailure, calls: list[PlaidCall]) -> PlaidFailure:
     """CLIENT_TRANSACTION_ID_ALREADY_IN_USE on a retry after one of our own attempts
     went unanswered is no conflict: that attempt may have been evaluated, result
-    unknown (docs/plaid-behaviour.md, "Idempotency"). On a first attempt it is one."""
+    unknown (docs/plaid-behaviour.md, "A repeated
+    client_transaction_id"). On a first attempt it is one."""
     unanswered = any(c.http_status == 0 for c in calls[:-1])
     if failure.kind is not FailureKind.IDEMPOTENCY_CONFLICT or not unanswered:
         return failure

@@ -1,22 +1,17 @@
 """Fixtures for the emulator tests: a live emulator, a plaid-python client, the admin API."""
 
 import contextlib
-import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import plaid
 import pytest
 import yaml
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 # Loads about 2,300 models (~2 s); imported once for the whole session.
 from plaid.api.plaid_api import PlaidApi
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
 
 from service.emulator import (
     RunningEmulator,
@@ -25,6 +20,8 @@ from service.emulator import (
     parse_scenario,
     start_emulator,
 )
+from tests.plaid_schema import PlaidSchema
+from tests.plaid_schema import plaid_schema as load_plaid_schema
 
 CLIENT_ID = "test-client"
 SECRET = "test-secret"
@@ -194,45 +191,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-SPEC_PATH = Path(__file__).parents[1] / "fixtures" / "plaid-openapi-2020-09-14.yml.gz"
-SPEC_URI = "urn:plaid-openapi-2020-09-14"
-
-
-class PlaidSchema:
-    """Plaid's published OpenAPI document, checking bodies against its schemas."""
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        self.document = document
-        resource = Resource.from_contents(document, default_specification=DRAFT4)
-        self._registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
-        self._validators: dict[str, OAS30Validator] = {}
-
-    def response_pointer(self, endpoint: str, status: int) -> str:
-        """Where the schema for this endpoint's answer with this status lives."""
-        which = "200" if 200 <= status < 300 else "default"
-        path = endpoint.replace("~", "~0").replace("/", "~1")
-        return f"/paths/{path}/post/responses/{which}/content/application~1json/schema"
-
-    def errors(self, pointer: str, body: object) -> list[str]:
-        """Every way `body` breaks the schema at `pointer` (empty when it conforms)."""
-        validator = self._validators.get(pointer)
-        if validator is None:
-            validator = OAS30Validator(
-                {"$ref": f"{SPEC_URI}#{pointer}"},
-                registry=self._registry,
-                format_checker=oas30_format_checker,
-            )
-            self._validators[pointer] = validator
-        return [
-            f"{'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message}"
-            for e in validator.iter_errors(body)
-        ]
-
-
 @pytest.fixture(scope="session")
 def plaid_schema() -> PlaidSchema:
-    """Loaded once per session: the document is 3 MB of YAML."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    with gzip.open(SPEC_PATH, "rb") as f:
-        document: dict[str, Any] = yaml.load(f, Loader=loader)
-    return PlaidSchema(document)
+    """Loaded once per process: the document is 3 MB of YAML."""
+    return load_plaid_schema()

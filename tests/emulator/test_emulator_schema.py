@@ -21,8 +21,9 @@ from plaid.model.signal_return_report_response import SignalReturnReportResponse
 
 from service.emulator.endpoints import ENDPOINTS
 from service.emulator.errors import KNOWN_ERRORS
-from tests.emulator.conftest import SPEC_PATH, Admin, PlaidSchema, StartEmulator
+from tests.emulator.conftest import Admin, StartEmulator
 from tests.emulator.test_emulator_sdk import RawBody
+from tests.plaid_schema import SPEC_PATH, PlaidSchema
 
 EVALUATE = "/signal/evaluate"
 BALANCE = "/accounts/balance/get"

@@ -56,8 +56,11 @@ def served_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
     }
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    workdir = tmp_path_factory.mktemp("serve")
+    log = workdir / "serve.log"
     with log.open("w") as out:
+        # In a fresh directory: the default ledger is ./var/ach-risk.db, and one left
+        # by an earlier run would answer this module's ids as replays.
         process = subprocess.Popen(
             [str(BIN / "ach-risk"), "serve", "--listen", address],
             env={
@@ -67,6 +70,7 @@ def served_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]
             },
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=workdir,
         )
         try:
             _wait_serving(address, process, log)
@@ -142,9 +146,11 @@ class TestTheCommand:
         assert decision["result"] == "DECISION_RESULT_ACCEPT"
         # This grpcurl prints proto field names (snake_case).
         assert decision["realtime_balance"]["fetched"] is True
+        assert decision["realtime_balance"]["attempted"] is True
         assert decision["realtime_balance"]["basis"] == (
-            "REALTIME_BALANCE_BASIS_RULESET_HAS_BALANCE_RULE"
+            "REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY"
         )
+        assert "replayed" not in decision  # proto3 JSON leaves out false
 
     def test_the_log_has_a_line_per_rpc_and_no_secrets(
         self, served_process: Served

@@ -1,6 +1,6 @@
 """A local Plaid emulator for the Signal and Balance endpoints ach-risk uses.
 
-It keeps state, scripts faults, and logs whether each call fetched a live balance.
+It keeps state, scripts faults, and logs which calls asked the bank for a balance.
 """
 
 from service.emulator.engine import Engine, Reply

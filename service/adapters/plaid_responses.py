@@ -112,10 +112,18 @@ def parse_warnings(value: object) -> tuple[PlaidWarning, ...]:
 
 
 def parse_core_attributes(value: object) -> dict[str, Any]:
-    """`core_attributes`, kept whole: absent or null reads as none."""
+    """`core_attributes`, kept whole: absent or null reads as none. Every attribute
+    Plaid documents is a number, string, boolean or null; anything else is malformed
+    (and could not be stored or returned as it came)."""
     if value is None:
         return {}
-    return _mapping(value, "core_attributes")
+    attributes = _mapping(value, "core_attributes")
+    for name, item in attributes.items():
+        if item is not None and not isinstance(item, str | int | float | bool):
+            raise MalformedAnswer(
+                f"core_attributes.{name}", "is not a number, string, boolean or null"
+            )
+    return attributes
 
 
 def parse_signal_balance(attributes: dict[str, Any]) -> Balance:

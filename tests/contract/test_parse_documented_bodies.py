@@ -189,6 +189,11 @@ class TestSignalEvaluateExamples:
                 "yesterday",
                 "core_attributes.balance_last_updated",
             ),
+            (
+                ("core_attributes", "p50_eod_balance_30d"),
+                {"nested": [1]},
+                "core_attributes.p50_eod_balance_30d",
+            ),
         ],
         ids=lambda v: ".".join(v) if isinstance(v, tuple) else None,
     )

@@ -14,6 +14,7 @@ from grpc_status import rpc_status
 
 from service.api.callers import CURRENT_CALLER, ApiKeys
 from service.api.status import overloaded_status, unauthenticated_status
+from service.api.wire import tolerant
 from service.metrics import Metrics
 
 PROTECTED_PREFIX = "/achrisk.v1.RiskDecisionService/"
@@ -93,13 +94,7 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
             finally:
                 gate._leave()
 
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                unary, handler.request_deserializer, handler.response_serializer
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            stream, handler.request_deserializer, handler.response_serializer
-        )
+        return _shaped_like(handler, unary, stream)
 
     def _enter(self) -> None:
         self.in_flight += 1
@@ -123,10 +118,17 @@ def _refusal(handler: Handler, status: Any) -> Handler:
         await abort(context)
         yield  # an async generator, as a streaming handler must be
 
+    return _shaped_like(handler, unary, stream)
+
+
+def _shaped_like(handler: Handler, unary: Any, stream: Any) -> Handler:
+    """A handler of `handler`'s shape whose deserializer never raises (api/wire.py):
+    bytes that do not decode reach the behaviour as Undecodable, after the key check."""
+    deserialize = tolerant(handler.request_deserializer)
     if handler.unary_unary is not None:
         return grpc.unary_unary_rpc_method_handler(
-            unary, handler.request_deserializer, handler.response_serializer
+            unary, deserialize, handler.response_serializer
         )
     return grpc.stream_stream_rpc_method_handler(
-        stream, handler.request_deserializer, handler.response_serializer
+        stream, deserialize, handler.response_serializer
     )

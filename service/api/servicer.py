@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 import structlog
@@ -17,6 +17,7 @@ from service.api import convert, convert_reports
 from service.api.batch import ordered
 from service.api.callers import CURRENT_CALLER
 from service.api.status import to_status
+from service.api.wire import Undecodable
 from service.errors import PlaidFailure, RiskServiceError
 from service.idempotency import IdempotentEvaluator
 from service.metrics import Metrics
@@ -45,6 +46,8 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.EvaluatePaymentRequest,
         context: Ctx[pb.EvaluatePaymentRequest, pb.EvaluatePaymentResponse],
     ) -> pb.EvaluatePaymentResponse:
+        if isinstance(request, Undecodable):
+            await self._refuse("EvaluatePayment", context, request)
         _bind("EvaluatePayment", request.client_transaction_id)
         decision = await self._guarded(
             "EvaluatePayment", context, self._decide(request, _deadline(context))
@@ -60,11 +63,17 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         deadline = _deadline(context)
 
         async def answer(
-            index: int, item: pb.EvaluatePaymentsRequest
+            index: int, item: pb.EvaluatePaymentsRequest | Undecodable
         ) -> pb.EvaluatePaymentsResponse:
+            started = time.monotonic()
+            if isinstance(
+                item, Undecodable
+            ):  # answered in its place; the stream goes on
+                out = pb.EvaluatePaymentsResponse(index=index)
+                out.error.CopyFrom(self._failed(item.error(), started))
+                return out
             txid = item.payment.client_transaction_id
             out = pb.EvaluatePaymentsResponse(client_transaction_id=txid, index=index)
-            started = time.monotonic()
             try:
                 decision = await self._decide(item.payment, deadline)
             except Exception as exc:
@@ -81,6 +90,8 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.GetDecisionRequest,
         context: Ctx[pb.GetDecisionRequest, pb.GetDecisionResponse],
     ) -> pb.GetDecisionResponse:
+        if isinstance(request, Undecodable):
+            await self._refuse("GetDecision", context, request)
         _bind("GetDecision", request.client_transaction_id)
         decision = await self._guarded("GetDecision", context, self._get(request))
         return pb.GetDecisionResponse(decision=decision)
@@ -90,6 +101,8 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.ReportDecisionRequest,
         context: Ctx[pb.ReportDecisionRequest, pb.ReportDecisionResponse],
     ) -> pb.ReportDecisionResponse:
+        if isinstance(request, Undecodable):
+            await self._refuse("ReportDecision", context, request)
         _bind("ReportDecision", request.client_transaction_id)
         record = await self._guarded(
             "ReportDecision", context, self._report_decision(request)
@@ -101,11 +114,25 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.ReportReturnRequest,
         context: Ctx[pb.ReportReturnRequest, pb.ReportReturnResponse],
     ) -> pb.ReportReturnResponse:
+        if isinstance(request, Undecodable):
+            await self._refuse("ReportReturn", context, request)
         _bind("ReportReturn", request.client_transaction_id)
         record = await self._guarded(
             "ReportReturn", context, self._report_return(request)
         )
         return pb.ReportReturnResponse(delivery=convert_reports.delivery_pb(record))
+
+    async def _refuse(
+        self, method: str, context: Ctx[Any, Any], request: Undecodable
+    ) -> NoReturn:
+        """A request whose bytes did not decode: INVALID_ARGUMENT naming the field."""
+        _bind(method, "")
+
+        async def refused() -> NoReturn:
+            raise request.error()
+
+        await self._guarded(method, context, refused())
+        raise AssertionError("unreachable: _guarded aborts")
 
     async def _guarded(
         self, method: str, context: Ctx[Any, Any], work: Awaitable[T]

@@ -27,6 +27,8 @@ from service.secret import Secret
 MAX_TRANSACTION_ID = 36  # Plaid's limit for client_transaction_id
 MAX_TEXT = 256
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# C0 and C1 control characters and DEL: never part of an id, a key or a token.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NANOS = Decimal("1e-9")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RAILS = {getattr(pb, f"PAYMENT_RAIL_{r.value}"): r for r in Rail}
@@ -72,18 +74,34 @@ def payment_request(msg: pb.EvaluatePaymentRequest) -> PaymentRequest:
 def _text(value: str, field: str, limit: int, bad: list[FieldViolation]) -> str:
     if not value:
         bad.append(FieldViolation(field, "is required"))
-    elif len(value) > limit:
-        bad.append(
-            FieldViolation(
-                field, f"must be at most {limit} characters, got {len(value)}"
-            )
-        )
+    else:
+        _optional_text(value, field, bad, limit)
     return value
 
 
-def _optional_text(value: str, field: str, bad: list[FieldViolation]) -> None:
-    if len(value) > MAX_TEXT:
-        bad.append(FieldViolation(field, f"must be at most {MAX_TEXT} characters"))
+def _optional_text(
+    value: str, field: str, bad: list[FieldViolation], limit: int = MAX_TEXT
+) -> None:
+    problem = text_problem(value, limit)
+    if problem:
+        bad.append(FieldViolation(field, problem))
+
+
+def text_problem(value: str, limit: int) -> str | None:
+    """Why an id or key may not go to Plaid (or into a log line), if it may not."""
+    if len(value) > limit:
+        return f"must be at most {limit} characters, got {len(value)}"
+    if _CONTROL.search(value):
+        return "must not contain control characters (NUL, newline, escape ...)"
+    return None
+
+
+def loggable_id(value: str) -> str:
+    """A client_transaction_id as it may appear in a log line: as sent when valid,
+    else only its length (a 3 MB id, or one with a newline, is not written out)."""
+    if text_problem(value, MAX_TRANSACTION_ID) is None:
+        return value
+    return f"<invalid: {len(value)} characters>"
 
 
 def _rail(value: int, bad: list[FieldViolation]) -> Rail | None:

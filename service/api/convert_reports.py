@@ -12,6 +12,7 @@ from service.api.convert import (
     MAX_TRANSACTION_ID,
     _money_problems,
     money_decimal,
+    text_problem,
     timestamp,
 )
 from service.errors import FieldViolation, InvalidRequest
@@ -20,6 +21,9 @@ from service.risk.money import Money
 
 # NACHA return codes R01-R85 (reference/plaid.md 1.3: anything else is INVALID_FIELD).
 RETURN_CODE = re.compile(r"R(0[1-9]|[1-7][0-9]|8[0-5])")
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_SECONDS = -62_135_596_800
+_MAX_SECONDS = 253_402_300_799
 _OUTCOMES = {
     getattr(pb, f"DECISION_OUTCOME_{v}"): v
     for v in (
@@ -44,13 +48,8 @@ _METHODS = {
 def transaction_id(value: str, bad: list[FieldViolation]) -> str:
     if not value:
         bad.append(FieldViolation("client_transaction_id", "is required"))
-    elif len(value) > MAX_TRANSACTION_ID:
-        bad.append(
-            FieldViolation(
-                "client_transaction_id",
-                f"must be at most {MAX_TRANSACTION_ID} characters",
-            )
-        )
+    elif problem := text_problem(value, MAX_TRANSACTION_ID):
+        bad.append(FieldViolation("client_transaction_id", problem))
     return value
 
 
@@ -77,6 +76,7 @@ def decision_report(msg: pb.ReportDecisionRequest) -> DecisionReport:
     amount = None
     if msg.HasField("amount_instantly_available"):
         amount = _usd(msg, bad)
+    submitted_at = _time(msg, "submit_time", bad)
     if bad:
         raise InvalidRequest(bad)
     return DecisionReport(
@@ -88,7 +88,7 @@ def decision_report(msg: pb.ReportDecisionRequest) -> DecisionReport:
         decision_outcome=outcome,
         payment_method=method,
         amount_instantly_available=amount.to_decimal() if amount else None,
-        submitted_at=_time(msg.submit_time) if msg.HasField("submit_time") else None,
+        submitted_at=submitted_at,
     )
 
 
@@ -99,9 +99,9 @@ def return_report(msg: pb.ReportReturnRequest) -> ReturnReport:
         bad.append(
             FieldViolation("return_code", "must be an ACH return code R01 to R85")
         )
+    returned_at = _time(msg, "return_time", bad)
     if bad:
         raise InvalidRequest(bad)
-    returned_at = _time(msg.return_time) if msg.HasField("return_time") else None
     return ReturnReport(txid, msg.return_code, returned_at)
 
 
@@ -139,7 +139,26 @@ def _usd(msg: pb.ReportDecisionRequest, bad: list[FieldViolation]) -> Money | No
     return amount
 
 
-def _time(value: Timestamp) -> datetime:
+def _time(
+    msg: pb.ReportDecisionRequest | pb.ReportReturnRequest,
+    field: str,
+    bad: list[FieldViolation],
+) -> datetime | None:
+    """An optional Timestamp within what it can hold: 0001-01-01 to 9999-12-31."""
+    if not msg.HasField(field):
+        return None
+    value: Timestamp = getattr(msg, field)
+    if not (_MIN_SECONDS <= value.seconds <= _MAX_SECONDS) or not (
+        0 <= value.nanos <= 999_999_999
+    ):
+        bad.append(
+            FieldViolation(
+                field,
+                "must lie between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, "
+                "with nanos from 0 to 999,999,999",
+            )
+        )
+        return None
     return value.ToDatetime(tzinfo=UTC)
 
 

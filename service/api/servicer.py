@@ -184,9 +184,13 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
 
 
 def _bind(method: str, txid: str) -> None:
+    """The per-RPC log context; bound before validation, so the id goes in only as
+    it may be logged (convert.loggable_id)."""
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(
-        rpc_method=method, caller=CURRENT_CALLER.get(), client_transaction_id=txid
+        rpc_method=method,
+        caller=CURRENT_CALLER.get(),
+        client_transaction_id=convert.loggable_id(txid),
     )
 
 

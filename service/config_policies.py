@@ -50,7 +50,7 @@ class _Ruleset(Strict):
 
     @property
     def is_legacy(self) -> bool:
-        return self.type is None
+        return self.type is None or self.kind is not None
 
     def declaration(self) -> RulesetDeclaration:
         """Old `kind` maps to its type; `balance_rule` alone says nothing of the type

@@ -173,6 +173,23 @@ class Evaluator:
             plaid_calls=calls,
         )
 
+    def _unanswered(
+        self, request: PaymentRequest, failure: PlaidFailure
+    ) -> RealtimeReport:
+        """No answer to decide on; a Balance-only extraction may still have run."""
+        balance_only = (
+            self._policies.requested_type(request.attempt.ruleset_key)
+            is RulesetType.BALANCE_ONLY
+        )
+        if not (balance_only and _maybe_extracted(failure)):
+            return RealtimeReport(False, Basis.NO_PLAID_RESPONSE)
+        note = Note(
+            "LIVE_EXTRACTION_OUTCOME_UNKNOWN",
+            "a Balance-only evaluation went to Plaid and no usable answer came back: "
+            "the live extraction may have run (and been billed); no balance was used",
+        )
+        return RealtimeReport(False, Basis.NO_PLAID_RESPONSE, (note,), attempted=True)
+
     async def _degrade(
         self,
         request: PaymentRequest,
@@ -200,12 +217,20 @@ class Evaluator:
             attempt=request.attempt,
             verdict=verdict,
             balance=Balance(None, None, None),
-            realtime=RealtimeReport(False, Basis.NO_PLAID_RESPONSE),
+            realtime=self._unanswered(request, failure),
             evaluated_at=self._clock(),
             plaid_calls=failure.calls,
             degraded=True,
             degraded_cause=cause,
         )
+
+
+def _maybe_extracted(failure: PlaidFailure) -> bool:
+    """A Signal call went out and its outcome is unknown (timed out, or our retry was
+    refused as a repeat): Plaid may have run, and billed, the extraction."""
+    sent = any(c.endpoint == "/signal/evaluate" for c in failure.calls)
+    unknown = failure.kind in (FailureKind.TIMEOUT, FailureKind.OUTCOME_UNKNOWN)
+    return sent and unknown
 
 
 def _degraded_fallback(

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from service.errors import DeadlineTooShort, IdempotencyKeyReused
+from service.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
 from service.evaluate import ANONYMOUS, Evaluator, PaymentRequest
 from service.ports import ClaimState, DecisionStore
+from service.reporting import SIGNAL_EVALUATE
 from service.risk.model import Decision
 
 
@@ -126,6 +127,11 @@ class IdempotentEvaluator:
             if claim.state is ClaimState.CONFLICT:
                 raise IdempotencyKeyReused(txid)
             if claim.state is ClaimState.NEW:
+                if claim.taken_over:
+                    # An earlier evaluation of this id never finished: Plaid may have
+                    # seen it, so "already in use" would be no conflict of the caller's.
+                    context = replace(request.context, id_sent_before=True)
+                    request = replace(request, context=context)
                 return await self._decide_and_store(request, deadline, caller)
             # Another replica is evaluating this payment: wait for its decision.
             left_s = None if deadline is None else deadline - time.monotonic()
@@ -143,9 +149,14 @@ class IdempotentEvaluator:
         txid = request.attempt.client_transaction_id
         try:
             decision = await self._evaluator.evaluate(request, deadline, caller)
-        except BaseException:
+        except BaseException as failure:
             # A failed evaluation is not a decision: a retry with this id may succeed.
-            await asyncio.shield(self._store.release(caller, txid, self._owner))
+            # If Plaid may have seen the id, the row stays (lease ended) to say so.
+            if _plaid_saw_id(failure):
+                forget = self._store.abandon(caller, txid, self._owner, self._clock())
+            else:
+                forget = self._store.release(caller, txid, self._owner)
+            await asyncio.shield(forget)
             raise
         try:
             await self._store.complete(
@@ -155,3 +166,10 @@ class IdempotentEvaluator:
             await asyncio.shield(self._store.release(caller, txid, self._owner))
             raise
         return decision
+
+
+def _plaid_saw_id(failure: BaseException) -> bool:
+    """Whether a failed evaluation sent its client_transaction_id to Plaid."""
+    return isinstance(failure, PlaidFailure) and any(
+        call.endpoint == SIGNAL_EVALUATE for call in failure.calls
+    )

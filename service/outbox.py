@@ -21,7 +21,7 @@ from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.ports import CallBudget, DecisionStore, ReportRecord, ReportSender
 
 log = structlog.get_logger("service.outbox")
-# Plaid will never take these: retrying cannot help (reference/plaid.md 3.2).
+# Plaid will never take these: retrying cannot help (docs/plaid-behaviour.md, "Errors and rate limits").
 NEVER = frozenset({FailureKind.NOT_SUPPORTED})
 # What an operator should do about a dead letter, where one thing always helps.
 NOTES = {

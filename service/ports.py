@@ -59,11 +59,17 @@ class SignalContext:
     user_agent: str | None = None
     # False: send nothing only Transaction Scores reads (default_payment_method too).
     sts_inputs: bool = True
+    # An earlier evaluation of this id may have reached Plaid and never finished.
+    id_sent_before: bool = False
 
     def for_balance_only(self) -> SignalContext:
         """A Balance-only ruleset ignores these inputs at best, and answers `user` or
         `device` with 403 ADDENDUM_NOT_SIGNED at worst (docs/plaid-behaviour.md)."""
-        return SignalContext(client_user_id=self.client_user_id, sts_inputs=False)
+        return SignalContext(
+            client_user_id=self.client_user_id,
+            sts_inputs=False,
+            id_sent_before=self.id_sent_before,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +136,9 @@ class Claim:
 
     state: ClaimState
     decision: Decision | None = None
+    # NEW over a PENDING row whose evaluation never completed: an earlier attempt,
+    # here or on a replica that died, may have reached Plaid with this id.
+    taken_over: bool = False
 
 
 class ReportKind(enum.Enum):
@@ -217,6 +226,11 @@ class DecisionStore(Protocol):
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim: the evaluation failed, a retry may work."""
+        ...
+
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
+        with its lease ended, so the next claim takes it over knowing that."""
         ...
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:

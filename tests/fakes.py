@@ -110,7 +110,7 @@ class InMemoryDecisionStore:
             return Claim(ClaimState.IN_FLIGHT)
         row["owner"] = owner
         row["lease_until"] = now + timedelta(seconds=lease_s)
-        return Claim(ClaimState.NEW)
+        return Claim(ClaimState.NEW, taken_over=True)
 
     async def complete(
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
@@ -124,6 +124,11 @@ class InMemoryDecisionStore:
         row = self.rows.get((caller, txid))
         if row is not None and row["owner"] == owner and row["decision"] is None:
             del self.rows[(caller, txid)]
+
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        row = self.rows.get((caller, txid))
+        if row is not None and row["owner"] == owner and row["decision"] is None:
+            row["lease_until"] = now
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         row = self.rows.get((caller, txid))

@@ -52,6 +52,10 @@ _RELEASE = (
     "DELETE FROM decisions WHERE caller = %s AND client_transaction_id = %s"
     " AND state = 'PENDING' AND owner = %s"
 )
+_ABANDON = (
+    "UPDATE decisions SET lease_until = %s WHERE caller = %s"
+    " AND client_transaction_id = %s AND state = 'PENDING' AND owner = %s"
+)
 
 
 def libpq_url(database_url: str) -> str:
@@ -126,6 +130,12 @@ class PgClaims:
         async with self._pool.connection() as db:
             await db.execute(_RELEASE, (caller, txid, owner))
 
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
+        with its lease ended, so the next claim takes it over knowing that."""
+        async with self._pool.connection() as db:
+            await db.execute(_ABANDON, (utc(now), caller, txid, owner))
+
 
 async def _claim_once(
     db: AsyncConnection[Any],
@@ -153,5 +163,5 @@ async def _claim_once(
         (owner, lease_until, caller, txid, fingerprint, now, owner),
     )
     if await taken.fetchone() is not None:
-        return Claim(ClaimState.NEW)
+        return Claim(ClaimState.NEW, taken_over=True)
     return None

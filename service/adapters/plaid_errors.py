@@ -1,4 +1,4 @@
-"""Plaid's error classes (reference/plaid.md 3.2) mapped to the service's FailureKind."""
+"""Plaid's error classes (docs/plaid-behaviour.md) mapped to the service's FailureKind."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """An asynchronous transport for Plaid: one pooled aiohttp session, JSON in and out.
 
 plaid-python blocks a thread per call; Plaid can take seconds, so the service sends the
-SDK's serialised request models over this transport instead (reference/plaid.md 4.5).
+SDK's serialised request models over this transport instead (docs/plaid-behaviour.md).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class PlaidTransport:
         self._pool_size = pool_size
         self._connect_timeout_s = connect_timeout_s
         self._session: aiohttp.ClientSession | None = None
-        # Built once, not per call (issue 7's profile).
+        # Built once, not per call (profiled under load).
         self._urls: dict[str, yarl.URL] = {}
         self._headers = {
             "Content-Type": "application/json",

@@ -31,7 +31,7 @@ from service.risk.model import PaymentAttempt, Rail
 
 _PAYMENT_METHOD = {Rail.ACH_STANDARD: "STANDARD_ACH", Rail.ACH_SAME_DAY: "SAME_DAY_ACH"}
 # The per-evaluation bodies skip the SDK's run-time type checks (~0.15 ms of CPU per
-# call, issue 7): their inputs are our typed, validated domain values. Required
+# call under load): their inputs are our typed, validated domain values. Required
 # fields, enums and lengths are still checked, and tests/unit/test_plaid_requests.py
 # builds every body both ways and requires them equal.
 CHECK_TYPES = False

@@ -48,19 +48,15 @@ def parse_scores(value: object) -> Scores | None:
     bank = _mapping(
         data.get("bank_initiated_return_risk"), "scores.bank_initiated_return_risk"
     )
+    customer_name = "scores.customer_initiated_return_risk"
+    bank_name = "scores.bank_initiated_return_risk"
     return Scores(
-        customer_initiated=_int(
-            customer.get("score"), "scores.customer_initiated_return_risk.score"
+        customer_initiated=_bounded(
+            customer.get("score"), f"{customer_name}.score", 99
         ),
-        customer_tier=_optional_int(
-            customer.get("risk_tier"), "scores.customer_initiated_return_risk.risk_tier"
-        ),
-        bank_initiated=_int(
-            bank.get("score"), "scores.bank_initiated_return_risk.score"
-        ),
-        bank_tier=_optional_int(
-            bank.get("risk_tier"), "scores.bank_initiated_return_risk.risk_tier"
-        ),
+        customer_tier=_tier(customer.get("risk_tier"), f"{customer_name}.risk_tier", 5),
+        bank_initiated=_bounded(bank.get("score"), f"{bank_name}.score", 99),
+        bank_tier=_tier(bank.get("risk_tier"), f"{bank_name}.risk_tier", 8),
     )
 
 
@@ -249,8 +245,16 @@ def _int(value: object, name: str) -> int:
     return value
 
 
-def _optional_int(value: object, name: str) -> int | None:
-    return None if value is None else _int(value, name)
+def _bounded(value: object, name: str, highest: int) -> int:
+    """Scores are 1-99 and tiers 1-5 or 1-8: anything else is not Plaid's."""
+    number = _int(value, name)
+    if not 1 <= number <= highest:
+        raise MalformedAnswer(name, f"is {number}, outside 1 to {highest}")
+    return number
+
+
+def _tier(value: object, name: str, highest: int) -> int | None:
+    return None if value is None else _bounded(value, name, highest)
 
 
 def _str(value: object, name: str) -> str:

@@ -19,7 +19,7 @@ from service.adapters.plaid_responses import (
     parse_signal_balance,
     parse_warnings,
 )
-from service.adapters.plaid_retry import RetryingPoster
+from service.adapters.plaid_retry import RetryingPoster, outcome_unknown
 from service.errors import FailureKind, PlaidFailure
 from service.ports import CallBudget, PlaidAccount, SignalContext
 from service.risk.model import (
@@ -53,7 +53,13 @@ class PlaidSignalSource:
     ) -> tuple[SignalAnswer, tuple[PlaidCall, ...]]:
         body = signal_evaluate_body(attempt, account, context)
         sent_at = self._clock()
-        reply, calls = await self._poster.post(SIGNAL_EVALUATE, body, budget)
+        try:
+            reply, calls = await self._poster.post(SIGNAL_EVALUATE, body, budget)
+        except PlaidFailure as failure:
+            unknown = outcome_unknown(failure, failure.calls, context.id_sent_before)
+            if unknown is failure:
+                raise
+            raise unknown from failure
         try:
             answer = _signal_answer(reply.body, sent_at, self._clock())
         except MalformedAnswer as exc:

@@ -84,6 +84,17 @@ class SqlClaims:
         async with self._engine.begin() as connection:
             await connection.execute(forget)
 
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
+        with its lease ended, so the next claim takes it over knowing that."""
+        ended = (
+            decisions.update()
+            .where(*_key(caller, txid), _pending_of(owner))
+            .values(lease_until=now)
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(ended)
+
 
 def _key(caller: str, txid: str) -> tuple[sa.ColumnElement[bool], ...]:
     return (
@@ -136,7 +147,7 @@ async def _claim_once(
         .returning(decisions.c.caller)
     )
     if (await connection.execute(take_over)).first() is not None:
-        return Claim(ClaimState.NEW)
+        return Claim(ClaimState.NEW, taken_over=True)
     return None
 
 

@@ -61,6 +61,10 @@ class Claims(Protocol):
 
     async def release(self, caller: str, txid: str, owner: str) -> None: ...
 
+    async def abandon(
+        self, caller: str, txid: str, owner: str, now: datetime
+    ) -> None: ...
+
 
 async def open_store(database_url: str) -> SqlDecisionStore:
     """Connect, migrate the schema to head, and return the store."""
@@ -118,6 +122,11 @@ class SqlDecisionStore:
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""
         await self._claims.release(caller, txid, owner)
+
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
+        with its lease ended, so the next claim takes it over knowing that."""
+        await self._claims.abandon(caller, txid, owner, now)
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         """The stored decision and its reports (oldest first), or None."""

@@ -2,7 +2,7 @@
 
 Every evaluation writes twice (claim before Plaid, complete after). Through
 SQLAlchemy's asyncio engine and aiosqlite that cost ~4.7 ms of CPU per evaluation,
-most of it statement building and thread hops on the event loop (issue 7's profile).
+most of it statement building and thread hops on the event loop (profiled under load).
 Here the event loop only queues the work and awaits a future; the writer thread runs
 every queued claim, completion and release in one transaction and one fsync, then
 settles the whole batch with a single wake-up of the loop. SQLite has one writer at a
@@ -56,6 +56,10 @@ _COMPLETE = (
 )
 _RELEASE = (
     "DELETE FROM decisions WHERE caller = ? AND client_transaction_id = ?"
+    " AND state = 'PENDING' AND owner = ?"
+)
+_ABANDON = (
+    "UPDATE decisions SET lease_until = ? WHERE caller = ? AND client_transaction_id = ?"
     " AND state = 'PENDING' AND owner = ?"
 )
 
@@ -150,7 +154,7 @@ class SqliteClaims:
             if settled is not None:
                 return settled
             db.execute(_TAKE_OVER, (owner, lease_until, caller, txid))
-            return Claim(ClaimState.NEW)
+            return Claim(ClaimState.NEW, taken_over=True)
 
         claimed: Claim = await self._submit(claim)
         return claimed
@@ -175,6 +179,16 @@ class SqliteClaims:
             db.execute(_RELEASE, values)
 
         await self._submit(release)
+
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
+        with its lease ended, so the next claim takes it over knowing that."""
+        values = (sqlite_time(now), caller, txid, owner)
+
+        def abandon(db: sqlite3.Connection) -> None:
+            db.execute(_ABANDON, values)
+
+        await self._submit(abandon)
 
     async def _submit(self, operation: _Operation) -> Any:
         if self._closed:

@@ -320,7 +320,7 @@ def money_pb(value: Decimal, currency: str) -> MoneyPb:
 
 def timestamp(value: datetime) -> Timestamp:
     """As Timestamp.FromDatetime (naive means UTC), without its calendar.timegm detour
-    (~1% of an evaluation's CPU, issue 7)."""
+    (~1% of an evaluation's CPU, measured under load)."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     delta = value - _EPOCH

@@ -19,7 +19,7 @@ from service.errors import FieldViolation, InvalidRequest
 from service.ports import DecisionReport, ReportRecord, ReturnReport
 from service.risk.money import Money
 
-# NACHA return codes R01-R85 (reference/plaid.md 1.3: anything else is INVALID_FIELD).
+# NACHA return codes R01-R85 (Plaid answers anything else INVALID_FIELD).
 RETURN_CODE = re.compile(r"R(0[1-9]|[1-7][0-9]|8[0-5])")
 # google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 _MIN_SECONDS = -62_135_596_800

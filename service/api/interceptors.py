@@ -35,7 +35,7 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
         self._metrics = metrics
         self.in_flight = 0
         # One wrapped handler per (method, caller), built once: building them per call
-        # was measurable CPU on the hot path (issue 7). Methods and API keys are few.
+        # was measurable CPU on the hot path (profiled under load). Methods and API keys are few.
         self._tracked_handlers: dict[tuple[str, str], Handler] = {}
 
     async def intercept_service(

@@ -48,8 +48,9 @@ _BY_KIND: dict[FailureKind, _Mapping] = {
         grpc.StatusCode.INVALID_ARGUMENT, field="ruleset_key"
     ),
     FailureKind.IDEMPOTENCY_CONFLICT: _Mapping(grpc.StatusCode.ALREADY_EXISTS),
+    # No RetryInfo: a retry with the same id meets the same refusal; use a new id.
     FailureKind.OUTCOME_UNKNOWN: _Mapping(
-        grpc.StatusCode.UNAVAILABLE, retry_after_s=1.0, reason="PLAID_OUTCOME_UNKNOWN"
+        grpc.StatusCode.UNAVAILABLE, reason="PLAID_OUTCOME_UNKNOWN"
     ),
     FailureKind.NOT_SUPPORTED: _Mapping(grpc.StatusCode.FAILED_PRECONDITION),
     FailureKind.REQUEST_REJECTED: _Mapping(grpc.StatusCode.INVALID_ARGUMENT),

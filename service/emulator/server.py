@@ -30,7 +30,7 @@ from service.runtime import tune_garbage_collector
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # A client opening hundreds of connections a second (a service holding thousands of
 # slow calls) overflowed aiohttp's default accept queue of 128: each dropped connection
-# waited a 1 s SYN retransmit, which was the whole p99 excess of issue 7's waiting run.
+# waited a 1 s SYN retransmit, which was the whole p99 excess of an earlier load test's waiting run.
 # The kernel caps this at net.core.somaxconn.
 LISTEN_BACKLOG = 4096
 _HEADER_CREDENTIALS = (("client_id", "PLAID-CLIENT-ID"), ("secret", "PLAID-SECRET"))

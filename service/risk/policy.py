@@ -20,7 +20,7 @@ from service.risk.money import Money
 
 @dataclass(frozen=True, slots=True)
 class BalancePolicy:
-    """How a non-ACH rail decides from a balance (SPEC 2.2)."""
+    """How a non-ACH rail decides from a balance (README, "Decisions")."""
 
     margin: Decimal = Decimal(0)
     allow_current_fallback: bool = False
@@ -65,7 +65,7 @@ def decide_signal(answer: SignalAnswer, policy: ScorePolicy) -> Verdict:
     reasons = (Note("RULESET_RESULT", message),)
     if result is Result.ACCEPT and not _has_evidence(answer):
         # Plaid skips rules whose data is missing, so a ruleset run on no data at all
-        # falls through to its fallback rule: that ACCEPT checked nothing (SPEC 2.4).
+        # falls through to its fallback rule: that ACCEPT checked nothing.
         codes = ", ".join(answer.warning_codes()) or "none"
         return Verdict(
             Result.REVIEW,

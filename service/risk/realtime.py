@@ -117,7 +117,7 @@ def _from_declaration(
 ) -> tuple[bool, Basis]:
     """Whether a live extraction was asked of the bank, and the basis for saying so."""
     if declaration is None or declaration.type is None:
-        return is_balance_only_shape(answer), Basis.INFERRED_FROM_RESPONSE
+        return looks_balance_only(answer), Basis.INFERRED_FROM_RESPONSE
     if declaration.type is RulesetType.BALANCE_ONLY:
         if answer.scores is not None:
             out.append(
@@ -193,6 +193,8 @@ def _gate_on_evidence(
             )
         )
         return False
+    if attempted and answer.scores is not None:
+        return False  # the Transaction Scores shape: DECLARED_BALANCE_ONLY_BUT_...
     if attempted and answer.warnings:
         codes = ", ".join(w.warning_code or w.warning_type for w in answer.warnings)
         out.append(
@@ -208,6 +210,13 @@ def _gate_on_evidence(
         out.append(_stale_note("balance_last_updated", updated, answer.sent_at, window))
         return False
     return attempted
+
+
+def looks_balance_only(answer: SignalAnswer) -> bool:
+    """No scores, and only balance attributes, even with null values: a Balance-only
+    answer, its extraction successful or not."""
+    keys = answer.attribute_keys
+    return answer.scores is None and bool(keys) and keys <= BALANCE_ONLY_ATTRIBUTES
 
 
 def is_balance_only_shape(answer: SignalAnswer) -> bool:

@@ -169,6 +169,21 @@ class TestSignalEvaluateExamples:
                 2.5,
                 "scores.bank_initiated_return_risk.risk_tier",
             ),
+            (
+                ("scores", "customer_initiated_return_risk", "score"),
+                2**40,
+                "scores.customer_initiated_return_risk.score",
+            ),
+            (
+                ("scores", "bank_initiated_return_risk", "score"),
+                0,
+                "scores.bank_initiated_return_risk.score",
+            ),
+            (
+                ("scores", "customer_initiated_return_risk", "risk_tier"),
+                6,
+                "scores.customer_initiated_return_risk.risk_tier",
+            ),
             (("ruleset", "result"), 1, "ruleset.result"),
             (("ruleset", "result"), None, "ruleset.result"),
             (("ruleset", "ruleset_key"), ["x"], "ruleset.ruleset_key"),
@@ -320,6 +335,35 @@ class TestDocumentedErrors:
                 if isinstance(d, error_details_pb2.RetryInfo)
             ]
             assert retry[0].retry_delay.seconds == 60
+
+    @pytest.mark.parametrize(
+        ("status", "body"),
+        error_bodies(),
+        ids=[body["error_code"] for _, body in error_bodies()],
+    )
+    async def test_fields_plaid_may_add_or_null_change_nothing(
+        self,
+        plaid: StandIn,
+        transport: PlaidTransport,
+        status: int,
+        body: dict[str, Any],
+    ) -> None:
+        """The error bodies are written from Plaid's error docs: its other fields
+        (status, causes, error_code_reason) and a null message must not matter."""
+        richer = {
+            **body,
+            "error_message": None,
+            "display_message": None,
+            "status": status,
+            "causes": [],
+            "error_code_reason": None,
+            "suggested_action": None,
+        }
+        answering(plaid, EVALUATE, (status, richer, 0))
+        with pytest.raises(PlaidFailure) as raised:
+            await transport.post(EVALUATE, {"client_transaction_id": "t"}, 5.0)
+        assert raised.value.error_code == body["error_code"]
+        assert to_status(raised.value).code not in (code_pb2.UNKNOWN,)
 
     @pytest.mark.parametrize(
         "code", ["RATE_LIMIT", "BALANCE_LIMIT", "ACCOUNTS_BALANCE_GET_LIMIT"]

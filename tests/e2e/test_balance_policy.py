@@ -1,4 +1,4 @@
-"""Non-ACH rails: /accounts/balance/get and the configured balance policy (SPEC 2.2)."""
+"""Non-ACH rails: /accounts/balance/get and the configured balance policy."""
 
 from __future__ import annotations
 

@@ -231,7 +231,7 @@ class TestOwnRetriesRefused:
         info = details[error_details_pb2.ErrorInfo]
         assert (info.domain, info.reason) == ("achrisk", "PLAID_OUTCOME_UNKNOWN")
         assert info.metadata["plaidErrorCode"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
-        assert error_details_pb2.RetryInfo in details
+        assert error_details_pb2.RetryInfo not in details  # the same id cannot help
         assert "its result is unknown" in (error.details() or "")
         sent = plaid.bodies(EVALUATE)
         assert len(sent) == 2
@@ -279,6 +279,73 @@ class TestOwnRetriesRefused:
             "plaid.com",
             "CLIENT_TRANSACTION_ID_ALREADY_IN_USE",
         )
+
+
+class TestAskingAgainAfterAnUnknownOutcome:
+    async def test_the_same_id_later_is_still_an_unknown_outcome_not_a_conflict(
+        self, plaid: StandIn, tmp_path: Path
+    ) -> None:
+        """The caller retries the id after our call failed: Plaid refuses it, and the
+        ledger remembers that the id went out from here."""
+        refused_retry(plaid)
+        harness = await serve(plaid, tmp_path, FAST_ATTEMPTS)
+        try:
+            request = payment(ruleset_key="onboarding_flow")
+            with pytest.raises(grpc.aio.AioRpcError):
+                await harness.stub.EvaluatePayment(request, timeout=10)
+            plaid.handlers[EVALUATE] = lambda _: (
+                *documented_error("CLIENT_TRANSACTION_ID_ALREADY_IN_USE"),
+                0,
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as again:
+                await harness.stub.EvaluatePayment(request, timeout=10)
+        finally:
+            await stop(harness)
+        assert again.value.code() == grpc.StatusCode.UNAVAILABLE
+        info = error_details(again.value)[error_details_pb2.ErrorInfo]
+        assert info.reason == "PLAID_OUTCOME_UNKNOWN"
+        assert len(plaid.bodies(EVALUATE)) == 3
+
+    async def test_a_server_error_then_in_use_is_an_unknown_outcome(
+        self, plaid: StandIn, harness: Harness
+    ) -> None:
+        """A 500 may still have evaluated the id: any earlier attempt counts."""
+        answers = iter(
+            [
+                (*documented_error("INTERNAL_SERVER_ERROR"), 0),
+                (*documented_error("CLIENT_TRANSACTION_ID_ALREADY_IN_USE"), 0),
+            ]
+        )
+        plaid.handlers[EVALUATE] = lambda _: next(answers)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await harness.stub.EvaluatePayment(payment(), timeout=10)
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        info = error_details(raised.value)[error_details_pb2.ErrorInfo]
+        assert info.reason == "PLAID_OUTCOME_UNKNOWN"
+
+    async def test_a_timed_out_balance_only_call_may_have_extracted(
+        self, plaid: StandIn, tmp_path: Path
+    ) -> None:
+        """Degraded after a timeout: attempted (Plaid may have billed it), not fetched."""
+        plaid.handlers[EVALUATE] = lambda _: (
+            200,
+            balance_only_answer("balance-live"),
+            2,
+        )
+        extra = "[plaid]\nlive_balance_attempt_timeout_s = 0.3\nlive_balance_budget_s = 0.5\n"
+        harness = await serve(plaid, tmp_path, extra + DEGRADE_TO_REVIEW)
+        try:
+            request = payment(ruleset_key="balance-live")
+            decision = (
+                await harness.stub.EvaluatePayment(request, timeout=10)
+            ).decision
+        finally:
+            await stop(harness)
+        realtime = decision.realtime_balance
+        assert decision.degraded
+        assert realtime.basis == pb.REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE
+        assert (realtime.attempted, realtime.fetched) == (True, False)
+        assert codes(decision) == ["LIVE_EXTRACTION_OUTCOME_UNKNOWN"]
 
 
 class TestRateLimits:

@@ -149,6 +149,48 @@ class TestRelease:
         assert await store.get("acme", "txn-1") is not None
 
 
+class TestAbandon:
+    """An evaluation that failed after Plaid may have seen its id leaves that known."""
+
+    async def test_the_next_claim_takes_it_over_knowing_an_attempt_went_out(
+        self, store
+    ):
+        await claim(store)
+        await store.abandon("acme", "txn-1", "replica-a", later(1))
+
+        again = await claim(store, owner="replica-b", now=later(2))
+
+        assert again == Claim(ClaimState.NEW, taken_over=True)
+
+    async def test_the_same_owner_takes_it_over_too(self, store):
+        await claim(store)
+        await store.abandon("acme", "txn-1", "replica-a", later(1))
+
+        assert (await claim(store, now=later(2))).taken_over
+
+    async def test_another_payment_under_an_abandoned_id_is_a_conflict(self, store):
+        await claim(store)
+        await store.abandon("acme", "txn-1", "replica-a", later(1))
+
+        found = await claim(store, owner="replica-b", now=later(2), fingerprint="fp-2")
+
+        assert found.state is ClaimState.CONFLICT
+
+    async def test_another_owner_cannot_abandon_a_claim(self, store):
+        await claim(store)
+        await store.abandon("acme", "txn-1", "replica-b", later(1))
+
+        found = await claim(store, owner="replica-b", now=later(2))
+
+        assert found.state is ClaimState.IN_FLIGHT
+
+    async def test_a_released_claim_starts_fresh(self, store):
+        await claim(store)
+        await store.release("acme", "txn-1", "replica-a")
+
+        assert await claim(store, owner="replica-b") == Claim(ClaimState.NEW)
+
+
 class TestGet:
     async def test_an_unknown_payment_has_no_decision(self, store):
         assert await store.get("acme", "txn-1") is None

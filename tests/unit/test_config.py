@@ -177,6 +177,15 @@ class TestFile:
         assert 'type = "balance_only" or type = "transaction_scores"' in note
         assert "new" not in note.split(" are declared")[0]
 
+    def test_a_leftover_kind_beside_type_is_noted_too(self, write_toml):
+        path = write_toml(
+            '[rulesets.both]\ntype = "balance_only"\nkind = "balance_only"\n'
+        )
+        settings = Settings.from_environ(SANDBOX, config_path=path)
+        assert settings.policies.rulesets["both"].type is RulesetType.BALANCE_ONLY
+        (note,) = settings.notes
+        assert "both" in note
+
     def test_the_file_can_be_named_by_the_environment(self, write_toml):
         path = write_toml("[realtime]\nwindow_s = 5\n")
         settings = Settings.from_environ({**SANDBOX, "ACH_RISK_CONFIG": path})

@@ -372,7 +372,7 @@ class TestMalformed:
 
 
 class TestClassify:
-    """reference/plaid.md 3.2, row by row: Plaid's code decides, then its type."""
+    """Plaid's error table (docs/plaid-behaviour.md), row by row: Plaid's code decides, then its type."""
 
     @pytest.mark.parametrize(
         ("http_status", "error_type", "error_code", "kind"),
@@ -486,7 +486,7 @@ class TestClassify:
         ["INSTITUTION_DOWN", "INSTITUTION_NOT_RESPONDING", "INSTITUTION_NOT_AVAILABLE"],
     )
     def test_institution_outages_degrade_now_rather_than_retry(self, error_code):
-        """reference/plaid.md 3.2: retry in hours, so degrade now."""
+        """Plaid says retry in hours, so degrade now."""
         kind = classify(400, "INSTITUTION_ERROR", error_code)
         assert kind is FailureKind.INSTITUTION_DOWN
         assert not kind.transient

@@ -440,6 +440,26 @@ class TestSignalWarnings:
         assert assess_signal(fresh, None, REGISTRY, zero).fetched
         assert not assess_signal(stale, None, REGISTRY, zero).fetched
 
+    def test_a_declared_balance_only_ruleset_answering_with_scores_is_no_fetch(self):
+        """Even with a fresh cached timestamp: the answer has the STS shape."""
+        answer = signal("balance-only", balance=cached(1))
+        report = assess_signal(answer, "balance-only", REGISTRY, WINDOW)
+        assert not report.fetched
+        assert warning_codes(report) == ["DECLARED_BALANCE_ONLY_BUT_SCORES_RETURNED"]
+
+    def test_an_undeclared_balance_only_ruleset_whose_extraction_failed(self):
+        """No scores, the two balance attributes null: still a Balance-only answer."""
+        answer = balance_only(
+            "dashboard-new", balance=EMPTY, warnings=(EXTRACTION_FAILED,)
+        )
+        report = assess_signal(answer, "dashboard-new", REGISTRY, WINDOW)
+        assert (report.attempted, report.fetched, report.basis) == (
+            True,
+            False,
+            Basis.INFERRED_FROM_RESPONSE,
+        )
+        assert warning_codes(report) == ["LIVE_BALANCE_NOT_RETURNED"]
+
     def test_the_warning_names_plaids_warning_codes(self):
         answer = balance_only(warnings=(EXTRACTION_FAILED,))
         report = assess_signal(answer, "balance-only", REGISTRY, WINDOW)

@@ -68,7 +68,8 @@ TABLE = {
     FailureKind.INVALID_ACCOUNT: ("INVALID_ARGUMENT", None, "account_id"),
     FailureKind.RULESET_NOT_FOUND: ("INVALID_ARGUMENT", None, "ruleset_key"),
     FailureKind.IDEMPOTENCY_CONFLICT: ("ALREADY_EXISTS", None, None),
-    FailureKind.OUTCOME_UNKNOWN: ("UNAVAILABLE", 1, None),
+    # No RetryInfo: the same id meets the same refusal; a new id is the way on.
+    FailureKind.OUTCOME_UNKNOWN: ("UNAVAILABLE", None, None),
     FailureKind.NOT_SUPPORTED: ("FAILED_PRECONDITION", None, None),
     FailureKind.REQUEST_REJECTED: ("INVALID_ARGUMENT", None, None),
     FailureKind.QUOTA_EXHAUSTED: ("RESOURCE_EXHAUSTED", None, None),

@@ -6,6 +6,7 @@ SDK's serialised request models over this transport instead (docs/plaid-behaviou
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -82,8 +83,12 @@ class PlaidTransport:
         url = self._urls.get(endpoint)
         if url is None:
             url = self._urls[endpoint] = yarl.URL(self._base_url + endpoint)
+        # aiohttp rounds a timeout of ceil_threshold (5 s) or more up to a whole second,
+        # which overran callers' deadlines of 6 s and more: never round.
         timeout = aiohttp.ClientTimeout(
-            total=timeout_s, sock_connect=min(self._connect_timeout_s, timeout_s)
+            total=timeout_s,
+            sock_connect=min(self._connect_timeout_s, timeout_s),
+            ceil_threshold=math.inf,
         )
         started = time.monotonic()
         try:

@@ -247,6 +247,24 @@ class TestRetries:
             await asyncio.sleep(0.05)
         assert evaluation_tasks() == []
 
+    async def test_a_deadline_of_six_seconds_is_answered_before_it_passes(
+        self, harness: Harness, admin: EmulatorAdmin
+    ) -> None:
+        """Production retry settings, a Plaid that never answers in time: the service
+        answers itself (with details), not the caller's own clock (bare)."""
+        await admin.fault(endpoint=EVALUATE, delay_ms=30_000, times=3)
+        started = time.monotonic()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            # No ruleset: the live-balance budget, one attempt of up to 35 s, which
+            # the deadline cuts to about 6 s (aiohttp once rounded that up).
+            await harness.stub.EvaluatePayment(payment(), timeout=6.0)
+        elapsed = time.monotonic() - started
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert elapsed < 6.0
+        info = details(caught.value)["ErrorInfo"]
+        assert isinstance(info, error_details_pb2.ErrorInfo)
+        assert info.reason in ("TIMEOUT", "DEADLINE_TOO_SHORT")
+
 
 DEGRADED = """
 [[degraded.default.rules]]

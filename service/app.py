@@ -43,7 +43,10 @@ from service.runtime import tune_garbage_collector
 
 log = structlog.get_logger("service.app")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# The largest valid request, every string at its limit, is under 6 KiB (api/convert.py);
+# a bigger one is refused by gRPC before Python allocates it, key or no key.
+MAX_REQUEST_BYTES = 16 * 1024
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 MAX_PENDING_CALLS = 10_000
 PURGE_INTERVAL_S = 3600.0
 STATS_INTERVAL_S = 5.0
@@ -266,8 +269,8 @@ async def _start_grpc(
         interceptors=[gate],
         options=[
             *KEEPALIVE_OPTIONS,
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+            ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
             # gRPC core CANCELs calls that arrive faster than Python picks them up once
             # 1,000 are pending; a burst of slow Plaid calls must not hit that default.
             ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),

@@ -56,6 +56,7 @@ def payment_request(msg: pb.EvaluatePaymentRequest) -> PaymentRequest:
         )
     _optional_text(msg.ruleset_key, "ruleset_key", bad)
     _optional_text(msg.client_user_id, "client_user_id", bad)
+    _user_and_device(msg, bad)
     if msg.user.address.country and not re.fullmatch(
         r"[A-Z]{2}", msg.user.address.country
     ):
@@ -85,6 +86,34 @@ def _optional_text(
     problem = text_problem(value, limit)
     if problem:
         bad.append(FieldViolation(field, problem))
+
+
+# The longest value each end-user field may hold (the proto's comments say the same):
+# generous for real data, small enough that no request grows past a few KiB.
+USER_LIMITS = {
+    "user.name.prefix": 64,
+    "user.name.given_name": 256,
+    "user.name.middle_name": 256,
+    "user.name.family_name": 256,
+    "user.name.suffix": 64,
+    "user.phone_number": 32,
+    "user.email_address": 254,
+    "user.address.street": 256,
+    "user.address.city": 256,
+    "user.address.region": 64,
+    "user.address.postal_code": 32,
+    "device.ip_address": 45,
+    "device.user_agent": 1024,
+}
+
+
+def _user_and_device(msg: pb.EvaluatePaymentRequest, bad: list[FieldViolation]) -> None:
+    for path, limit in USER_LIMITS.items():
+        value: object = msg
+        for part in path.split("."):
+            value = getattr(value, part)
+        assert isinstance(value, str)
+        _optional_text(value, path, bad, limit)
 
 
 def text_problem(value: str, limit: int) -> str | None:

@@ -68,6 +68,11 @@ fmt: $(STAMP)
 test: $(STAMP) protos-check plaid-examples-check
 	$(BIN)/python -m pytest
 
+## fuzz: the fuzz tests with many more examples (about 20,000 requests, ~3 min)
+.PHONY: fuzz
+fuzz: $(STAMP)
+	ACH_RISK_FUZZ_EXAMPLES=3000 $(BIN)/python -m pytest -q -s tests/e2e/test_fuzz.py
+
 check: lint test
 
 clean:

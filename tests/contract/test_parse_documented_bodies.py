@@ -244,6 +244,18 @@ class TestSignalEvaluateExamples:
         assert len(plaid.bodies(EVALUATE)) == 1
 
 
+class TestEmptyAnswer:
+    async def test_an_empty_object_is_malformed_not_a_decision(
+        self, plaid: StandIn, source: PlaidSignalSource
+    ) -> None:
+        """A 200 `{}` has no request_id: it is no answer of Plaid's."""
+        answering(plaid, EVALUATE, (200, {}, 0))
+        with pytest.raises(PlaidFailure) as raised:
+            await evaluate(source)
+        assert raised.value.kind is FailureKind.MALFORMED_RESPONSE
+        assert raised.value.answer_field == "request_id"
+
+
 class TestBalanceGetExamples:
     async def test_every_account_of_every_documented_answer_parses(
         self, plaid: StandIn, source: PlaidSignalSource

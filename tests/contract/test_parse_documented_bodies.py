@@ -29,7 +29,7 @@ from service.risk.model import PaymentAttempt, Rail, Scores
 from service.risk.money import Money
 from service.secret import Secret
 from tests.contract.documented import error_bodies, response_examples
-from tests.contract.standin import Answer, StandIn, standin
+from tests.contract.standin import Answer, StandIn, documented_error, standin
 
 EVALUATE = "/signal/evaluate"
 BALANCE = "/accounts/balance/get"
@@ -384,9 +384,7 @@ class TestDocumentedErrors:
         self, plaid: StandIn, source: PlaidSignalSource, code: str
     ) -> None:
         """Plaid's windows are a minute or an hour: a retry seconds later is wasted."""
-        (status, body) = next(
-            (s, b) for s, b in error_bodies() if b["error_code"] == code
-        )
+        status, body = documented_error(code)
         answering(plaid, EVALUATE, (status, body, 0), (200, {"request_id": "x"}, 0))
         with pytest.raises(PlaidFailure) as raised:
             await evaluate(source)
@@ -396,11 +394,7 @@ class TestDocumentedErrors:
     async def test_a_server_error_is_still_retried(
         self, plaid: StandIn, source: PlaidSignalSource
     ) -> None:
-        status, body = next(
-            (s, b)
-            for s, b in error_bodies()
-            if b["error_code"] == "INTERNAL_SERVER_ERROR"
-        )
+        status, body = documented_error("INTERNAL_SERVER_ERROR")
         ok = response_examples(EVALUATE)[0][1]
         answering(plaid, EVALUATE, (status, body, 0), (200, ok, 0))
         answer = await evaluate(source)
@@ -416,11 +410,7 @@ class TestOwnRetries:
     ) -> None:
         """The first attempt is held past its timeout; the retry is refused."""
         ok = response_examples(EVALUATE)[0][1]
-        status, in_use = next(
-            (s, b)
-            for s, b in error_bodies()
-            if b["error_code"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
-        )
+        status, in_use = documented_error("CLIENT_TRANSACTION_ID_ALREADY_IN_USE")
         answering(plaid, EVALUATE, (200, ok, 0.6), (status, in_use, 0))
         with pytest.raises(PlaidFailure) as raised:
             await source.evaluate_signal(
@@ -437,11 +427,7 @@ class TestOwnRetries:
         self, plaid: StandIn, source: PlaidSignalSource
     ) -> None:
         """No attempt of ours went unanswered: the id was used outside this service."""
-        status, in_use = next(
-            (s, b)
-            for s, b in error_bodies()
-            if b["error_code"] == "CLIENT_TRANSACTION_ID_ALREADY_IN_USE"
-        )
+        status, in_use = documented_error("CLIENT_TRANSACTION_ID_ALREADY_IN_USE")
         answering(plaid, EVALUATE, (status, in_use, 0))
         with pytest.raises(PlaidFailure) as raised:
             await evaluate(source)

@@ -94,6 +94,8 @@ class InMemoryDecisionStore:
     ) -> Claim:
         self.claims += 1
         row = self.rows.get((caller, txid))
+        if row is None and any(t == txid and c != caller for c, t in self.rows):
+            return Claim(ClaimState.CONFLICT)
         if row is None:
             self.rows[(caller, txid)] = {
                 "fp": fingerprint,

@@ -52,6 +52,11 @@ _RELEASE = (
     "DELETE FROM decisions WHERE caller = %s AND client_transaction_id = %s"
     " AND state = 'PENDING' AND owner = %s"
 )
+# Plaid keys client_transaction_id per Plaid client, not per caller of ours. Checked
+# after our insert: of two callers racing for one id, at most one goes on.
+_HELD_BY_ANOTHER = (
+    "SELECT 1 FROM decisions WHERE client_transaction_id = %s AND caller <> %s LIMIT 1"
+)
 _ABANDON = (
     "UPDATE decisions SET lease_until = %s WHERE caller = %s"
     " AND client_transaction_id = %s AND state = 'PENDING' AND owner = %s"
@@ -151,6 +156,10 @@ async def _claim_once(
         _INSERT_PENDING, (caller, txid, fingerprint, owner, lease_until, now)
     )
     if await inserted.fetchone() is not None:
+        held = await db.execute(_HELD_BY_ANOTHER, (txid, caller))
+        if await held.fetchone() is not None:
+            await db.execute(_RELEASE, (caller, txid, owner))
+            return Claim(ClaimState.CONFLICT)
         return Claim(ClaimState.NEW)
     row = await (await db.execute(_FIND, (caller, txid))).fetchone()
     if row is None:  # released between our insert and our read

@@ -120,6 +120,15 @@ async def _claim_once(
     if await _insert_pending(
         connection, caller, txid, fingerprint, owner, lease_until, now
     ):
+        # Plaid keys the id per Plaid client, not per caller of ours.
+        held = sa.select(decisions.c.caller).where(
+            decisions.c.client_transaction_id == txid, decisions.c.caller != caller
+        )
+        if (await connection.execute(held.limit(1))).first() is not None:
+            await connection.execute(
+                decisions.delete().where(*_key(caller, txid), _pending_of(owner))
+            )
+            return Claim(ClaimState.CONFLICT)
         return Claim(ClaimState.NEW)
     found = sa.select(
         decisions.c.fingerprint,

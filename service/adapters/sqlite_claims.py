@@ -58,6 +58,10 @@ _RELEASE = (
     "DELETE FROM decisions WHERE caller = ? AND client_transaction_id = ?"
     " AND state = 'PENDING' AND owner = ?"
 )
+# Plaid keys client_transaction_id per Plaid client, not per caller of ours.
+_HELD_BY_ANOTHER = (
+    "SELECT 1 FROM decisions WHERE client_transaction_id = ? AND caller <> ? LIMIT 1"
+)
 _ABANDON = (
     "UPDATE decisions SET lease_until = ? WHERE caller = ? AND client_transaction_id = ?"
     " AND state = 'PENDING' AND owner = ?"
@@ -147,6 +151,9 @@ class SqliteClaims:
                 _INSERT_PENDING, (caller, txid, fingerprint, owner, lease_until, at)
             )
             if inserted.rowcount == 1:
+                if db.execute(_HELD_BY_ANOTHER, (txid, caller)).fetchone():
+                    db.execute(_RELEASE, (caller, txid, owner))
+                    return Claim(ClaimState.CONFLICT)
                 return Claim(ClaimState.NEW)
             # The batch holds SQLite's write lock: the row cannot change under us.
             row = db.execute(_FIND, (caller, txid)).fetchone()

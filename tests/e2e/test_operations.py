@@ -89,15 +89,15 @@ class TestApiKeys:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await secured.stub.GetDecision(get, metadata=OPS, timeout=5)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-        # Plaid keeps one id space for the service's Plaid client: another caller's
-        # payment under the same id is refused by Plaid, not served from our ledger.
+        # Plaid keeps one id space for the service's Plaid client, and so does the
+        # ledger: another caller's payment under the same id is refused before Plaid.
         other = payment(client_transaction_id="mine-1", amount="1.00")
         with pytest.raises(grpc.aio.AioRpcError) as reused:
             await secured.stub.EvaluatePayment(other, metadata=OPS, timeout=5)
         assert reused.value.code() == grpc.StatusCode.ALREADY_EXISTS
         info = details(reused.value)["ErrorInfo"]
         assert isinstance(info, error_details_pb2.ErrorInfo)
-        assert info.domain == "plaid.com"
+        assert (info.domain, info.reason) == ("achrisk", "IDEMPOTENCY_KEY_REUSED")
 
     async def test_the_streaming_rpc_is_guarded_too(self, secured: Harness) -> None:
         async def one() -> AsyncIterator[pb.EvaluatePaymentsRequest]:

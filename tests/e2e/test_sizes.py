@@ -99,12 +99,14 @@ async def test_memory_stays_bounded_under_a_flood_of_huge_requests(
     served: processes.Process,
 ) -> None:
     """250 GetDecision calls with a 3.5 MB id, no key, 25 at a time (the flood that
-    once took a fresh service from 121 to 1,001 MiB)."""
-    before = peak_rss_mib(served.popen.pid)
+    once took a fresh service from 121 to 1,001 MiB, and kept it there). gRPC holds at
+    most the calls in flight while it refuses them: the peak stops growing after the
+    first rounds, whatever the count."""
     raw = pb.GetDecisionRequest(
         client_transaction_id="x" * 3_500_000
     ).SerializeToString()
     codes: list[grpc.StatusCode] = []
+    peaks: list[float] = []
     async with grpc.aio.insecure_channel(
         served.address,
         options=[("grpc.max_send_message_length", 8 * 1024 * 1024)],
@@ -113,13 +115,14 @@ async def test_memory_stays_bounded_under_a_flood_of_huge_requests(
 
         async def one() -> None:
             try:
-                await call(raw, timeout=10)
+                await call(raw, timeout=30)
             except grpc.aio.AioRpcError as error:
                 codes.append(error.code())
 
         for _ in range(10):
             await asyncio.gather(*(one() for _ in range(25)))
-    after = peak_rss_mib(served.popen.pid)
+            peaks.append(peak_rss_mib(served.popen.pid))
     assert set(codes) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
     assert len(codes) == 250
-    assert after - before < 64, (before, after)
+    assert peaks[-1] - peaks[1] < 32, peaks  # rounds 3 to 10 add (almost) nothing
+    assert peaks[-1] < 400, peaks

@@ -79,6 +79,38 @@ class TestUnary:
         assert field not in (raised.value.details() or "")
 
 
+OPS_KEY = (("authorization", "Bearer test-api-key-ops"),)
+
+
+class TestIdsBelongToOneCaller:
+    """Plaid keys client_transaction_id per Plaid client, so one caller owns each."""
+
+    async def test_another_caller_reusing_an_id_learns_nothing_and_calls_nothing(
+        self, keyed: Harness, admin: Any
+    ) -> None:
+        request = payment(client_transaction_id="owned-1")
+        first = await keyed.stub.EvaluatePayment(
+            request, timeout=10, metadata=CHECKOUT_KEY
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await keyed.stub.EvaluatePayment(request, timeout=10, metadata=OPS_KEY)
+        error = raised.value
+        assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+        for secret in first.decision.plaid_request_ids:
+            assert secret not in (error.details() or "")
+        calls = [c for c in await admin.calls() if c["endpoint"] == "/signal/evaluate"]
+        assert len(calls) == 1
+        with pytest.raises(grpc.aio.AioRpcError) as report:
+            await keyed.stub.ReportDecision(
+                pb.ReportDecisionRequest(
+                    client_transaction_id="owned-1", initiated=True
+                ),
+                timeout=10,
+                metadata=OPS_KEY,
+            )
+        assert report.value.code() == grpc.StatusCode.NOT_FOUND
+
+
 class TestStream:
     async def test_a_bad_item_is_answered_in_its_place_and_the_stream_goes_on(
         self, harness: Harness

@@ -149,6 +149,36 @@ class TestRelease:
         assert await store.get("acme", "txn-1") is not None
 
 
+class TestOneIdPerPlaidClient:
+    """Plaid keys client_transaction_id per Plaid client: one caller per id."""
+
+    async def test_another_callers_id_is_a_conflict_even_for_the_same_payment(
+        self, store
+    ):
+        await claim(store)
+
+        found = await claim(store, caller="intruder", owner="replica-b")
+
+        assert found == Claim(ClaimState.CONFLICT)
+
+    async def test_a_decided_id_stays_its_callers(self, store):
+        await claim(store)
+        await store.complete("acme", "txn-1", "replica-a", decision(), NOW)
+
+        assert (await claim(store, caller="intruder")).state is ClaimState.CONFLICT
+        assert await store.get("intruder", "txn-1") is None
+        assert await claim(store, owner="replica-b", now=later(5)) == Claim(
+            ClaimState.DONE, decision()
+        )
+
+    async def test_the_refused_claim_leaves_no_row_behind(self, store):
+        await claim(store)
+        await claim(store, caller="intruder")
+        await store.release("acme", "txn-1", "replica-a")
+
+        assert await claim(store, caller="intruder") == Claim(ClaimState.NEW)
+
+
 class TestAbandon:
     """An evaluation that failed after Plaid may have seen its id leaves that known."""
 

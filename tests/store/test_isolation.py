@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from service.ports import ClaimNotHeld, ClaimState, ReportKind, UnknownTransaction
+from service.ports import (
+    Claim,
+    ClaimNotHeld,
+    ClaimState,
+    ReportKind,
+    UnknownTransaction,
+)
 from tests.store.examples import LEASE_S, NOW, decision
 
 
 class TestCallerIsolation:
-    async def test_two_callers_may_use_the_same_transaction_id(self, store):
+    async def test_an_id_belongs_to_the_first_caller_as_plaid_keys_it_per_client(
+        self, store
+    ):
         first = await store.claim("acme", "txn-1", "fp-a", "replica-a", LEASE_S, NOW)
         second = await store.claim("globex", "txn-1", "fp-g", "replica-a", LEASE_S, NOW)
 
-        assert (first.state, second.state) == (ClaimState.NEW, ClaimState.NEW)
+        assert (first.state, second.state) == (ClaimState.NEW, ClaimState.CONFLICT)
 
     async def test_a_caller_never_sees_another_callers_decision(self, store):
         await store.claim("acme", "txn-1", "fp", "replica-a", LEASE_S, NOW)
@@ -21,7 +29,7 @@ class TestCallerIsolation:
 
         assert await store.get("globex", "txn-1") is None
         claim = await store.claim("globex", "txn-1", "fp", "replica-a", LEASE_S, NOW)
-        assert claim.state is ClaimState.NEW
+        assert claim == Claim(ClaimState.CONFLICT)  # no decision in it
 
     async def test_a_caller_cannot_report_another_callers_payment(self, store):
         await store.claim("acme", "txn-1", "fp", "replica-a", LEASE_S, NOW)
@@ -41,12 +49,12 @@ class TestCallerIsolation:
         await store.complete("acme", "txn-1", "replica-a", decision(), NOW)
 
     async def test_reports_stay_with_their_callers_decision(self, store):
-        for caller in ("acme", "globex"):
-            await store.claim(caller, "txn-1", "fp", "replica-a", LEASE_S, NOW)
-            await store.complete(caller, "txn-1", "replica-a", decision(), NOW)
+        for caller, txid in (("acme", "txn-1"), ("globex", "txn-2")):
+            await store.claim(caller, txid, "fp", "replica-a", LEASE_S, NOW)
+            await store.complete(caller, txid, "replica-a", decision(txid), NOW)
         await store.add_report("acme", "txn-1", ReportKind.DECISION, {"a": 1}, NOW)
 
-        globex = await store.get("globex", "txn-1")
+        globex = await store.get("globex", "txn-2")
 
         assert globex is not None
         assert globex.reports == ()

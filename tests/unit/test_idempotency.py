@@ -144,13 +144,15 @@ class TestReplay:
         with pytest.raises(IdempotencyKeyReused):
             await idempotent(fake, store).evaluate(request(cents=9999), None)
 
-    async def test_callers_do_not_share_ids(self) -> None:
+    async def test_an_id_belongs_to_the_first_caller(self) -> None:
+        """Plaid keys ids per Plaid client: another caller's reuse is refused."""
         fake, store = FakeSignalSource(), InMemoryDecisionStore()
         scripted(fake, 2)
         service = idempotent(fake, store)
         await service.evaluate(request(), None, caller="a")
-        other = await service.evaluate(request(cents=1), None, caller="b")
-        assert not other.replayed
+        with pytest.raises(IdempotencyKeyReused):
+            await service.evaluate(request(), None, caller="b")
+        assert len(fake.budgets) == 1
 
     async def test_a_failed_evaluation_is_not_stored(self) -> None:
         fake, store = FakeSignalSource(), InMemoryDecisionStore()

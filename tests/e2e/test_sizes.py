@@ -124,5 +124,7 @@ async def test_memory_stays_bounded_under_a_flood_of_huge_requests(
             peaks.append(peak_rss_mib(served.popen.pid))
     assert set(codes) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
     assert len(codes) == 250
-    assert peaks[-1] - peaks[1] < 32, peaks  # rounds 3 to 10 add (almost) nothing
-    assert peaks[-1] < 400, peaks
+    # Measured: a plateau of 200-225 MiB within the first rounds (gRPC holds up to
+    # 25 x 3.5 MB while it refuses them), then flat; the old service reached 1,001.
+    assert peaks[-1] - peaks[4] < 48, peaks  # the second half adds (almost) nothing
+    assert peaks[-1] < 320, peaks

@@ -140,3 +140,7 @@ class PlaidFailure(RiskServiceError):
         self.error_code = error_code
         self.request_id = request_id
         self.calls = calls
+
+    def reached(self, endpoint: str) -> bool:
+        """Whether any attempt was made at `endpoint` (answered or not)."""
+        return any(call.endpoint == endpoint for call in self.calls)

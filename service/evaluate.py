@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from service.config_policies import Policies
 from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.ports import (
+    SIGNAL_EVALUATE,
     CallBudget,
     CredentialsListener,
     PlaidAccount,
@@ -228,9 +229,8 @@ class Evaluator:
 def _maybe_extracted(failure: PlaidFailure) -> bool:
     """A Signal call went out and its outcome is unknown (timed out, or our retry was
     refused as a repeat): Plaid may have run, and billed, the extraction."""
-    sent = any(c.endpoint == "/signal/evaluate" for c in failure.calls)
     unknown = failure.kind in (FailureKind.TIMEOUT, FailureKind.OUTCOME_UNKNOWN)
-    return sent and unknown
+    return unknown and failure.reached(SIGNAL_EVALUATE)
 
 
 def _degraded_fallback(

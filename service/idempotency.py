@@ -18,8 +18,7 @@ from datetime import datetime
 
 from service.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
 from service.evaluate import ANONYMOUS, Evaluator, PaymentRequest
-from service.ports import ClaimState, DecisionStore
-from service.reporting import SIGNAL_EVALUATE
+from service.ports import SIGNAL_EVALUATE, ClaimState, DecisionStore
 from service.risk.model import Decision
 
 
@@ -170,6 +169,4 @@ class IdempotentEvaluator:
 
 def _plaid_saw_id(failure: BaseException) -> bool:
     """Whether a failed evaluation sent its client_transaction_id to Plaid."""
-    return isinstance(failure, PlaidFailure) and any(
-        call.endpoint == SIGNAL_EVALUATE for call in failure.calls
-    )
+    return isinstance(failure, PlaidFailure) and failure.reached(SIGNAL_EVALUATE)

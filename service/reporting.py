@@ -7,6 +7,7 @@ from datetime import datetime
 
 from service.errors import NotReportable, ReportingOff, TransactionNotFound
 from service.ports import (
+    SIGNAL_EVALUATE,
     DecisionReport,
     DecisionStore,
     ReportFormat,
@@ -17,8 +18,6 @@ from service.ports import (
     UnknownTransaction,
 )
 from service.risk.model import Basis, Decision
-
-SIGNAL_EVALUATE = "/signal/evaluate"
 
 
 class Reports:

@@ -52,14 +52,12 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, PlaidFailure) and exc.kind.retried_within_call
 
 
-def outcome_unknown(
-    failure: PlaidFailure, calls: tuple[PlaidCall, ...], sent_before: bool = False
-) -> PlaidFailure:
+def outcome_unknown(failure: PlaidFailure, sent_before: bool = False) -> PlaidFailure:
     """CLIENT_TRANSACTION_ID_ALREADY_IN_USE after an earlier attempt of ours with the
     same id (in this call, or an evaluation that never finished) is no conflict: that
     attempt may have been evaluated, result unknown (docs/plaid-behaviour.md, "A
     repeated client_transaction_id"). Otherwise the id was used elsewhere."""
-    earlier = sent_before or len(calls) > 1
+    earlier = sent_before or len(failure.calls) > 1
     if failure.kind is not FailureKind.IDEMPOTENCY_CONFLICT or not earlier:
         return failure
     return PlaidFailure(
@@ -74,7 +72,7 @@ def outcome_unknown(
         error_type=failure.error_type,
         error_code=failure.error_code,
         request_id=failure.request_id,
-        calls=tuple(calls),
+        calls=failure.calls,
     )
 
 

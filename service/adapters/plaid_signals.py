@@ -56,7 +56,7 @@ class PlaidSignalSource:
         try:
             reply, calls = await self._poster.post(SIGNAL_EVALUATE, body, budget)
         except PlaidFailure as failure:
-            unknown = outcome_unknown(failure, failure.calls, context.id_sent_before)
+            unknown = outcome_unknown(failure, context.id_sent_before)
             if unknown is failure:
                 raise
             raise unknown from failure

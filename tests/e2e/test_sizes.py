@@ -19,6 +19,7 @@ from tests.conftest import Harness, payment
 from tests.e2e.test_undecodable import violations
 
 SERVICE = "/achrisk.v1.RiskDecisionService/"
+ROUNDS = 16  # of 25 calls with a 3.5 MB id
 
 
 def largest_valid_request() -> pb.EvaluatePaymentRequest:
@@ -98,7 +99,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[processes.Proce
 async def test_memory_stays_bounded_under_a_flood_of_huge_requests(
     served: processes.Process,
 ) -> None:
-    """250 GetDecision calls with a 3.5 MB id, no key, 25 at a time (the flood that
+    """400 GetDecision calls with a 3.5 MB id, no key, 25 at a time (250 is the flood that
     once took a fresh service from 121 to 1,001 MiB, and kept it there). gRPC holds at
     most the calls in flight while it refuses them: the peak stops growing after the
     first rounds, whatever the count."""
@@ -119,12 +120,13 @@ async def test_memory_stays_bounded_under_a_flood_of_huge_requests(
             except grpc.aio.AioRpcError as error:
                 codes.append(error.code())
 
-        for _ in range(10):
+        for _ in range(ROUNDS):
             await asyncio.gather(*(one() for _ in range(25)))
             peaks.append(peak_rss_mib(served.popen.pid))
     assert set(codes) == {grpc.StatusCode.RESOURCE_EXHAUSTED}
-    assert len(codes) == 250
+    assert len(codes) == 25 * ROUNDS
     # Measured: a plateau of 200-225 MiB within the first rounds (gRPC holds up to
     # 25 x 3.5 MB while it refuses them), then flat; the old service reached 1,001.
-    assert peaks[-1] - peaks[4] < 48, peaks  # the second half adds (almost) nothing
+    half = ROUNDS // 2  # where the plateau is reached varies (allocator arenas)
+    assert peaks[-1] - peaks[half] < 48, peaks  # the second half adds (almost) nothing
     assert peaks[-1] < 320, peaks

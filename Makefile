@@ -25,7 +25,7 @@ run: $(STAMP)
 
 ## emulator: start the Plaid emulator alone on 127.0.0.1:8089
 emulator: $(STAMP)
-	$(BIN)/ach-risk emulator
+	$(BIN)/plaid-emulator
 
 ## protos: regenerate service/_proto from protos/
 protos: $(STAMP)
@@ -55,14 +55,14 @@ buf-release: $(STAMP) $(NODE_STAMP)
 	node_modules/.bin/buf build -o protos/released/achrisk-v1.binpb
 
 lint: $(STAMP) buf-lint
-	$(BIN)/ruff format --check service tests scripts bench
-	$(BIN)/ruff check service tests scripts bench
-	$(BIN)/mypy service tests bench
+	$(BIN)/ruff format --check service plaid_emulator tests scripts bench
+	$(BIN)/ruff check service plaid_emulator tests scripts bench
+	$(BIN)/mypy service plaid_emulator tests bench
 	$(BIN)/lint-imports
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service tests scripts bench
-	$(BIN)/ruff check --fix service tests scripts bench
+	$(BIN)/ruff format service plaid_emulator tests scripts bench
+	$(BIN)/ruff check --fix service plaid_emulator tests scripts bench
 
 ## test: the whole suite (fails if generated code drifted from protos/)
 test: $(STAMP) protos-check plaid-examples-check

@@ -26,7 +26,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from bench.procstat import cpu_seconds, free_port
-from service.emulator import default_scenario_path
+from plaid_emulator import default_scenario_path
 
 EMULATOR = (sys.executable, "-m", "service", "emulator")
 HEADERS = {
@@ -65,7 +65,7 @@ def start_emulator(workdir: Path, cpu: int) -> tuple[subprocess.Popen[str], str]
     )
     pin(process.pid, cpu)
     assert process.stdout is not None
-    line = process.stdout.readline()  # "ach-risk emulator listening on http://..."
+    line = process.stdout.readline()  # "plaid-emulator listening on http://..."
     if "listening on" not in line:
         process.kill()
         raise RuntimeError(f"the emulator did not start: {line!r}")

@@ -27,9 +27,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
+from plaid_emulator import default_scenario_path
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
-from service.emulator import default_scenario_path
 
 BIN = Path(sys.executable).parent
 

@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
 from bench.report import ProcessUsage, RunResult, summarise, write_reports
+from plaid_emulator import default_scenario_path
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
-from service.emulator import default_scenario_path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"

@@ -7,20 +7,20 @@ import asyncio
 import os
 import sys
 
-from service.config import ConfigError, Settings
-from service.logs import configure
+from service.config.settings import ConfigError, Settings
+from service.ops.logs import configure
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["emulator"]:
         # The emulator is a product of its own, with its own command-line handling.
-        from service.emulator.command import main as emulator_main
+        from plaid_emulator.command import main as emulator_main
 
         return emulator_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "health":
-        from service.healthcheck import check
+        from service.ops.healthcheck import check
 
         return check(args.address, args.timeout, args.service)
     return _serve(args)
@@ -67,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"ach-risk: {exc}", file=sys.stderr)
         return 2
     configure(settings.log_format, settings.log_level)
-    from service.app import serve_forever
+    from service.main import serve_forever
 
     asyncio.run(serve_forever(settings))
     return 0

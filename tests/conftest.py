@@ -14,16 +14,16 @@ import structlog
 import yaml
 from google.type.money_pb2 import Money
 
+from plaid_emulator import RunningEmulator, default_scenario_path, start_emulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
-from service.app import RunningService, start_service
-from service.config import Settings
-from service.emulator import RunningEmulator, default_scenario_path, start_emulator
-from service.logs import processors
+from service.config.settings import Settings
+from service.main import RunningService, start_service
+from service.ops.logs import processors
 from tests.store.postgres import postgres_server, postgres_url
 
 __all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures for every package
-PACKAGED_CONFIG = Path(__file__).parents[1] / "service" / "emulator_config.toml"
+PACKAGED_CONFIG = Path(__file__).parents[1] / "service" / "config/emulator.toml"
 
 
 def default_scenario() -> dict[str, Any]:

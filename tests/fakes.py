@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.errors import PlaidFailure
-from service.ports import (
+from service.app.errors import PlaidFailure
+from service.app.ports import (
     CallBudget,
     Claim,
     ClaimState,
@@ -21,7 +21,7 @@ from service.ports import (
     StoredDecision,
     UnknownTransaction,
 )
-from service.risk.model import (
+from service.domain.model import (
     BalanceAnswer,
     Decision,
     PaymentAttempt,

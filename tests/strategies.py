@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from service.risk.model import (
+from service.domain.model import (
     AppliedRuleset,
     Balance,
     BalanceAnswer,
@@ -17,9 +17,9 @@ from service.risk.model import (
     SignalAnswer,
     TimeSource,
 )
-from service.risk.money import Money
-from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import (
+from service.domain.money import Money
+from service.domain.policy import BalancePolicy, ScorePolicy
+from service.domain.realtime import (
     BALANCE_ONLY_ATTRIBUTES,
     RulesetDeclaration,
     RulesetType,

@@ -10,10 +10,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.money_pb2 import Money as MoneyPb
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.errors import FieldViolation, InvalidRequest
-from service.evaluate import PaymentRequest
-from service.ports import EndUser, PlaidAccount, SignalContext
-from service.risk.model import (
+from service.app.decide import PaymentRequest
+from service.app.errors import FieldViolation, InvalidRequest
+from service.app.ports import EndUser, PlaidAccount, SignalContext
+from service.domain.model import (
     Balance,
     Decision,
     PaymentAttempt,
@@ -21,8 +21,8 @@ from service.risk.model import (
     Rail,
     RealtimeReport,
 )
-from service.risk.money import Money
-from service.secret import Secret
+from service.domain.money import Money
+from service.domain.secret import Secret
 
 MAX_TRANSACTION_ID = 36  # Plaid's limit for client_transaction_id
 MAX_TEXT = 256

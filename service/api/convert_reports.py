@@ -15,9 +15,9 @@ from service.api.convert import (
     text_problem,
     timestamp,
 )
-from service.errors import FieldViolation, InvalidRequest
-from service.ports import DecisionReport, ReportRecord, ReturnReport
-from service.risk.money import Money
+from service.app.errors import FieldViolation, InvalidRequest
+from service.app.ports import DecisionReport, ReportRecord, ReturnReport
+from service.domain.money import Money
 
 # NACHA return codes R01-R85 (Plaid answers anything else INVALID_FIELD).
 RETURN_CODE = re.compile(r"R(0[1-9]|[1-7][0-9]|8[0-5])")

@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 from service.api.callers import CURRENT_CALLER, ApiKeys
 from service.api.status import overloaded_status, unauthenticated_status
 from service.api.wire import tolerant
-from service.metrics import Metrics
+from service.ops.metrics import Metrics
 
 PROTECTED_PREFIX = "/achrisk.v1.RiskDecisionService/"
 if TYPE_CHECKING:  # the stubs make it generic; grpc's runtime class is not

@@ -18,12 +18,12 @@ from service.api.batch import ordered
 from service.api.callers import CURRENT_CALLER
 from service.api.status import to_status
 from service.api.wire import Undecodable
-from service.errors import PlaidFailure, RiskServiceError
-from service.idempotency import IdempotentEvaluator
-from service.metrics import Metrics
-from service.ports import ReportRecord, StoredDecision
-from service.reporting import Reports
-from service.risk.model import Decision
+from service.app.errors import PlaidFailure, RiskServiceError
+from service.app.evaluate import IdempotentEvaluator
+from service.app.ports import ReportRecord, StoredDecision
+from service.app.reports import Reports
+from service.domain.model import Decision
+from service.ops.metrics import Metrics
 
 log = structlog.get_logger("service.api")
 Ctx = grpc.aio.ServicerContext

@@ -11,7 +11,7 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from service.errors import (
+from service.app.errors import (
     DeadlineTooShort,
     FailureKind,
     FieldViolation,

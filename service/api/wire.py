@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
-from service.errors import FieldViolation, InvalidRequest
+from service.app.errors import FieldViolation, InvalidRequest
 
 # A message nested deeper than this is refused whole (protobuf's own limit is 100).
 _MAX_DEPTH = 32

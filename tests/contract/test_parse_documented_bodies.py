@@ -17,17 +17,17 @@ from typing import Any
 import pytest
 from google.rpc import code_pb2, error_details_pb2
 
-from service.adapters.plaid_http import PlaidTransport
-from service.adapters.plaid_reports import PlaidReportSender
-from service.adapters.plaid_retry import RetryingPoster
-from service.adapters.plaid_signals import PlaidSignalSource
+from service.adapters.plaid.http import PlaidTransport
+from service.adapters.plaid.reports import PlaidReportSender
+from service.adapters.plaid.retry import RetryingPoster
+from service.adapters.plaid.signals import PlaidSignalSource
 from service.api.status import to_status
-from service.config import RetryPolicy
-from service.errors import FailureKind, PlaidFailure
-from service.ports import CallBudget, PlaidAccount, ReportKind, SignalContext
-from service.risk.model import PaymentAttempt, Rail, Scores
-from service.risk.money import Money
-from service.secret import Secret
+from service.app.errors import FailureKind, PlaidFailure
+from service.app.ports import CallBudget, PlaidAccount, ReportKind, SignalContext
+from service.config.settings import RetryPolicy
+from service.domain.model import PaymentAttempt, Rail, Scores
+from service.domain.money import Money
+from service.domain.secret import Secret
 from tests.contract.documented import error_bodies, response_examples
 from tests.contract.standin import Answer, StandIn, documented_error, standin
 

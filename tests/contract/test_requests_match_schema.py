@@ -10,21 +10,21 @@ from decimal import Decimal
 
 import pytest
 
-from service.adapters.plaid_requests import (
+from service.adapters.plaid.requests import (
     PlaidReportFormat,
     balance_get_body,
     signal_evaluate_body,
 )
-from service.ports import (
+from service.app.ports import (
     DecisionReport,
     EndUser,
     PlaidAccount,
     ReturnReport,
     SignalContext,
 )
-from service.risk.model import PaymentAttempt, Rail
-from service.risk.money import Money
-from service.secret import Secret
+from service.domain.model import PaymentAttempt, Rail
+from service.domain.money import Money
+from service.domain.secret import Secret
 from tests.plaid_schema import plaid_schema
 
 ACCOUNT = PlaidAccount(Secret("access-sandbox-doc"), "acc-doc")

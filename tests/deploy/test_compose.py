@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.config import Settings
+from service.config.settings import Settings
 from tests.deploy.files import COMPOSE, ROOT, load, names_read_by_service
 
 HEALTHY = {"condition": "service_healthy"}

@@ -1,4 +1,4 @@
-"""`service.healthcheck.check` against a real grpc.aio server with the health servicer."""
+"""`service.ops.healthcheck.check` against a real grpc.aio server with the health servicer."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
-from service.healthcheck import check
+from service.ops.healthcheck import check
 
 SERVICE = "achrisk.v1.RiskDecisionService"
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.config import ConfigError, Settings
+from service.config.settings import ConfigError, Settings
 from tests.deploy.files import (
     CONFIG_MOUNT,
     KUBERNETES,

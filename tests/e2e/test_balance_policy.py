@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from google.type.money_pb2 import Money
 
+from plaid_emulator import RunningEmulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.emulator import RunningEmulator
 from tests.conftest import EmulatorAdmin, Harness, payment, start_harness, stop_harness
 
 RTP, WIRE = pb.PAYMENT_RAIL_RTP, pb.PAYMENT_RAIL_WIRE

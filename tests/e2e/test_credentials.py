@@ -10,7 +10,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from service.emulator import RunningEmulator
+from plaid_emulator import RunningEmulator
 from tests.conftest import (
     EmulatorAdmin,
     Harness,

@@ -13,8 +13,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
+from plaid_emulator import RunningEmulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.emulator import RunningEmulator
 from tests.conftest import (
     EmulatorAdmin,
     Harness,

@@ -15,9 +15,9 @@ import yaml
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from plaid_emulator import RunningEmulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
-from service.emulator import RunningEmulator
 from tests import processes
 from tests.conftest import (
     EmulatorAdmin,

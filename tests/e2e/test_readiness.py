@@ -9,9 +9,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from service import app
-from service.adapters.sql_store import SqlDecisionStore
-from service.emulator import RunningEmulator
+from plaid_emulator import RunningEmulator
+from service import main as app
+from service.adapters.store.sql import SqlDecisionStore
 from tests.conftest import Harness, payment, start_harness, stop_harness
 
 

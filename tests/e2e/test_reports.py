@@ -10,8 +10,8 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from plaid_emulator import RunningEmulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.emulator import RunningEmulator
 from tests.conftest import (
     EmulatorAdmin,
     Harness,

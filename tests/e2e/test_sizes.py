@@ -13,7 +13,7 @@ import pytest
 from bench.procstat import peak_rss_mib
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.api.convert import MAX_TEXT, MAX_TRANSACTION_ID, USER_LIMITS
-from service.app import MAX_REQUEST_BYTES
+from service.main import MAX_REQUEST_BYTES
 from tests import processes
 from tests.conftest import Harness, payment
 from tests.e2e.test_undecodable import violations

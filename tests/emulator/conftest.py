@@ -13,7 +13,7 @@ import yaml
 # Loads about 2,300 models (~2 s); imported once for the whole session.
 from plaid.api.plaid_api import PlaidApi
 
-from service.emulator import (
+from plaid_emulator import (
     RunningEmulator,
     default_scenario_path,
     load_scenario,

@@ -9,8 +9,8 @@ import time
 import pytest
 from plaid.model.signal_prepare_request import SignalPrepareRequest
 
-from service.emulator import parse_scenario
-from service.emulator.server import parse_listen
+from plaid_emulator import parse_scenario
+from plaid_emulator.server import parse_listen
 from tests.emulator.conftest import plaid_api
 
 EVALUATE = {
@@ -207,7 +207,7 @@ class TestRunEmulator:
             parse_listen(listen)
 
     async def test_it_prints_its_url_and_stops_on_sigterm(self):
-        code = "from service.emulator import run_emulator; run_emulator('127.0.0.1:0')"
+        code = "from plaid_emulator import run_emulator; run_emulator('127.0.0.1:0')"
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
@@ -217,16 +217,14 @@ class TestRunEmulator:
         )
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=10)
-        assert line.decode().startswith(
-            "ach-risk emulator listening on http://127.0.0.1:"
-        )
+        assert line.decode().startswith("plaid-emulator listening on http://127.0.0.1:")
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), timeout=10) == 0
 
     @pytest.mark.parametrize(
         "command",
         [
-            ("-m", "service.emulator"),
+            ("-m", "plaid_emulator"),
             ("-m", "service", "emulator"),
         ],
     )
@@ -251,7 +249,7 @@ class TestRunEmulator:
         assert proc.returncode == 2
         assert out == b""
         assert err.decode() == (
-            f"ach-risk emulator: {path}: items[0].accounts[0].available: "
+            f"plaid-emulator: {path}: items[0].accounts[0].available: "
             "Input should be a valid number\n"
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from service.emulator import parse_scenario
+from plaid_emulator import parse_scenario
 
 README = Path(__file__).parents[2] / "README.md"
 SECTION = "## The Plaid emulator"

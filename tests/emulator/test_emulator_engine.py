@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from service.emulator import Engine, Reply, load_scenario, parse_scenario
-from service.emulator.attributes import CORE_ATTRIBUTES
-from service.emulator.scenario import Ruleset, Scenario, default_scenario_path
+from plaid_emulator import Engine, Reply, load_scenario, parse_scenario
+from plaid_emulator.attributes import CORE_ATTRIBUTES
+from plaid_emulator.scenario import Ruleset, Scenario, default_scenario_path
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 CREDENTIALS = {"client_id": "c", "secret": "s"}

@@ -15,7 +15,7 @@ import pytest
 import urllib3
 from plaid.api.plaid_api import PlaidApi
 
-from service.emulator.errors import KNOWN_ERRORS
+from plaid_emulator.errors import KNOWN_ERRORS
 from tests.emulator.conftest import PLAID_HEADERS, Admin, plaid_api
 from tests.emulator.test_emulator_sdk import balance_request, evaluate_request
 

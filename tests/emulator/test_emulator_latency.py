@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from service.emulator import Engine, parse_scenario
-from service.emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
-from service.emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
-from service.emulator.endpoints import Endpoint
-from service.emulator.latency import LatencyDistribution, LatencySampler
+from plaid_emulator import Engine, parse_scenario
+from plaid_emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
+from plaid_emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
+from plaid_emulator.endpoints import Endpoint
+from plaid_emulator.latency import LatencyDistribution, LatencySampler
 from tests.emulator.conftest import Admin
 from tests.emulator.test_emulator_scenario import error_of
 

@@ -4,11 +4,11 @@ from typing import Any
 
 import pytest
 
-from service.emulator import Engine, parse_scenario
-from service.emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
-from service.emulator.endpoints import SIGNAL_DECISION_REPORT
-from service.emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
-from service.emulator.limits import RateLimits, effective_limits
+from plaid_emulator import Engine, parse_scenario
+from plaid_emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
+from plaid_emulator.endpoints import SIGNAL_DECISION_REPORT
+from plaid_emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
+from plaid_emulator.limits import RateLimits, effective_limits
 from tests.emulator.conftest import PLAID_HEADERS, Admin
 from tests.emulator.test_emulator_scenario import error_of
 

@@ -2,12 +2,12 @@
 
 import pytest
 
-from service.emulator.rules import (
+from plaid_emulator.rules import (
     condition_holds,
     fetches_live_balance,
     matching_rule,
 )
-from service.emulator.scenario import Condition, Rule, Ruleset
+from plaid_emulator.scenario import Condition, Rule, Ruleset
 
 
 def cond(attribute: str, operator: str, value: float | str | None = None) -> Condition:

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from plaid.model.signal_evaluate_core_attributes import SignalEvaluateCoreAttributes
 
-from service.emulator import ScenarioError, load_scenario, parse_scenario
-from service.emulator.attributes import BALANCE_ATTRIBUTES, CORE_ATTRIBUTES
+from plaid_emulator import ScenarioError, load_scenario, parse_scenario
+from plaid_emulator.attributes import BALANCE_ATTRIBUTES, CORE_ATTRIBUTES
 
 ITEM: dict[str, Any] = {
     "access_token": "access-a",

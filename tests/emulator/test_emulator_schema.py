@@ -19,8 +19,8 @@ from plaid.model.signal_evaluate_response import SignalEvaluateResponse
 from plaid.model.signal_prepare_response import SignalPrepareResponse
 from plaid.model.signal_return_report_response import SignalReturnReportResponse
 
-from service.emulator.endpoints import ENDPOINTS
-from service.emulator.errors import KNOWN_ERRORS
+from plaid_emulator.endpoints import ENDPOINTS
+from plaid_emulator.errors import KNOWN_ERRORS
 from tests.emulator.conftest import Admin, StartEmulator
 from tests.emulator.test_emulator_sdk import RawBody
 from tests.plaid_schema import SPEC_PATH, PlaidSchema

@@ -17,15 +17,15 @@ import orjson
 import pytest
 from aiohttp import web
 
-from service.adapters.plaid_http import PlaidTransport
-from service.adapters.plaid_retry import RetryingPoster
-from service.adapters.plaid_signals import PlaidSignalSource
-from service.config import RetryPolicy
-from service.errors import DeadlineTooShort, FailureKind, PlaidFailure
-from service.ports import CallBudget, EndUser, PlaidAccount, SignalContext
-from service.risk.model import PaymentAttempt, Rail
-from service.risk.money import Money
-from service.secret import Secret
+from service.adapters.plaid.http import PlaidTransport
+from service.adapters.plaid.retry import RetryingPoster
+from service.adapters.plaid.signals import PlaidSignalSource
+from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
+from service.app.ports import CallBudget, EndUser, PlaidAccount, SignalContext
+from service.config.settings import RetryPolicy
+from service.domain.model import PaymentAttempt, Rail
+from service.domain.money import Money
+from service.domain.secret import Secret
 
 
 class ScriptedPlaid:

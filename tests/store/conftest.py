@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.adapters.sql_store import SqlDecisionStore, open_store
+from service.adapters.store.sql import SqlDecisionStore, open_store
 from tests.store.postgres import postgres_server, postgres_url
 
 __all__ = ["postgres_server", "postgres_url"]

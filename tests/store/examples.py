@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from service.risk.model import (
+from service.domain.model import (
     AppliedRuleset,
     Balance,
     Basis,
@@ -22,7 +22,7 @@ from service.risk.model import (
     TimeSource,
     Verdict,
 )
-from service.risk.money import Money
+from service.domain.money import Money
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 LEASE_S = 30.0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from service.adapters.pg_claims import PgClaims, libpq_url
-from service.adapters.sql_store import open_store
-from service.adapters.sqlite_claims import SqliteClaims
+from service.adapters.store.postgres import PgClaims, libpq_url
+from service.adapters.store.sql import open_store
+from service.adapters.store.sqlite import SqliteClaims
 
 
 async def test_each_database_writes_claims_without_sqlalchemy(store_url: str) -> None:

@@ -8,8 +8,8 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.sql_store import SqlDecisionStore
-from service.ports import Claim, ClaimNotHeld, ClaimState
+from service.adapters.store.sql import SqlDecisionStore
+from service.app.ports import Claim, ClaimNotHeld, ClaimState
 from tests.store.examples import LEASE_S, NOW, decision, later
 
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from service.adapters.sql_store import SqlDecisionStore, open_store
-from service.ports import Claim, ClaimState, ReportKind
+from service.adapters.store.sql import SqlDecisionStore, open_store
+from service.app.ports import Claim, ClaimState, ReportKind
 from tests.store.examples import LEASE_S, NOW, decision, later
 
 REPLICAS = 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.ports import (
+from service.app.ports import (
     Claim,
     ClaimNotHeld,
     ClaimState,

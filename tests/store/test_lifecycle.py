@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from service.adapters.sql_engine import create_engine
-from service.adapters.sql_schema import metadata
-from service.adapters.sql_store import SqlDecisionStore, open_store
-from service.ports import ClaimState, DecisionStore, ReportKind
+from service.adapters.store.engine import create_engine
+from service.adapters.store.schema import metadata
+from service.adapters.store.sql import SqlDecisionStore, open_store
+from service.app.ports import ClaimState, DecisionStore, ReportKind
 from tests.store.examples import LEASE_S, NOW, decision
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.adapters.sql_store import SqlDecisionStore
-from service.ports import (
+from service.adapters.store.sql import SqlDecisionStore
+from service.app.ports import (
     DeliveryStatus,
     OutboxStats,
     ReportKind,

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from service.adapters import sql_purge
-from service.adapters.sql_store import SqlDecisionStore
-from service.ports import ClaimState, ReportKind, ReportRecord
+from service.adapters.store import purge as sql_purge
+from service.adapters.store.sql import SqlDecisionStore
+from service.app.ports import ClaimState, ReportKind, ReportRecord
 from tests.store.examples import LEASE_S, NOW, decision, later
 
 DAY = timedelta(days=1)

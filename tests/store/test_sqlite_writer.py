@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.sql_schema import decisions
-from service.adapters.sql_store import SqlDecisionStore, open_store
-from service.adapters.sqlite_claims import SqliteClaims, sqlite_time
-from service.ports import ClaimState
+from service.adapters.store.schema import decisions
+from service.adapters.store.sql import SqlDecisionStore, open_store
+from service.adapters.store.sqlite import SqliteClaims, sqlite_time
+from service.app.ports import ClaimState
 from tests.store.examples import LEASE_S, NOW, decision
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from service.config import EMULATOR_CREDENTIALS, ConfigError, Settings
-from service.risk.model import Rail
-from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import RulesetDeclaration, RulesetType
+from service.config.settings import EMULATOR_CREDENTIALS, ConfigError, Settings
+from service.domain.model import Rail
+from service.domain.policy import BalancePolicy, ScorePolicy
+from service.domain.realtime import RulesetDeclaration, RulesetType
 
 API_KEYS = str(Path(__file__).parents[1] / "fixtures" / "api-keys.toml")
 SANDBOX = {
@@ -55,7 +55,7 @@ class TestDefaults:
 
     def test_the_emulator_without_a_file_uses_the_packaged_registry(self):
         settings = Settings.from_environ({})
-        assert settings.config_source == "service/emulator_config.toml (packaged)"
+        assert settings.config_source == "service/config/emulator.toml (packaged)"
         assert settings.policies.rulesets == {
             "balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True),
             "sts-with-balance": RulesetDeclaration(

@@ -18,8 +18,8 @@ from service.api.convert import (
     payment_request,
     timestamp,
 )
-from service.errors import InvalidRequest
-from service.risk.model import (
+from service.app.errors import InvalidRequest
+from service.domain.model import (
     AppliedRuleset,
     Balance,
     Basis,
@@ -36,7 +36,7 @@ from service.risk.model import (
     TimeSource,
     Verdict,
 )
-from service.risk.money import Money
+from service.domain.money import Money
 from tests.strategies import money
 
 TOKEN = "access-sandbox-8ab976e6-64bc-4b38-98f7-731e7a349970"

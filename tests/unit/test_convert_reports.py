@@ -9,7 +9,7 @@ from google.type.money_pb2 import Money
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.api.convert_reports import decision_report, return_report
-from service.errors import InvalidRequest
+from service.app.errors import InvalidRequest
 
 
 def fields(error: pytest.ExceptionInfo[InvalidRequest]) -> list[str]:

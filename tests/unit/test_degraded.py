@@ -8,17 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from service.config_policies import Policies
-from service.errors import FailureKind, PlaidFailure
-from service.evaluate import Budgets, Evaluator, PaymentRequest
-from service.ports import PlaidAccount, SignalContext
-from service.risk.degraded import (
+from service.app.decide import Budgets, Evaluator, PaymentRequest
+from service.app.errors import FailureKind, PlaidFailure
+from service.app.ports import PlaidAccount, SignalContext
+from service.config.policies import Policies
+from service.domain.degraded import (
     DegradedPolicy,
     DegradedRule,
     FailureClass,
     decide_degraded,
 )
-from service.risk.model import (
+from service.domain.model import (
     Balance,
     BalanceAnswer,
     Basis,
@@ -28,9 +28,9 @@ from service.risk.model import (
     Result,
     Source,
 )
-from service.risk.money import Money
-from service.risk.policy import BalancePolicy, ScorePolicy
-from service.secret import Secret
+from service.domain.money import Money
+from service.domain.policy import BalancePolicy, ScorePolicy
+from service.domain.secret import Secret
 from tests.fakes import FakeSignalSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

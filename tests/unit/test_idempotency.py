@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from service.config_policies import Policies
-from service.errors import (
+from service.app.decide import Budgets, Evaluator, PaymentRequest
+from service.app.errors import (
     DeadlineTooShort,
     FailureKind,
     IdempotencyKeyReused,
     PlaidFailure,
 )
-from service.evaluate import Budgets, Evaluator, PaymentRequest
-from service.idempotency import IdempotentEvaluator, payment_fingerprint
-from service.ports import PlaidAccount, SignalContext
-from service.risk.model import (
+from service.app.evaluate import IdempotentEvaluator, payment_fingerprint
+from service.app.ports import PlaidAccount, SignalContext
+from service.config.policies import Policies
+from service.domain.model import (
     AppliedRuleset,
     Balance,
     Basis,
@@ -31,10 +31,10 @@ from service.risk.model import (
     Rail,
     SignalAnswer,
 )
-from service.risk.money import Money
-from service.risk.policy import BalancePolicy, ScorePolicy
-from service.risk.realtime import RulesetDeclaration, RulesetType
-from service.secret import Secret
+from service.domain.money import Money
+from service.domain.policy import BalancePolicy, ScorePolicy
+from service.domain.realtime import RulesetDeclaration, RulesetType
+from service.domain.secret import Secret
 from tests.fakes import FakeSignalSource, InMemoryDecisionStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

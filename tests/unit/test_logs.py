@@ -7,7 +7,7 @@ import json
 import pytest
 import structlog
 
-from service.logs import logger_factory, processors
+from service.ops.logs import logger_factory, processors
 
 
 def fail_holding_a_secret() -> None:

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.risk.model import (
+from service.domain.model import (
     Balance,
     PlaidWarning,
     Rail,

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 
-from service.risk.money import Money, minor_unit_exponent
+from service.domain.money import Money, minor_unit_exponent
 from tests.strategies import money
 
 

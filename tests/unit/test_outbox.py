@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from service.errors import FailureKind, PlaidFailure
-from service.outbox import OutboxPolicy, OutboxWorker
-from service.ports import CallBudget, DeliveryStatus, ReportKind
-from service.risk.model import (
+from service.app.errors import FailureKind, PlaidFailure
+from service.app.outbox import OutboxPolicy, OutboxWorker
+from service.app.ports import CallBudget, DeliveryStatus, ReportKind
+from service.domain.model import (
     Balance,
     Basis,
     Decision,
@@ -24,7 +24,7 @@ from service.risk.model import (
     Source,
     Verdict,
 )
-from service.risk.money import Money
+from service.domain.money import Money
 from tests.fakes import InMemoryDecisionStore
 
 START = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.adapters.plaid_errors import classify
-from service.adapters.plaid_responses import (
+from service.adapters.plaid.errors import classify
+from service.adapters.plaid.responses import (
     MalformedAnswer,
     malformed,
     newest_time_in,
@@ -21,8 +21,8 @@ from service.adapters.plaid_responses import (
     parse_time,
     parse_warnings,
 )
-from service.errors import FailureKind
-from service.risk.model import AppliedRuleset, PlaidWarning, Scores, TimeSource
+from service.app.errors import FailureKind
+from service.domain.model import AppliedRuleset, PlaidWarning, Scores, TimeSource
 
 
 class TestParseAmount:

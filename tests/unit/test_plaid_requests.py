@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.adapters import plaid_requests
-from service.ports import EndUser, PlaidAccount, SignalContext
-from service.risk.model import PaymentAttempt, Rail
-from service.risk.money import Money
-from service.secret import Secret
+from service.adapters.plaid import requests as plaid_requests
+from service.app.ports import EndUser, PlaidAccount, SignalContext
+from service.domain.model import PaymentAttempt, Rail
+from service.domain.money import Money
+from service.domain.secret import Secret
 
 ACCOUNT = PlaidAccount(Secret("access-sandbox-checking-ok"), "checking-ok")
 texts = st.text(alphabet="abcdefghijklmnopqrstuvwxyz -", min_size=1, max_size=20)

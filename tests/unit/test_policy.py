@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.risk.model import (
+from service.domain.model import (
     AppliedRuleset,
     Balance,
     PlaidWarning,
@@ -18,8 +18,8 @@ from service.risk.model import (
     Source,
     Verdict,
 )
-from service.risk.money import Money
-from service.risk.policy import (
+from service.domain.money import Money
+from service.domain.policy import (
     BalancePolicy,
     ScorePolicy,
     decide_balance,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.readiness import Readiness
+from service.ops.readiness import Readiness
 
 
 async def test_serving_needs_every_condition_and_reports_only_changes() -> None:

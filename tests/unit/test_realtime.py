@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.risk.model import (
+from service.domain.model import (
     AppliedRuleset,
     Balance,
     BalanceAnswer,
@@ -21,7 +21,7 @@ from service.risk.model import (
     SignalAnswer,
     TimeSource,
 )
-from service.risk.realtime import (
+from service.domain.realtime import (
     BALANCE_ONLY_ATTRIBUTES,
     RulesetDeclaration,
     RulesetType,

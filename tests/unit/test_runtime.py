@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from service.runtime import GC_THRESHOLDS, tune_garbage_collector
+from service.ops.runtime import GC_THRESHOLDS, tune_garbage_collector
 
 
 @pytest.fixture

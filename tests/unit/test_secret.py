@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.ports import PlaidAccount
-from service.secret import Secret
+from service.app.ports import PlaidAccount
+from service.domain.secret import Secret
 
 TOKEN = "access-production-8ab976e6-64bc-4b38-98f7-731e7a349970"
 

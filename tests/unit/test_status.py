@@ -7,7 +7,7 @@ import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from service.api.status import to_status
-from service.errors import (
+from service.app.errors import (
     DeadlineTooShort,
     FailureKind,
     FieldViolation,

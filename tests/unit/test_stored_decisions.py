@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from service.adapters.sql_records import decision_from_json, decision_to_json
+from service.adapters.store.records import decision_from_json, decision_to_json
 from service.api.convert import decision_pb
-from service.risk.model import Basis
+from service.domain.model import Basis
 from tests.store.examples import decision
 
 

@@ -1,0 +1,252 @@
+"""The imperative shell of EvaluatePayment: gather evidence, let the core decide, return."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
+from service.app.ports import (
+    SIGNAL_EVALUATE,
+    CallBudget,
+    CredentialsListener,
+    PlaidAccount,
+    SignalContext,
+    SignalSource,
+)
+from service.config.policies import Policies
+from service.domain.degraded import DegradedPolicy, FailureClass, decide_degraded
+from service.domain.model import (
+    Balance,
+    Basis,
+    Decision,
+    DegradedCause,
+    Note,
+    PaymentAttempt,
+    PlaidCall,
+    RealtimeReport,
+)
+from service.domain.policy import decide_balance, decide_signal
+from service.domain.realtime import (
+    RulesetType,
+    assess_balance_endpoint,
+    assess_signal,
+    settle_as_of,
+)
+
+# Failures a degraded-mode policy may answer; any other failure is the caller's to see.
+DEGRADABLE = {
+    FailureKind.TIMEOUT: FailureClass.TIMEOUT,
+    # A timeout's aftermath: Plaid refused our retry, the first attempt's fate unknown.
+    FailureKind.OUTCOME_UNKNOWN: FailureClass.TIMEOUT,
+    FailureKind.RATE_LIMITED: FailureClass.RATE_LIMITED,
+    FailureKind.UNAVAILABLE: FailureClass.PLAID_UNAVAILABLE,
+    FailureKind.CONNECTION_FAILED: FailureClass.PLAID_UNAVAILABLE,
+    FailureKind.MALFORMED_RESPONSE: FailureClass.PLAID_UNAVAILABLE,
+    FailureKind.INSTITUTION_DOWN: FailureClass.INSTITUTION_DOWN,
+}
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Budgets:
+    """Time budgets: whole calls (the default when the caller sets no deadline, and a
+    cap when it does) and single attempts (so a retry can still fit)."""
+
+    scores_s: float
+    live_balance_s: float
+    scores_attempt_s: float
+    live_balance_attempt_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """A validated EvaluatePayment request: the core's part and what only Plaid reads."""
+
+    attempt: PaymentAttempt
+    account: PlaidAccount
+    context: SignalContext
+
+
+class Evaluator:
+    """Evaluates one payment against Plaid and the configured policies."""
+
+    def __init__(
+        self,
+        plaid: SignalSource,
+        policies: Policies,
+        budgets: Budgets,
+        clock: Callable[[], datetime],
+        credentials: CredentialsListener | None = None,
+    ) -> None:
+        self._plaid = plaid
+        self._policies = policies
+        self._budgets = budgets
+        self._clock = clock
+        self._credentials = credentials
+
+    async def evaluate(
+        self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
+    ) -> Decision:
+        """Decide `request`; `deadline` is absolute on time.monotonic(), None for none."""
+        started = time.monotonic()
+        budget = self._budget(request.attempt, started, deadline)
+        try:
+            if request.attempt.rail.is_ach:
+                decision = await self._evaluate_ach(request, budget)
+            else:
+                decision = await self._evaluate_balance(request, budget)
+        except PlaidFailure as failure:
+            if failure.kind is FailureKind.CREDENTIALS_REJECTED and self._credentials:
+                await self._credentials.credentials_rejected()
+            policy = self._policies.degraded_for(caller)
+            decision = await self._degrade(request, budget, failure, policy)
+        else:
+            if self._credentials:
+                await self._credentials.plaid_answered()
+        return replace(decision, duration_ms=int((time.monotonic() - started) * 1000))
+
+    def _budget(
+        self, attempt: PaymentAttempt, now: float, deadline: float | None
+    ) -> CallBudget:
+        """Transaction Scores answers come in seconds; a live balance can take 30 s or
+        more, so anything not declared Transaction Scores gets the long budget."""
+        b = self._budgets
+        declared = self._policies.requested_type(attempt.ruleset_key)
+        if attempt.rail.is_ach and declared is RulesetType.TRANSACTION_SCORES:
+            total_s, attempt_s = b.scores_s, b.scores_attempt_s
+        else:
+            total_s, attempt_s = b.live_balance_s, b.live_balance_attempt_s
+        return CallBudget(min(deadline or float("inf"), now + total_s), attempt_s)
+
+    async def _evaluate_ach(
+        self, request: PaymentRequest, budget: CallBudget
+    ) -> Decision:
+        attempt = request.attempt
+        context = request.context
+        if (
+            self._policies.requested_type(attempt.ruleset_key)
+            is RulesetType.BALANCE_ONLY
+        ):
+            context = context.for_balance_only()
+        answer, calls = await self._plaid.evaluate_signal(
+            attempt, request.account, context, budget
+        )
+        realtime = assess_signal(
+            answer,
+            attempt.ruleset_key,
+            self._policies.rulesets,
+            self._policies.realtime_window,
+        )
+        return Decision(
+            attempt=attempt,
+            verdict=decide_signal(answer, self._policies.score),
+            balance=settle_as_of(answer.balance, realtime, answer.received_at),
+            realtime=realtime,
+            evaluated_at=answer.received_at,
+            plaid_calls=calls,
+            applied_ruleset=answer.ruleset,
+            scores=answer.scores,
+            plaid_warnings=answer.warnings,
+            core_attributes=answer.core_attributes,
+        )
+
+    async def _evaluate_balance(
+        self, request: PaymentRequest, budget: CallBudget
+    ) -> Decision:
+        attempt = request.attempt
+        policy = self._policies.balance_for(attempt.rail)
+        oldest = self._clock() - timedelta(seconds=policy.max_balance_age_s)
+        answer, calls = await self._plaid.get_balance(request.account, oldest, budget)
+        realtime = assess_balance_endpoint(answer, self._policies.realtime_window)
+        balance = settle_as_of(answer.balance, realtime, answer.received_at)
+        verdict = decide_balance(
+            attempt.amount, balance, policy, answer.received_at, too_old=answer.too_old
+        )
+        return Decision(
+            attempt=attempt,
+            verdict=verdict,
+            balance=balance,
+            realtime=realtime,
+            evaluated_at=answer.received_at,
+            plaid_calls=calls,
+        )
+
+    def _unanswered(
+        self, request: PaymentRequest, failure: PlaidFailure
+    ) -> RealtimeReport:
+        """No answer to decide on; a Balance-only extraction may still have run."""
+        balance_only = (
+            self._policies.requested_type(request.attempt.ruleset_key)
+            is RulesetType.BALANCE_ONLY
+        )
+        if not (balance_only and _maybe_extracted(failure)):
+            return RealtimeReport(False, Basis.NO_PLAID_RESPONSE)
+        note = Note(
+            "LIVE_EXTRACTION_OUTCOME_UNKNOWN",
+            "a Balance-only evaluation went to Plaid and no usable answer came back: "
+            "the live extraction may have run (and been billed); no balance was used",
+        )
+        return RealtimeReport(False, Basis.NO_PLAID_RESPONSE, (note,), attempted=True)
+
+    async def _degrade(
+        self,
+        request: PaymentRequest,
+        budget: CallBudget,
+        failure: PlaidFailure,
+        policy: DegradedPolicy,
+    ) -> Decision:
+        """Plaid failed after retries: the caller's policy decides, or the error stands."""
+        failure_class = DEGRADABLE.get(failure.kind)
+        if failure_class is None or policy.fails_closed:
+            raise failure
+        cause = DegradedCause(failure_class.value, failure.error_code, str(failure))
+        if policy.try_balance_endpoint and request.attempt.rail.is_ach:
+            try:
+                fallback = await self._evaluate_balance(request, budget)
+            except (PlaidFailure, DeadlineTooShort) as second:
+                extra = second.calls if isinstance(second, PlaidFailure) else ()
+                failure.calls = (*failure.calls, *extra)
+            else:
+                return _degraded_fallback(fallback, failure.calls, cause)
+        verdict = decide_degraded(failure_class, request.attempt.amount, policy)
+        if verdict is None:
+            raise failure
+        return Decision(
+            attempt=request.attempt,
+            verdict=verdict,
+            balance=Balance(None, None, None),
+            realtime=self._unanswered(request, failure),
+            evaluated_at=self._clock(),
+            plaid_calls=failure.calls,
+            degraded=True,
+            degraded_cause=cause,
+        )
+
+
+def _maybe_extracted(failure: PlaidFailure) -> bool:
+    """A Signal call went out and its outcome is unknown (timed out, or our retry was
+    refused as a repeat): Plaid may have run, and billed, the extraction."""
+    unknown = failure.kind in (FailureKind.TIMEOUT, FailureKind.OUTCOME_UNKNOWN)
+    return unknown and failure.reached(SIGNAL_EVALUATE)
+
+
+def _degraded_fallback(
+    fallback: Decision, failed_calls: tuple[PlaidCall, ...], cause: DegradedCause
+) -> Decision:
+    """Signal failed; /accounts/balance/get answered and the balance policy decided."""
+    note = Note(
+        "DEGRADED_BALANCE_FALLBACK",
+        f"Plaid Signal could not answer ({cause.failure_class}); decided by the balance "
+        "policy on /accounts/balance/get instead",
+    )
+    verdict = replace(fallback.verdict, reasons=(note, *fallback.verdict.reasons))
+    return replace(
+        fallback,
+        verdict=verdict,
+        plaid_calls=(*failed_calls, *fallback.plaid_calls),
+        degraded=True,
+        degraded_cause=cause,
+    )

@@ -1,0 +1,172 @@
+"""EvaluatePayment made idempotent by (caller, client_transaction_id), across replicas.
+
+A repeat with the same payment gets the stored decision (`replayed`), a repeat with
+another payment is refused, and concurrent duplicates share one Plaid call: in this
+process through a shared future, across replicas through the store's lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+
+from service.app.decide import ANONYMOUS, Evaluator, PaymentRequest
+from service.app.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
+from service.app.ports import SIGNAL_EVALUATE, ClaimState, DecisionStore
+from service.domain.model import Decision
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+# A replica that dies mid-evaluation holds its lease this long past the longest budget.
+LEASE_MARGIN_S = 5.0
+POLL_FIRST_S, POLL_MAX_S = 0.02, 0.25
+
+
+def payment_fingerprint(request: PaymentRequest, key: bytes) -> str:
+    """A keyed digest of what makes two requests the same payment (the token included)."""
+    attempt = request.attempt
+    fields = [
+        request.account.access_token.reveal(),
+        request.account.account_id,
+        attempt.amount.minor_units,
+        attempt.amount.currency,
+        attempt.rail.value,
+        attempt.ruleset_key,
+    ]
+    canonical = json.dumps(fields, separators=(",", ":")).encode()
+    return hmac.digest(key, canonical, hashlib.sha256).hex()  # one C call
+
+
+class IdempotentEvaluator:
+    """Wraps Evaluator with the ledger: store before returning, replay repeats."""
+
+    def __init__(
+        self,
+        evaluator: Evaluator,
+        store: DecisionStore,
+        fingerprint_key: bytes,
+        owner: str,
+        lease_s: float,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._evaluator = evaluator
+        self._store = store
+        self._key = fingerprint_key
+        self._owner = owner
+        self._lease_s = lease_s + LEASE_MARGIN_S
+        self._clock = clock
+        self._in_flight: dict[tuple[str, str, str], asyncio.Task[Decision]] = {}
+
+    async def evaluate(
+        self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
+    ) -> Decision:
+        """The decision for this payment: evaluated once, stored, then replayed."""
+        fingerprint = payment_fingerprint(request, self._key)
+        local = (caller, request.attempt.client_transaction_id, fingerprint)
+        shared = self._in_flight.get(local)
+        if (
+            shared is not None
+        ):  # a duplicate in this process: share the first one's call
+            try:
+                return replace(await asyncio.shield(shared), replayed=True)
+            except (DeadlineTooShort, asyncio.CancelledError):
+                if _cancelling():
+                    raise  # this caller was cancelled, not the shared evaluation
+                # The first caller's shorter deadline ended it: try on this one's own.
+                return await self._claim_and_decide(
+                    request, deadline, caller, fingerprint
+                )
+        # The evaluation belongs to no caller: one that goes away (cancelled, or out of
+        # time) must not take the decision from duplicates waiting on it, nor leave a
+        # Plaid answer unstored.
+        task = asyncio.create_task(
+            self._claim_and_decide(request, deadline, caller, fingerprint)
+        )
+        self._in_flight[local] = task
+        task.add_done_callback(lambda done: self._forget(local, done))
+        return await asyncio.shield(task)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Wait (at most timeout_s) for evaluations still running: at shutdown their
+        callers are gone, but a Plaid answer must still reach the ledger before the
+        store closes, or a retry would call Plaid again for the same payment."""
+        running = set(self._in_flight.values())
+        if running:
+            await asyncio.wait(running, timeout=timeout_s)
+
+    def _forget(
+        self, local: tuple[str, str, str], task: asyncio.Task[Decision]
+    ) -> None:
+        if self._in_flight.get(local) is task:
+            del self._in_flight[local]
+        if not task.cancelled():
+            task.exception()  # retrieved: nobody may be awaiting it any more
+
+    async def _claim_and_decide(
+        self, request: PaymentRequest, deadline: float | None, caller: str, fp: str
+    ) -> Decision:
+        txid = request.attempt.client_transaction_id
+        poll_s = POLL_FIRST_S
+        while True:
+            claim = await self._store.claim(
+                caller, txid, fp, self._owner, self._lease_s, self._clock()
+            )
+            if claim.state is ClaimState.DONE and claim.decision is not None:
+                return replace(claim.decision, replayed=True)
+            if claim.state is ClaimState.CONFLICT:
+                raise IdempotencyKeyReused(txid)
+            if claim.state is ClaimState.NEW:
+                if claim.taken_over:
+                    # An earlier evaluation of this id never finished: Plaid may have
+                    # seen it, so "already in use" would be no conflict of the caller's.
+                    context = replace(request.context, id_sent_before=True)
+                    request = replace(request, context=context)
+                return await self._decide_and_store(request, deadline, caller)
+            # Another replica is evaluating this payment: wait for its decision.
+            left_s = None if deadline is None else deadline - time.monotonic()
+            if left_s is not None and left_s <= 0:
+                raise DeadlineTooShort(
+                    "the same payment is being evaluated by another replica"
+                )
+            # Sleep no longer than the deadline allows, then look once more.
+            await asyncio.sleep(poll_s if left_s is None else min(poll_s, left_s))
+            poll_s = min(poll_s * 2, POLL_MAX_S)
+
+    async def _decide_and_store(
+        self, request: PaymentRequest, deadline: float | None, caller: str
+    ) -> Decision:
+        txid = request.attempt.client_transaction_id
+        try:
+            decision = await self._evaluator.evaluate(request, deadline, caller)
+        except BaseException as failure:
+            # A failed evaluation is not a decision: a retry with this id may succeed.
+            # If Plaid may have seen the id, the row stays (lease ended) to say so.
+            if _plaid_saw_id(failure):
+                forget = self._store.abandon(caller, txid, self._owner, self._clock())
+            else:
+                forget = self._store.release(caller, txid, self._owner)
+            await asyncio.shield(forget)
+            raise
+        try:
+            await self._store.complete(
+                caller, txid, self._owner, decision, self._clock()
+            )
+        except Exception:
+            await asyncio.shield(self._store.release(caller, txid, self._owner))
+            raise
+        return decision
+
+
+def _plaid_saw_id(failure: BaseException) -> bool:
+    """Whether a failed evaluation sent its client_transaction_id to Plaid."""
+    return isinstance(failure, PlaidFailure) and failure.reached(SIGNAL_EVALUATE)

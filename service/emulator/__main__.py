@@ -1,7 +1,0 @@
-"""`python -m service.emulator [--listen HOST:PORT] [--scenario FILE]`."""
-
-import sys
-
-from service.emulator.command import main
-
-sys.exit(main())

@@ -1,0 +1,350 @@
+"""Composition root: settings in, adapters built, gRPC server started, shutdown handled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import grpc
+import structlog
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
+from service.adapters.plaid.http import PlaidTransport
+from service.adapters.plaid.reports import PlaidReportSender
+from service.adapters.plaid.requests import PlaidReportFormat
+from service.adapters.plaid.retry import RetryingPoster
+from service.adapters.plaid.signals import PlaidSignalSource
+from service.adapters.store.sql import open_store
+from service.api.callers import ApiKeys
+from service.api.interceptors import Gatekeeper
+from service.api.servicer import RiskDecisionServicer
+from service.app.decide import Budgets, Evaluator
+from service.app.evaluate import IdempotentEvaluator
+from service.app.outbox import OutboxWorker
+from service.app.ports import DecisionStore
+from service.app.reports import Reports
+from service.config.settings import Settings
+from service.ops.metrics import Metrics
+from service.ops.readiness import CredentialsWatch, Readiness
+from service.ops.runtime import tune_garbage_collector
+
+log = structlog.get_logger("service.main")
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
+# The largest valid request, every string at its limit, is under 6 KiB (api/convert.py);
+# a bigger one is refused by gRPC before Python allocates it, key or no key.
+MAX_REQUEST_BYTES = 16 * 1024
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+MAX_PENDING_CALLS = 10_000
+PURGE_INTERVAL_S = 3600.0
+STATS_INTERVAL_S = 5.0
+# Keepalive: find dead clients within a minute; let clients ping every 10 s at most.
+KEEPALIVE_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunningService:
+    """A started service; `stop()` drains it, then closes what start_service opened."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+    store: DecisionStore
+    outbox: OutboxWorker
+    metrics: Metrics
+    gate: Gatekeeper
+    metrics_port: int | None
+    resources: contextlib.AsyncExitStack
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+        await self.resources.aclose()
+
+
+async def start_service(settings: Settings) -> RunningService:
+    """Build the adapters and start serving on settings.listen (port 0 picks one)."""
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    async with contextlib.AsyncExitStack() as stack:
+        transport = await _plaid_transport(settings, stack)
+        store = await open_store(settings.state.database_url.reveal())
+        stack.push_async_callback(store.close)
+        health = health_aio.HealthServicer()
+        readiness = Readiness(partial(_set_serving, health))
+        source = PlaidSignalSource(
+            RetryingPoster(transport, settings.plaid.retry), utc_now
+        )
+        credentials = CredentialsWatch(
+            source,
+            partial(readiness.set, "plaid_credentials"),
+            probe_interval_s=settings.plaid.credentials_probe_interval_s,
+        )
+        stack.push_async_callback(credentials.close)
+        metrics = Metrics()
+        outbox = OutboxWorker(
+            store,
+            PlaidReportSender(transport),
+            owner,
+            settings.state.outbox,
+            utc_now,
+            observe=metrics.delivery,
+        )
+        evaluator = IdempotentEvaluator(
+            _evaluator(settings, source, credentials),
+            store,
+            settings.state.fingerprint_key.reveal().encode(),
+            owner,
+            lease_s=settings.plaid.live_balance_budget_s,
+            clock=utc_now,
+        )
+        # Runs before the store closes (the stack unwinds last-in first-out).
+        stack.push_async_callback(evaluator.drain, settings.plaid.live_balance_budget_s)
+        reports = Reports(
+            store,
+            PlaidReportFormat(),
+            utc_now,
+            outbox.wake,
+            report_balance_only=settings.state.outbox.report_balance_only,
+        )
+        servicer = RiskDecisionServicer(evaluator, reports, metrics)
+        keys = settings.server.api_key_hashes
+        gate = Gatekeeper(
+            ApiKeys(keys) if keys is not None else None,
+            settings.server.max_in_flight,
+            metrics,
+        )
+        server, port = await _start_grpc(settings, servicer, health, gate)
+        stack.push_async_callback(server.stop, 0)  # only if a later start step fails
+        outbox.start()
+        stack.push_async_callback(outbox.stop)
+        _start_housekeeping(
+            store, metrics, readiness, settings.state.retention_days, stack
+        )
+        metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
+        _log_started(settings, port, owner)
+        resources = stack.pop_all()
+    return RunningService(
+        server, port, health, store, outbox, metrics, gate, metrics_port, resources
+    )
+
+
+async def _plaid_transport(
+    settings: Settings, stack: contextlib.AsyncExitStack
+) -> PlaidTransport:
+    base_url = settings.plaid.base_url
+    if base_url is None:
+        base_url = await _embedded_emulator(stack)
+        log.warning(
+            "plaid.emulator_embedded",
+            url=base_url,
+            note="PLAID_ENV=emulator without PLAID_BASE_URL: not real Plaid",
+        )
+    transport = PlaidTransport(
+        base_url,
+        settings.plaid.client_id,
+        settings.plaid.secret,
+        pool_size=settings.plaid.pool_size,
+        connect_timeout_s=settings.plaid.connect_timeout_s,
+    )
+    await transport.start()
+    stack.push_async_callback(transport.close)
+    return transport
+
+
+async def _embedded_emulator(stack: contextlib.AsyncExitStack) -> str:
+    """Start the Plaid emulator in this process (`make run` without PLAID_BASE_URL).
+    Imported here, not at load: a production process never loads the emulator."""
+    from plaid_emulator import default_scenario_path, load_scenario, start_emulator
+
+    emulator = await start_emulator(load_scenario(default_scenario_path()))
+    stack.push_async_callback(emulator.close)
+    return emulator.url
+
+
+def _evaluator(
+    settings: Settings, source: PlaidSignalSource, credentials: CredentialsWatch
+) -> Evaluator:
+    plaid = settings.plaid
+    budgets = Budgets(
+        scores_s=plaid.scores_budget_s,
+        live_balance_s=plaid.live_balance_budget_s,
+        scores_attempt_s=plaid.scores_attempt_timeout_s,
+        live_balance_attempt_s=plaid.live_balance_attempt_timeout_s,
+    )
+    return Evaluator(source, settings.policies, budgets, utc_now, credentials)
+
+
+def _start_housekeeping(
+    store: DecisionStore,
+    metrics: Metrics,
+    readiness: Readiness,
+    retention_days: int,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """Every few seconds the ledger's health (readiness) and the outbox gauges;
+    decisions past retention purged hourly."""
+
+    async def forever() -> None:
+        last_purge = -PURGE_INTERVAL_S
+        while True:
+            try:
+                await readiness.set("ledger", await store.ready())
+                metrics.outbox(await store.outbox_stats(utc_now()))
+                if asyncio.get_running_loop().time() - last_purge >= PURGE_INTERVAL_S:
+                    last_purge = asyncio.get_running_loop().time()
+                    purged = await store.purge(
+                        utc_now() - timedelta(days=retention_days)
+                    )
+                    if purged:
+                        log.info(
+                            "ledger.purged",
+                            decisions=purged,
+                            retention_days=retention_days,
+                        )
+            except Exception:  # the store may be down: try again at the next round
+                log.exception("ledger.housekeeping_failed")
+            await asyncio.sleep(STATS_INTERVAL_S)
+
+    task = asyncio.create_task(forever(), name="housekeeping")
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)
+
+
+async def _set_serving(health: health_aio.HealthServicer, serving: bool) -> None:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING
+        if serving
+        else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ("", SERVICE_NAME):
+        await health.set(name, status)
+
+
+def _serve_metrics(
+    listen: str | None, metrics: Metrics, stack: contextlib.AsyncExitStack
+) -> int | None:
+    """Prometheus' text format on http://LISTEN/metrics, from a thread of its own."""
+    if listen is None:
+        return None
+    host, _, port = listen.rpartition(":")
+    http, thread = start_http_server(int(port), host.strip("[]"), metrics.registry)
+    bound: int = http.server_address[1]
+
+    async def stop() -> None:
+        http.shutdown()
+        http.server_close()
+        thread.join(timeout=5)
+
+    stack.push_async_callback(stop)
+    return bound
+
+
+async def _start_grpc(
+    settings: Settings,
+    servicer: RiskDecisionServicer,
+    health: health_aio.HealthServicer,
+    gate: Gatekeeper,
+) -> tuple[grpc.aio.Server, int]:
+    """The gRPC server with our service, health checking and reflection, started."""
+    server = grpc.aio.server(
+        interceptors=[gate],
+        options=[
+            *KEEPALIVE_OPTIONS,
+            ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+            ("grpc.max_send_message_length", MAX_RESPONSE_BYTES),
+            # gRPC core CANCELs calls that arrive faster than Python picks them up once
+            # 1,000 are pending; a burst of slow Plaid calls must not hit that default.
+            ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+            ("grpc.server.max_pending_requests_hard_limit", 2 * MAX_PENDING_CALLS),
+        ],
+    )
+    pb_grpc.add_RiskDecisionServiceServicer_to_server(servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_name, reflection.SERVICE_NAME), server
+    )
+    tls = settings.server.tls
+    if tls is None:
+        port = server.add_insecure_port(settings.listen)
+    else:
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key.read_bytes(), tls.cert.read_bytes())],
+            root_certificates=tls.client_ca.read_bytes() if tls.client_ca else None,
+            require_client_auth=tls.client_ca is not None,
+        )
+        port = server.add_secure_port(settings.listen, credentials)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.listen}")
+    await server.start()
+    await _set_serving(health, True)
+    return server, port
+
+
+def _log_started(settings: Settings, port: int, owner: str) -> None:
+    if settings.server.api_key_hashes is None:
+        log.warning(
+            "auth.disabled",
+            note="no ACH_RISK_API_KEYS_FILE: allowed only on loopback with the emulator",
+        )
+    for note in settings.notes:
+        log.warning("config.deprecated", note=note)
+    if settings.state.development_fingerprint_key:
+        log.warning(
+            "ledger.development_fingerprint_key",
+            note="set ACH_RISK_FINGERPRINT_KEY: the built-in key is public",
+        )
+    log.info(
+        "service.started",
+        listen=settings.listen,
+        port=port,
+        tls=settings.server.tls is not None,
+        mutual_tls=settings.server.tls is not None
+        and settings.server.tls.client_ca is not None,
+        metrics=settings.server.metrics_listen,
+        instance=owner,
+        plaid_env=settings.plaid.env,
+        config=settings.config_source,
+        rulesets=sorted(settings.policies.rulesets),
+    )
+
+
+async def serve_forever(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then drain within the grace period."""
+    grace_s = settings.server.grace_s
+    service = await start_service(settings)
+    tune_garbage_collector()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("service.stopping", grace_s=grace_s)
+    await service.stop(grace_s)
+    log.info("service.stopped")

@@ -1,0 +1,163 @@
+"""Prometheus metrics: one registry per service instance, named by Prometheus conventions."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from service.app.errors import PlaidFailure
+from service.app.ports import OutboxStats
+from service.domain.model import Decision, PlaidCall
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
+
+
+class Metrics:
+    """Every series the service exports, and the few ways to move them."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.rpc_duration = Histogram(
+            "achrisk_rpc_duration_seconds",
+            "RPC latency by method and status code.",
+            ["method", "code"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "achrisk_rpc_in_flight",
+            "RPCs of RiskDecisionService being handled.",
+            registry=r,
+        )
+        self.shed = Counter(
+            "achrisk_rpc_shed_total",
+            "RPCs refused at once because too many were in flight.",
+            registry=r,
+        )
+        self.plaid_duration = Histogram(
+            "achrisk_plaid_request_duration_seconds",
+            "Plaid call latency by endpoint and outcome (ok, the error code, or no_answer).",
+            ["endpoint", "outcome"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.plaid_retries = Counter(
+            "achrisk_plaid_retries_total",
+            "Plaid calls that were retry attempts.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.decisions = Counter(
+            "achrisk_decisions_total",
+            "Decisions made (replays excluded).",
+            ["rail", "result", "source", "degraded"],
+            registry=r,
+        )
+        self.replays = Counter(
+            "achrisk_decision_replays_total",
+            "Decisions served from the ledger.",
+            registry=r,
+        )
+        self.realtime = Counter(
+            "achrisk_realtime_balance_total",
+            "Decisions by real-time balance basis, whether a live extraction was asked "
+            "of the bank (attempted, billed by Plaid) and whether a fresh balance came "
+            "back (fetched).",
+            ["basis", "attempted", "fetched"],
+            registry=r,
+        )
+        self.disagreements = Counter(
+            "achrisk_realtime_balance_warnings_total",
+            "Registry/evidence disagreements and evidence gaps, by warning code.",
+            ["code"],
+            registry=r,
+        )
+        self.degraded = Counter(
+            "achrisk_degraded_decisions_total",
+            "Decisions made without Plaid's answer.",
+            ["failure_class"],
+            registry=r,
+        )
+        self.outbox_pending = Gauge(
+            "achrisk_outbox_pending_reports",
+            "Reports stored and not yet delivered.",
+            registry=r,
+        )
+        self.outbox_oldest = Gauge(
+            "achrisk_outbox_oldest_pending_age_seconds",
+            "Age of the oldest undelivered report.",
+            registry=r,
+        )
+        self.outbox_dead = Gauge(
+            "achrisk_outbox_dead_lettered_reports", "Reports given up on.", registry=r
+        )
+        self.outbox_dead_letters = Counter(
+            "achrisk_outbox_dead_letters_total",
+            "Reports given up on, by report kind and reason (Plaid's error code).",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.outbox_attempts = Counter(
+            "achrisk_outbox_delivery_attempts_total",
+            "Report delivery attempts by outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+
+    def rpc_finished(self, method: str, code: str, seconds: float) -> None:
+        self.rpc_duration.labels(method, code).observe(seconds)
+
+    def rpc_rejected(self, method: str, code: str) -> None:
+        self.rpc_duration.labels(method, code).observe(0.0)
+
+    def decided(self, decision: Decision) -> None:
+        if decision.replayed:
+            self.replays.inc()
+            return
+        verdict, realtime = decision.verdict, decision.realtime
+        self.decisions.labels(
+            decision.attempt.rail.value,
+            verdict.result.value,
+            verdict.source.value,
+            str(decision.degraded).lower(),
+        ).inc()
+        self.realtime.labels(
+            realtime.basis.value,
+            str(realtime.was_attempted).lower(),
+            str(realtime.fetched).lower(),
+        ).inc()
+        for warning in realtime.warnings:
+            self.disagreements.labels(warning.code).inc()
+        if decision.degraded_cause is not None:
+            self.degraded.labels(decision.degraded_cause.failure_class).inc()
+        self.plaid_calls(decision.plaid_calls)
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, PlaidFailure):
+            self.plaid_calls(exc.calls)
+
+    def plaid_calls(self, calls: tuple[PlaidCall, ...]) -> None:
+        for call in calls:
+            outcome = (
+                "ok"
+                if 200 <= call.http_status < 300
+                else call.error_code
+                or (
+                    "no_answer" if call.http_status == 0 else f"http_{call.http_status}"
+                )
+            )
+            self.plaid_duration.labels(call.endpoint, outcome).observe(
+                call.duration_ms / 1000
+            )
+            if call.attempt > 1:
+                self.plaid_retries.labels(call.endpoint).inc()
+
+    def outbox(self, stats: OutboxStats) -> None:
+        self.outbox_pending.set(stats.pending)
+        self.outbox_oldest.set(stats.oldest_pending_age_s)
+        self.outbox_dead.set(stats.dead_lettered)
+
+    def delivery(self, kind: str, outcome: str, reason: str) -> None:
+        self.outbox_attempts.labels(kind, outcome).inc()
+        if outcome == "dead_lettered":
+            self.outbox_dead_letters.labels(kind, reason).inc()

@@ -12,7 +12,14 @@ from alembic.migration import MigrationContext
 from service.adapters.store.engine import create_engine
 from service.adapters.store.schema import metadata
 from service.adapters.store.sql import SqlDecisionStore, open_store
-from service.app.ports import ClaimState, DecisionStore, ReportKind
+from service.app.ports import (
+    ClaimState,
+    DecisionLedger,
+    LedgerUpkeep,
+    OutboxQueue,
+    ReportInbox,
+    ReportKind,
+)
 from tests.store.examples import LEASE_S, NOW, decision
 
 
@@ -105,7 +112,13 @@ class TestSqlite:
 
 
 class TestPort:
-    async def test_the_store_is_a_decision_store(self, store: SqlDecisionStore) -> None:
-        """mypy --strict checks the annotation: SqlDecisionStore implements the port."""
-        port: DecisionStore = store
-        assert await port.ready()
+    async def test_the_store_serves_every_use_cases_port(
+        self, store: SqlDecisionStore
+    ) -> None:
+        """mypy --strict checks the annotations: SqlDecisionStore implements each port."""
+        ledger: DecisionLedger = store
+        inbox: ReportInbox = store
+        queue: OutboxQueue = store
+        upkeep: LedgerUpkeep = store
+        assert {ledger, inbox, queue} == {store}
+        assert await upkeep.ready()

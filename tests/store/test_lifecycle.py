@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from service.adapters.store.engine import create_engine
 from service.adapters.store.schema import metadata
 from service.adapters.store.sql import SqlDecisionStore, open_store
+from service.adapters.store.sqlite import SqliteWriter
 from service.app.ports import (
     ClaimState,
     DecisionLedger,
@@ -87,8 +88,13 @@ class TestReady:
         self, tmp_path: Path
     ) -> None:
         url = f"postgresql+psycopg://postgres@/nothing?host={tmp_path}"
-        unreachable = SqlDecisionStore(create_engine(url))
+        writer = SqliteWriter(
+            str(tmp_path / "ledger.db")
+        )  # healthy: only SELECT 1 fails
+        await writer.start()
+        unreachable = SqlDecisionStore(create_engine(url), writer)
 
+        assert writer.healthy()
         assert await unreachable.ready() is False
         await unreachable.close()
 
@@ -109,6 +115,15 @@ class TestSqlite:
     def test_an_in_memory_database_is_refused(self):
         with pytest.raises(ValueError, match="file path"):
             create_engine("sqlite+aiosqlite://")
+
+
+class TestUnsupportedDatabases:
+    @pytest.mark.parametrize(
+        "url", ["mysql+aiomysql://db/ledger", "oracle://db/ledger", "mssql://db"]
+    )
+    async def test_a_database_without_ledger_writes_is_refused_by_name(self, url):
+        with pytest.raises(ValueError, match="SQLite or PostgreSQL, not '"):
+            await open_store(url)
 
 
 class TestPort:

@@ -1,32 +1,33 @@
-"""DecisionStore on SQL: SQLite embedded, PostgreSQL shared by replicas.
+"""The store on SQL: SQLite embedded, PostgreSQL shared by replicas.
 
-Reads, the outbox (sql_outbox.py) and retention (sql_purge.py) go through SQLAlchemy
-Core's asyncio engine for both databases. The two writes of every evaluation take
-the fastest safe path for each: a batching writer thread on SQLite
-(sqlite_claims.py), prepared statements on psycopg's pool for PostgreSQL
-(pg_claims.py). sql_claims.py does the same through SQLAlchemy for anything else.
+Reads, the outbox (outbox.py) and retention (purge.py) go through SQLAlchemy Core's
+asyncio engine for both databases. The writes of every evaluation (ledger_rules.py)
+take the fastest safe path for each: a batching writer thread on SQLite (sqlite.py),
+autocommit statements on psycopg's pool for PostgreSQL (postgres.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.adapters.store import ledger_rules as rules
 from service.adapters.store import outbox as sql_outbox
 from service.adapters.store import purge as sql_purge
 from service.adapters.store.engine import create_engine
+from service.adapters.store.ledger_rules import Dialect, Rule
 from service.adapters.store.migrate import migrate
-from service.adapters.store.postgres import PgClaims
+from service.adapters.store.postgres import PgWriter
 from service.adapters.store.records import decision_from_json, report_from_row
 from service.adapters.store.schema import DONE, decisions, reports
-from service.adapters.store.sql_claims import SqlClaims
-from service.adapters.store.sqlite import SqliteClaims
+from service.adapters.store.sqlite import SqliteWriter
 from service.app.ports import (
     Claim,
+    ClaimNotHeld,
     OutboxStats,
     ReportKind,
     ReportRecord,
@@ -34,9 +35,14 @@ from service.app.ports import (
 )
 from service.domain.model import Decision
 
+T = TypeVar("T")
 
-class Claims(Protocol):
-    """The ledger's per-evaluation writes (SqliteClaims, PgClaims or SqlClaims)."""
+
+class LedgerWriter(Protocol):
+    """Runs ledger rules on one database: SqliteWriter or PgWriter."""
+
+    @property
+    def dialect(self) -> Dialect: ...
 
     async def start(self) -> None: ...
 
@@ -46,60 +52,39 @@ class Claims(Protocol):
         """False once the writes cannot work any more (writer stopped, pool closed)."""
         ...
 
-    async def claim(
-        self,
-        caller: str,
-        txid: str,
-        fingerprint: str,
-        owner: str,
-        lease_s: float,
-        now: datetime,
-    ) -> Claim: ...
-
-    async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
-    ) -> None: ...
-
-    async def release(self, caller: str, txid: str, owner: str) -> None: ...
-
-    async def abandon(
-        self, caller: str, txid: str, owner: str, now: datetime
-    ) -> None: ...
+    async def run(self, rule: Rule[T]) -> T: ...
 
 
 async def open_store(database_url: str) -> SqlDecisionStore:
     """Connect, migrate the schema to head, and return the store."""
-    engine = create_engine(database_url)
-    claims: Claims = SqlClaims(engine)
+    engine = create_engine(database_url)  # refuses what the store cannot run on
+    if engine.dialect.name == "postgresql":
+        writer: LedgerWriter = PgWriter(database_url)
+    else:
+        uri = engine.url.query.get("uri") in ("true", "1")
+        writer = SqliteWriter(str(engine.url.database), uri=uri)
     try:
         await migrate(engine)
-        if engine.dialect.name == "sqlite" and engine.url.database:
-            uri = engine.url.query.get("uri") in ("true", "1")
-            claims = SqliteClaims(engine.url.database, uri=uri)
-        elif engine.dialect.name == "postgresql":
-            claims = PgClaims(database_url)
         try:
-            await claims.start()
+            await writer.start()
         except BaseException:
-            await claims.close()
+            await writer.close()
             raise
     except BaseException:
         await engine.dispose()
         raise
-    return SqlDecisionStore(engine, claims)
+    return SqlDecisionStore(engine, writer)
 
 
 class SqlDecisionStore:
     """The ledger and the outbox in one SQL database; every key includes the caller."""
 
     def __init__(
-        self,
-        engine: AsyncEngine,
-        claims: Claims | None = None,
-        ready_timeout_s: float = 2.0,
+        self, engine: AsyncEngine, writer: LedgerWriter, ready_timeout_s: float = 2.0
     ) -> None:
         self._engine = engine
-        self._claims = claims if claims is not None else SqlClaims(engine)
+        self._writer = writer
+        self._dialect = writer.dialect
         self._ready_timeout_s = ready_timeout_s
 
     async def claim(
@@ -112,22 +97,26 @@ class SqlDecisionStore:
         now: datetime,
     ) -> Claim:
         """Atomically start (or find) the evaluation of (caller, txid)."""
-        return await self._claims.claim(caller, txid, fingerprint, owner, lease_s, now)
+        return await self._writer.run(
+            rules.claim(self._dialect, caller, txid, fingerprint, owner, lease_s, now)
+        )
 
     async def complete(
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
     ) -> None:
         """Store the decision for a claim this owner holds; the row becomes DONE."""
-        await self._claims.complete(caller, txid, owner, decision, now)
+        done = rules.complete(self._dialect, caller, txid, owner, decision, now)
+        if not await self._writer.run(done):
+            raise ClaimNotHeld(owner, txid)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""
-        await self._claims.release(caller, txid, owner)
+        await self._writer.run(rules.release(self._dialect, caller, txid, owner))
 
     async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
         """The evaluation failed after Plaid may have seen the id: keep the row PENDING
         with its lease ended, so the next claim takes it over knowing that."""
-        await self._claims.abandon(caller, txid, owner, now)
+        await self._writer.run(rules.abandon(self._dialect, caller, txid, owner, now))
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         """The stored decision and its reports (oldest first), or None."""
@@ -188,7 +177,7 @@ class SqlDecisionStore:
     async def ready(self) -> bool:
         """Whether the evaluations' writes can work and the database answers
         `SELECT 1` within the readiness timeout."""
-        if not self._claims.healthy():
+        if not self._writer.healthy():
             return False
         try:
             async with asyncio.timeout(self._ready_timeout_s):
@@ -201,7 +190,7 @@ class SqlDecisionStore:
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""
         try:
-            await self._claims.close()
+            await self._writer.close()
         finally:
             await self._engine.dispose()
 

@@ -27,7 +27,10 @@ async def store(sqlite_url: str) -> AsyncIterator[SqlDecisionStore]:
 
 
 def claim(writer: SqliteWriter, txid: str) -> rules.Rule[Claim]:
-    return rules.claim(writer.dialect, "acme", txid, "fp", "a", LEASE_S, NOW)
+    """Claim txid for owner "a" from NOW, through the writer alone."""
+    d = writer.dialect
+    until = d.time(NOW + timedelta(seconds=LEASE_S))
+    return lambda: rules.claim(d, ("acme", txid), "fp", "a", until, d.time(NOW))
 
 
 def writer_of(store: SqlDecisionStore) -> SqliteWriter:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -59,9 +60,11 @@ def claim_by_b(
     store: SqlDecisionStore, execute: Execute
 ) -> tuple[rules.Steps[Claim], rules.Step]:
     """replica-b's claim of fp-1, run up to (not including) its takeover."""
+    d = store._dialect
+    until = d.time(LOOKS_AT + timedelta(seconds=LEASE_S))
     steps = rules.claim(
-        store._dialect, "acme", "txn-1", "fp-1", "replica-b", LEASE_S, LOOKS_AT
-    )()
+        d, ("acme", "txn-1"), "fp-1", "replica-b", until, d.time(LOOKS_AT)
+    )
     step = next(steps)
     while not step[0].startswith("UPDATE decisions SET owner"):
         step = steps.send(execute(*step))

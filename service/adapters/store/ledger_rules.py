@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
-from service.adapters.store.records import decision_from_json, decision_to_json
+from service.adapters.store.records import decision_from_json
 from service.adapters.store.schema import DONE
 from service.app.ports import Claim, ClaimState
-from service.domain.model import Decision
 
 T = TypeVar("T")
 # A statement and its parameters; the answer is its first row, or None.
@@ -91,64 +90,14 @@ class Dialect:
         )
 
 
+Key = tuple[str, str]  # (caller, client_transaction_id)
+
+
 def claim(
-    dialect: Dialect,
-    caller: str,
-    txid: str,
-    fingerprint: str,
-    owner: str,
-    lease_s: float,
-    now: datetime,
-) -> Rule[Claim]:
-    """Start (or find) the evaluation of (caller, txid); see ClaimState."""
-    # Converted here, so that a bad time fails its caller before any statement runs.
-    at = dialect.time(now)
-    lease_until = dialect.time(now + timedelta(seconds=lease_s))
-    return lambda: _claim(dialect, caller, txid, fingerprint, owner, lease_until, at)
-
-
-def complete(
-    dialect: Dialect,
-    caller: str,
-    txid: str,
-    owner: str,
-    decision: Decision,
-    now: datetime,
-) -> Rule[bool]:
-    """Store the decision if this owner holds the claim; False if it does not."""
-    values = (decision_to_json(decision), dialect.time(now), caller, txid, owner)
-    return lambda: _changed(dialect.sql(_COMPLETE), values)
-
-
-def release(dialect: Dialect, caller: str, txid: str, owner: str) -> Rule[bool]:
-    """Delete this owner's pending claim; a DONE decision is never deleted."""
-    values = (caller, txid, owner)
-    return lambda: _changed(dialect.sql(_RELEASE), values)
-
-
-def abandon(
-    dialect: Dialect, caller: str, txid: str, owner: str, now: datetime
-) -> Rule[bool]:
-    """End this owner's lease on its pending claim, keeping the row to say that an
-    attempt may have reached Plaid."""
-    values = (dialect.time(now), caller, txid, owner)
-    return lambda: _changed(dialect.sql(_ABANDON), values)
-
-
-def _changed(statement: str, values: tuple[Any, ...]) -> Steps[bool]:
-    return (yield statement, values) is not None
-
-
-def _claim(
-    dialect: Dialect,
-    caller: str,
-    txid: str,
-    fingerprint: str,
-    owner: str,
-    lease_until: Any,
-    now: Any,
+    dialect: Dialect, key: Key, fingerprint: str, owner: str, lease_until: Any, now: Any
 ) -> Steps[Claim]:
-    key = (caller, txid)
+    """Start (or find) the evaluation of `key`; times in the dialect's form."""
+    caller, txid = key
     for _ in range(CLAIM_ROUNDS):
         inserted = yield (
             dialect.sql(_INSERT_PENDING),
@@ -172,6 +121,28 @@ def _claim(
         if taken is not None:
             return Claim(ClaimState.NEW, taken_over=True)
     return Claim(ClaimState.IN_FLIGHT)
+
+
+def complete(
+    dialect: Dialect, key: Key, owner: str, decision_json: str, now: Any
+) -> Steps[bool]:
+    """Store the decision if this owner holds the claim; False if it does not."""
+    return _changed(dialect.sql(_COMPLETE), (decision_json, now, *key, owner))
+
+
+def release(dialect: Dialect, key: Key, owner: str) -> Steps[bool]:
+    """Delete this owner's pending claim; a DONE decision is never deleted."""
+    return _changed(dialect.sql(_RELEASE), (*key, owner))
+
+
+def abandon(dialect: Dialect, key: Key, owner: str, now: Any) -> Steps[bool]:
+    """End this owner's lease on its pending claim, keeping the row to say that an
+    attempt may have reached Plaid."""
+    return _changed(dialect.sql(_ABANDON), (now, *key, owner))
+
+
+def _changed(statement: str, values: tuple[Any, ...]) -> Steps[bool]:
+    return (yield statement, values) is not None
 
 
 def found_claim(

@@ -26,14 +26,14 @@ from service.adapters.plaid.reports import PlaidReportSender
 from service.adapters.plaid.requests import PlaidReportFormat
 from service.adapters.plaid.retry import RetryingPoster
 from service.adapters.plaid.signals import PlaidSignalSource
-from service.adapters.store.sql import open_store
+from service.adapters.store.sql import SqlDecisionStore, open_store
 from service.api.callers import ApiKeys
 from service.api.interceptors import Gatekeeper
 from service.api.servicer import RiskDecisionServicer
 from service.app.decide import Budgets, Evaluator
 from service.app.evaluate import IdempotentEvaluator
 from service.app.outbox import OutboxWorker
-from service.app.ports import DecisionStore
+from service.app.ports import LedgerUpkeep
 from service.app.reports import Reports
 from service.config.settings import Settings
 from service.ops.metrics import Metrics
@@ -70,7 +70,7 @@ class RunningService:
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
-    store: DecisionStore
+    store: SqlDecisionStore
     outbox: OutboxWorker
     metrics: Metrics
     gate: Gatekeeper
@@ -196,7 +196,7 @@ def _evaluator(
 
 
 def _start_housekeeping(
-    store: DecisionStore,
+    store: LedgerUpkeep,
     metrics: Metrics,
     readiness: Readiness,
     retention_days: int,

@@ -1,19 +1,26 @@
-"""In-memory implementations of the ports, for testing the shell without a network."""
+"""In-memory implementations of the ports, for testing the use cases without a network."""
 
 from __future__ import annotations
 
+import json
 from collections import deque
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from service.adapters.store.records import (
+    body_to_json,
+    decision_from_json,
+    decision_to_json,
+)
+from service.adapters.store.schema import DONE, PENDING, utc
 from service.app.errors import PlaidFailure
 from service.app.ports import (
     CallBudget,
     Claim,
+    ClaimNotHeld,
     ClaimState,
     DeliveryStatus,
-    OutboxStats,
     PlaidAccount,
     ReportKind,
     ReportRecord,
@@ -75,13 +82,30 @@ class FakeSignalSource:
         return item
 
 
+@dataclass(slots=True)
+class LedgerRow:
+    """One decisions row as the SQL store keeps it: the decision as its JSON text."""
+
+    fingerprint: str
+    state: str  # PENDING or DONE
+    owner: str
+    lease_until: datetime | None
+    decision_json: str | None = None
+
+
 class InMemoryDecisionStore:
-    """The DecisionStore port in a dict: one process, no durability; for shell tests."""
+    """The ledger and the outbox in dicts, answering as the SQL store does (same
+    states, ClaimNotHeld, leases, decisions through their JSON); one process only.
+    tests/store/test_fake_store.py runs the same scenarios on it and on both databases.
+    """
 
     def __init__(self) -> None:
-        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
-        self.reports: list[ReportRecord] = []
+        self.rows: dict[tuple[str, str], LedgerRow] = {}
+        self.reports: list[ReportRecord] = []  # report id n at index n - 1
+        self._report_leases: dict[int, datetime] = {}
         self.claims = 0
+
+    # --- DecisionLedger ------------------------------------------------------------
 
     async def claim(
         self,
@@ -93,55 +117,64 @@ class InMemoryDecisionStore:
         now: datetime,
     ) -> Claim:
         self.claims += 1
+        now = utc(now)
+        lease_until = now + timedelta(seconds=lease_s)
         row = self.rows.get((caller, txid))
-        if row is None and any(t == txid and c != caller for c, t in self.rows):
-            return Claim(ClaimState.CONFLICT)
         if row is None:
-            self.rows[(caller, txid)] = {
-                "fp": fingerprint,
-                "owner": owner,
-                "decision": None,
-                "lease_until": now + timedelta(seconds=lease_s),
-            }
+            if any(t == txid and c != caller for c, t in self.rows):
+                return Claim(ClaimState.CONFLICT)
+            self.rows[(caller, txid)] = LedgerRow(
+                fingerprint, PENDING, owner, lease_until
+            )
             return Claim(ClaimState.NEW)
-        if row["fp"] != fingerprint:
+        if row.fingerprint != fingerprint:
             return Claim(ClaimState.CONFLICT)
-        if row["decision"] is not None:
-            return Claim(ClaimState.DONE, row["decision"])
-        if row["owner"] != owner and row["lease_until"] > now:
+        if row.state == DONE:
+            assert row.decision_json is not None
+            return Claim(ClaimState.DONE, decision_from_json(row.decision_json))
+        assert row.lease_until is not None
+        if row.owner != owner and row.lease_until > now:
             return Claim(ClaimState.IN_FLIGHT)
-        row["owner"] = owner
-        row["lease_until"] = now + timedelta(seconds=lease_s)
+        row.owner, row.lease_until = owner, lease_until
         return Claim(ClaimState.NEW, taken_over=True)
 
     async def complete(
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
     ) -> None:
-        row = self.rows[(caller, txid)]
-        assert row["owner"] == owner
-        assert row["decision"] is None
-        row["decision"] = decision
+        utc(now)
+        row = self._pending_of(caller, txid, owner)
+        if row is None:
+            raise ClaimNotHeld(owner, txid)
+        row.state, row.lease_until = DONE, None
+        row.decision_json = decision_to_json(decision)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
-        row = self.rows.get((caller, txid))
-        if row is not None and row["owner"] == owner and row["decision"] is None:
+        if self._pending_of(caller, txid, owner) is not None:
             del self.rows[(caller, txid)]
 
     async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        row = self._pending_of(caller, txid, owner)
+        if row is not None:
+            row.lease_until = utc(now)
+
+    def _pending_of(self, caller: str, txid: str, owner: str) -> LedgerRow | None:
         row = self.rows.get((caller, txid))
-        if row is not None and row["owner"] == owner and row["decision"] is None:
-            row["lease_until"] = now
+        if row is None or row.state != PENDING or row.owner != owner:
+            return None
+        return row
+
+    # --- ReportInbox ---------------------------------------------------------------
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         row = self.rows.get((caller, txid))
-        if row is None or row["decision"] is None:
+        if row is None or row.decision_json is None:
             return None
         mine = tuple(
             r
             for r in self.reports
             if (r.caller, r.client_transaction_id) == (caller, txid)
         )
-        return StoredDecision(row["decision"], mine)
+        return StoredDecision(decision_from_json(row.decision_json), mine)
 
     async def add_report(
         self,
@@ -151,14 +184,16 @@ class InMemoryDecisionStore:
         body: dict[str, Any],
         now: datetime,
     ) -> ReportRecord:
-        if await self.get(caller, txid) is None:
+        row = self.rows.get((caller, txid))
+        if row is None or row.state != DONE:
             raise UnknownTransaction(txid)
+        now = utc(now)
         record = ReportRecord(
             len(self.reports) + 1,
             caller,
             txid,
             kind,
-            body,
+            json.loads(body_to_json(body)),
             DeliveryStatus.PENDING,
             0,
             None,
@@ -169,50 +204,61 @@ class InMemoryDecisionStore:
         self.reports.append(record)
         return record
 
+    # --- OutboxQueue ---------------------------------------------------------------
+
     async def claim_reports(
         self, owner: str, limit: int, lease_s: float, now: datetime
     ) -> list[ReportRecord]:
-        due = [
-            r
-            for r in self.reports
-            if r.status is DeliveryStatus.PENDING and r.next_attempt_at <= now
-        ]
-        return due[:limit]
+        now = utc(now)
+        waiting: set[tuple[str, str]] = set()  # a transaction's later reports wait
+        due: list[ReportRecord] = []
+        for r in self.reports:
+            if r.status is not DeliveryStatus.PENDING:
+                continue
+            key = (r.caller, r.client_transaction_id)
+            lease = self._report_leases.get(r.id)
+            if (
+                key not in waiting
+                and r.next_attempt_at <= now
+                and (lease is None or lease <= now)
+            ):
+                due.append(r)
+            waiting.add(key)
+        chosen = due[: max(limit, 0)]
+        for r in chosen:
+            self._report_leases[r.id] = now + timedelta(seconds=lease_s)
+        return chosen
 
     async def report_delivered(self, report_id: int, now: datetime) -> None:
-        self._update(report_id, status=DeliveryStatus.DELIVERED, delivered_at=now)
+        self._attempted(
+            report_id,
+            status=DeliveryStatus.DELIVERED,
+            delivered_at=utc(now),
+            last_error_code=None,
+        )
 
     async def report_failed(
         self, report_id: int, error_code: str | None, next_attempt_at: datetime | None
     ) -> None:
         if next_attempt_at is None:
-            self._update(
+            self._attempted(
                 report_id,
                 status=DeliveryStatus.DEAD_LETTERED,
                 last_error_code=error_code,
             )
         else:
-            self._update(
-                report_id, last_error_code=error_code, next_attempt_at=next_attempt_at
+            self._attempted(
+                report_id,
+                last_error_code=error_code,
+                next_attempt_at=utc(next_attempt_at),
             )
 
-    def _update(self, report_id: int, **changes: Any) -> None:
+    def _attempted(self, report_id: int, **changes: Any) -> None:
+        """One more attempt on a PENDING report; a finished one is left alone."""
         record = self.reports[report_id - 1]
+        if record.status is not DeliveryStatus.PENDING:
+            return
+        self._report_leases.pop(report_id, None)
         self.reports[report_id - 1] = replace(
             record, attempts=record.attempts + 1, **changes
         )
-
-    async def outbox_stats(self, now: datetime) -> OutboxStats:
-        pending = [r for r in self.reports if r.status is DeliveryStatus.PENDING]
-        oldest = min((r.accepted_at for r in pending), default=now)
-        dead = sum(r.status is DeliveryStatus.DEAD_LETTERED for r in self.reports)
-        return OutboxStats(len(pending), (now - oldest).total_seconds(), dead)
-
-    async def purge(self, before: datetime) -> int:
-        return 0
-
-    async def ready(self) -> bool:
-        return True
-
-    async def close(self) -> None:
-        return None

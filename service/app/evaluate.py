@@ -18,7 +18,7 @@ from datetime import datetime
 
 from service.app.decide import ANONYMOUS, Evaluator, PaymentRequest
 from service.app.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
-from service.app.ports import SIGNAL_EVALUATE, ClaimState, DecisionStore
+from service.app.ports import SIGNAL_EVALUATE, ClaimState, DecisionLedger
 from service.domain.model import Decision
 
 
@@ -53,7 +53,7 @@ class IdempotentEvaluator:
     def __init__(
         self,
         evaluator: Evaluator,
-        store: DecisionStore,
+        store: DecisionLedger,
         fingerprint_key: bytes,
         owner: str,
         lease_s: float,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
-from service.app.ports import CallBudget, DecisionStore, ReportRecord, ReportSender
+from service.app.ports import CallBudget, OutboxQueue, ReportRecord, ReportSender
 
 log = structlog.get_logger("service.app.outbox")
 # Plaid will never take these: retrying cannot help (docs/plaid-behaviour.md, "Errors and rate limits").
@@ -54,7 +54,7 @@ class OutboxWorker:
 
     def __init__(
         self,
-        store: DecisionStore,
+        store: OutboxQueue,
         sender: ReportSender,
         owner: str,
         policy: OutboxPolicy,

@@ -137,7 +137,7 @@ class ClaimState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The answer to DecisionStore.claim; `decision` is set when DONE."""
+    """The answer to DecisionLedger.claim; `decision` is set when DONE."""
 
     state: ClaimState
     decision: Decision | None = None
@@ -208,8 +208,15 @@ class ClaimNotHeld(Exception):
         )
 
 
-class DecisionStore(Protocol):
-    """The ledger of decisions and the outbox of reports; every key includes the caller."""
+# --- The store, as each use case sees it ------------------------------------------
+# One SQL store (adapters/store/sql.py) implements all four; each use case names only
+# the part it uses, so a change to one cannot reach the others and a test stand-in
+# need offer no more than that part.
+
+
+class DecisionLedger(Protocol):
+    """Owned by app/evaluate.py: one evaluation per (caller, client_transaction_id),
+    across replicas, held by a lease while it runs."""
 
     async def claim(
         self,
@@ -226,7 +233,8 @@ class DecisionStore(Protocol):
     async def complete(
         self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
     ) -> None:
-        """Store the decision for a claim this owner holds; the row becomes DONE."""
+        """Store the decision for a claim this owner holds; the row becomes DONE.
+        Raises ClaimNotHeld if the claim is not (any more) this owner's."""
         ...
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
@@ -237,6 +245,10 @@ class DecisionStore(Protocol):
         """The evaluation failed after Plaid may have seen the id: keep the row PENDING
         with its lease ended, so the next claim takes it over knowing that."""
         ...
+
+
+class ReportInbox(Protocol):
+    """Owned by app/reports.py: stored decisions read back, reports about them accepted."""
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         """The stored decision and its reports, or None if there is none (or pending)."""
@@ -252,6 +264,10 @@ class DecisionStore(Protocol):
     ) -> ReportRecord:
         """Persist a report for a stored decision; raises UnknownTransaction if none."""
         ...
+
+
+class OutboxQueue(Protocol):
+    """Owned by app/outbox.py: accepted reports, leased out for delivery one by one."""
 
     async def claim_reports(
         self, owner: str, limit: int, lease_s: float, now: datetime
@@ -270,16 +286,20 @@ class DecisionStore(Protocol):
         """Record a failed attempt (attempts + 1); None dead-letters the report."""
         ...
 
+
+class LedgerUpkeep(Protocol):
+    """Owned by main.py's housekeeping: readiness, metrics, retention, shutdown."""
+
+    async def ready(self) -> bool:
+        """Whether the database answers (for readiness)."""
+        ...
+
     async def outbox_stats(self, now: datetime) -> OutboxStats:
         """Counts for metrics."""
         ...
 
     async def purge(self, before: datetime) -> int:
         """Delete decisions (and their delivered or dead reports) older than `before`."""
-        ...
-
-    async def ready(self) -> bool:
-        """Whether the database answers (for readiness)."""
         ...
 
     async def close(self) -> None: ...

@@ -9,8 +9,8 @@ from service.app.errors import NotReportable, ReportingOff, TransactionNotFound
 from service.app.ports import (
     SIGNAL_EVALUATE,
     DecisionReport,
-    DecisionStore,
     ReportFormat,
+    ReportInbox,
     ReportKind,
     ReportRecord,
     ReturnReport,
@@ -25,7 +25,7 @@ class Reports:
 
     def __init__(
         self,
-        store: DecisionStore,
+        store: ReportInbox,
         formats: ReportFormat,
         clock: Callable[[], datetime],
         wake_outbox: Callable[[], None],

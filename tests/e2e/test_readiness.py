@@ -40,7 +40,7 @@ async def test_a_stopped_ledger_writer_makes_the_service_not_ready(
     store = checked_often.service.store
     assert isinstance(store, SqlDecisionStore)
 
-    await store._claims.close()  # as if the writer thread had died
+    await store._writer.close()  # as if the writer thread had died
     for _ in range(100):
         if await status(checked_often) == health_pb2.HealthCheckResponse.NOT_SERVING:
             break

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from service.adapters.store.postgres import PgClaims, libpq_url
+from service.adapters.store.postgres import PgWriter, libpq_url
 from service.adapters.store.sql import open_store
-from service.adapters.store.sqlite import SqliteClaims
+from service.adapters.store.sqlite import SqliteWriter
 
 
 async def test_each_database_writes_claims_without_sqlalchemy(store_url: str) -> None:
     store = await open_store(store_url)
     try:
-        expected = SqliteClaims if store_url.startswith("sqlite") else PgClaims
-        assert isinstance(store._claims, expected)
+        expected = SqliteWriter if store_url.startswith("sqlite") else PgWriter
+        assert isinstance(store._writer, expected)
     finally:
         await store.close()
 

@@ -12,7 +12,15 @@ from alembic.migration import MigrationContext
 from service.adapters.store.engine import create_engine
 from service.adapters.store.schema import metadata
 from service.adapters.store.sql import SqlDecisionStore, open_store
-from service.app.ports import ClaimState, DecisionStore, ReportKind
+from service.adapters.store.sqlite import SqliteWriter
+from service.app.ports import (
+    ClaimState,
+    DecisionLedger,
+    LedgerUpkeep,
+    OutboxQueue,
+    ReportInbox,
+    ReportKind,
+)
 from tests.store.examples import LEASE_S, NOW, decision
 
 
@@ -80,8 +88,13 @@ class TestReady:
         self, tmp_path: Path
     ) -> None:
         url = f"postgresql+psycopg://postgres@/nothing?host={tmp_path}"
-        unreachable = SqlDecisionStore(create_engine(url))
+        writer = SqliteWriter(
+            str(tmp_path / "ledger.db")
+        )  # healthy: only SELECT 1 fails
+        await writer.start()
+        unreachable = SqlDecisionStore(create_engine(url), writer)
 
+        assert writer.healthy()
         assert await unreachable.ready() is False
         await unreachable.close()
 
@@ -104,8 +117,23 @@ class TestSqlite:
             create_engine("sqlite+aiosqlite://")
 
 
+class TestUnsupportedDatabases:
+    @pytest.mark.parametrize(
+        "url", ["mysql+aiomysql://db/ledger", "oracle://db/ledger", "mssql://db"]
+    )
+    async def test_a_database_without_ledger_writes_is_refused_by_name(self, url):
+        with pytest.raises(ValueError, match="SQLite or PostgreSQL, not '"):
+            await open_store(url)
+
+
 class TestPort:
-    async def test_the_store_is_a_decision_store(self, store: SqlDecisionStore) -> None:
-        """mypy --strict checks the annotation: SqlDecisionStore implements the port."""
-        port: DecisionStore = store
-        assert await port.ready()
+    async def test_the_store_serves_every_use_cases_port(
+        self, store: SqlDecisionStore
+    ) -> None:
+        """mypy --strict checks the annotations: SqlDecisionStore implements each port."""
+        ledger: DecisionLedger = store
+        inbox: ReportInbox = store
+        queue: OutboxQueue = store
+        upkeep: LedgerUpkeep = store
+        assert {ledger, inbox, queue} == {store}
+        assert await upkeep.ready()

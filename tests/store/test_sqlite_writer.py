@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from service.adapters.store import ledger_rules as rules
 from service.adapters.store.schema import decisions
 from service.adapters.store.sql import SqlDecisionStore, open_store
-from service.adapters.store.sqlite import SqliteClaims, sqlite_time
-from service.app.ports import ClaimState
+from service.adapters.store.sqlite import SqliteWriter, sqlite_time
+from service.app.ports import Claim, ClaimState
 from tests.store.examples import LEASE_S, NOW, decision
 
 
@@ -25,10 +26,17 @@ async def store(sqlite_url: str) -> AsyncIterator[SqlDecisionStore]:
     await opened.close()
 
 
-def writer_of(store: SqlDecisionStore) -> SqliteClaims:
-    claims = store._claims
-    assert isinstance(claims, SqliteClaims), "SQLite stores write through the writer"
-    return claims
+def claim(writer: SqliteWriter, txid: str) -> rules.Rule[Claim]:
+    """Claim txid for owner "a" from NOW, through the writer alone."""
+    d = writer.dialect
+    until = d.time(NOW + timedelta(seconds=LEASE_S))
+    return lambda: rules.claim(d, ("acme", txid), "fp", "a", until, d.time(NOW))
+
+
+def writer_of(store: SqlDecisionStore) -> SqliteWriter:
+    writer = store._writer
+    assert isinstance(writer, SqliteWriter), "SQLite stores write through the writer"
+    return writer
 
 
 class TestBatches:
@@ -101,7 +109,7 @@ class TestShutdown:
     async def test_a_database_that_cannot_be_opened_fails_at_start(
         self, tmp_path: Path
     ) -> None:
-        writer = SqliteClaims(str(tmp_path / "missing-dir" / "ledger.db"))
+        writer = SqliteWriter(str(tmp_path / "missing-dir" / "ledger.db"))
 
         with pytest.raises(sqlite3.OperationalError):
             await writer.start()
@@ -140,17 +148,14 @@ class TestFailures:
     ) -> None:
         await (await open_store(sqlite_url)).close()  # migrated
         path = sqlite_url.split("///", 1)[1]
-        writer = SqliteClaims(path, busy_timeout_ms=200)
+        writer = SqliteWriter(path, busy_timeout_ms=200)
         await writer.start()
         holder = sqlite3.connect(path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
             started = asyncio.get_running_loop().time()
             results = await asyncio.gather(
-                *(
-                    writer.claim("acme", f"txn-{n}", "fp", "a", LEASE_S, NOW)
-                    for n in range(5)
-                ),
+                *(writer.run(claim(writer, f"txn-{n}")) for n in range(5)),
                 return_exceptions=True,
             )
             waited = asyncio.get_running_loop().time() - started
@@ -158,7 +163,7 @@ class TestFailures:
             holder.execute("ROLLBACK")
             holder.close()
         try:
-            after = await writer.claim("acme", "txn-9", "fp", "a", LEASE_S, NOW)
+            after = await writer.run(claim(writer, "txn-9"))
         finally:
             await writer.close()
 

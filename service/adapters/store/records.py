@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter
 
-from service.adapters.store.schema import DONE
 from service.app.ports import (
-    Claim,
-    ClaimState,
     DeliveryStatus,
     ReportKind,
     ReportRecord,
 )
 from service.domain.model import Decision
-
-# A lease time as each writer compares it: a datetime, or SQLite's DATETIME text
-# (fixed width, so text order is time order).
-_Time = TypeVar("_Time", datetime, str)
 
 # Built once: a TypeAdapter compiles its validator and serialiser up front.
 _DECISION = TypeAdapter(Decision)
@@ -35,22 +27,6 @@ def decision_to_json(decision: Decision) -> str:
 def decision_from_json(text: str) -> Decision:
     """A decision stored by decision_to_json."""
     return _DECISION.validate_json(text)
-
-
-def found_claim(
-    row: tuple[Any, ...], fingerprint: str, owner: str, now: _Time
-) -> Claim | None:
-    """What an existing decisions row (fingerprint, state, owner, lease_until,
-    decision_json) means to a claimer: CONFLICT, DONE or IN_FLIGHT, or None when its
-    lease ended (or is the claimer's own) and the claimer may take it over."""
-    found, state, holder, held_until, stored = row
-    if found != fingerprint:
-        return Claim(ClaimState.CONFLICT)
-    if state == DONE:
-        return Claim(ClaimState.DONE, decision_from_json(stored))
-    if holder != owner and held_until > now:
-        return Claim(ClaimState.IN_FLIGHT)
-    return None
 
 
 def body_to_json(body: dict[str, Any]) -> str:

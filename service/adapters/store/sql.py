@@ -1,133 +1,65 @@
-"""DecisionStore on SQL: SQLite embedded, PostgreSQL shared by replicas.
+"""The store on SQL: SQLite embedded, PostgreSQL shared by replicas.
 
-Reads, the outbox (sql_outbox.py) and retention (sql_purge.py) go through SQLAlchemy
-Core's asyncio engine for both databases. The two writes of every evaluation take
-the fastest safe path for each: a batching writer thread on SQLite
-(sqlite_claims.py), prepared statements on psycopg's pool for PostgreSQL
-(pg_claims.py). sql_claims.py does the same through SQLAlchemy for anything else.
+Reads, the outbox (outbox.py) and retention (purge.py) go through SQLAlchemy Core's
+asyncio engine for both databases. The writes of every evaluation (ledger_rules.py)
+take the fastest safe path for each: a batching writer thread on SQLite (sqlite.py),
+autocommit statements on psycopg's pool for PostgreSQL (postgres.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.adapters.store import outbox as sql_outbox
 from service.adapters.store import purge as sql_purge
 from service.adapters.store.engine import create_engine
+from service.adapters.store.ledger import LedgerWriter, SqlLedger
 from service.adapters.store.migrate import migrate
-from service.adapters.store.postgres import PgClaims
+from service.adapters.store.outbox import SqlOutbox
+from service.adapters.store.postgres import PgWriter
 from service.adapters.store.records import decision_from_json, report_from_row
 from service.adapters.store.schema import DONE, decisions, reports
-from service.adapters.store.sql_claims import SqlClaims
-from service.adapters.store.sqlite import SqliteClaims
-from service.app.ports import (
-    Claim,
-    OutboxStats,
-    ReportKind,
-    ReportRecord,
-    StoredDecision,
-)
-from service.domain.model import Decision
-
-
-class Claims(Protocol):
-    """The ledger's per-evaluation writes (SqliteClaims, PgClaims or SqlClaims)."""
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    def healthy(self) -> bool:
-        """False once the writes cannot work any more (writer stopped, pool closed)."""
-        ...
-
-    async def claim(
-        self,
-        caller: str,
-        txid: str,
-        fingerprint: str,
-        owner: str,
-        lease_s: float,
-        now: datetime,
-    ) -> Claim: ...
-
-    async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
-    ) -> None: ...
-
-    async def release(self, caller: str, txid: str, owner: str) -> None: ...
-
-    async def abandon(
-        self, caller: str, txid: str, owner: str, now: datetime
-    ) -> None: ...
+from service.adapters.store.sqlite import SqliteWriter
+from service.app.ports import StoredDecision
 
 
 async def open_store(database_url: str) -> SqlDecisionStore:
     """Connect, migrate the schema to head, and return the store."""
-    engine = create_engine(database_url)
-    claims: Claims = SqlClaims(engine)
+    engine = create_engine(database_url)  # refuses what the store cannot run on
+    if engine.dialect.name == "postgresql":
+        writer: LedgerWriter = PgWriter(database_url)
+    else:
+        uri = engine.url.query.get("uri") in ("true", "1")
+        writer = SqliteWriter(str(engine.url.database), uri=uri)
     try:
         await migrate(engine)
-        if engine.dialect.name == "sqlite" and engine.url.database:
-            uri = engine.url.query.get("uri") in ("true", "1")
-            claims = SqliteClaims(engine.url.database, uri=uri)
-        elif engine.dialect.name == "postgresql":
-            claims = PgClaims(database_url)
         try:
-            await claims.start()
+            await writer.start()
         except BaseException:
-            await claims.close()
+            await writer.close()
             raise
     except BaseException:
         await engine.dispose()
         raise
-    return SqlDecisionStore(engine, claims)
+    return SqlDecisionStore(engine, writer)
 
 
-class SqlDecisionStore:
-    """The ledger and the outbox in one SQL database; every key includes the caller."""
+class SqlDecisionStore(SqlLedger, SqlOutbox):
+    """The ledger and the outbox in one SQL database; every key includes the caller.
+
+    It serves every use case's port (app/ports.py): the ledger's writes come from
+    SqlLedger, the outbox's from SqlOutbox, reads and upkeep from here.
+    """
 
     def __init__(
-        self,
-        engine: AsyncEngine,
-        claims: Claims | None = None,
-        ready_timeout_s: float = 2.0,
+        self, engine: AsyncEngine, writer: LedgerWriter, ready_timeout_s: float = 2.0
     ) -> None:
-        self._engine = engine
-        self._claims = claims if claims is not None else SqlClaims(engine)
+        SqlLedger.__init__(self, writer)
+        SqlOutbox.__init__(self, engine)
         self._ready_timeout_s = ready_timeout_s
-
-    async def claim(
-        self,
-        caller: str,
-        txid: str,
-        fingerprint: str,
-        owner: str,
-        lease_s: float,
-        now: datetime,
-    ) -> Claim:
-        """Atomically start (or find) the evaluation of (caller, txid)."""
-        return await self._claims.claim(caller, txid, fingerprint, owner, lease_s, now)
-
-    async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
-    ) -> None:
-        """Store the decision for a claim this owner holds; the row becomes DONE."""
-        await self._claims.complete(caller, txid, owner, decision, now)
-
-    async def release(self, caller: str, txid: str, owner: str) -> None:
-        """Forget this owner's pending claim; a DONE decision is never deleted."""
-        await self._claims.release(caller, txid, owner)
-
-    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
-        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
-        with its lease ended, so the next claim takes it over knowing that."""
-        await self._claims.abandon(caller, txid, owner, now)
 
     async def get(self, caller: str, txid: str) -> StoredDecision | None:
         """The stored decision and its reports (oldest first), or None."""
@@ -148,39 +80,6 @@ class SqlDecisionStore:
             decision_from_json(stored), tuple(report_from_row(row) for row in rows)
         )
 
-    async def add_report(
-        self,
-        caller: str,
-        txid: str,
-        kind: ReportKind,
-        body: dict[str, Any],
-        now: datetime,
-    ) -> ReportRecord:
-        """Persist a report for a stored decision; raises UnknownTransaction if none."""
-        return await sql_outbox.add_report(self._engine, caller, txid, kind, body, now)
-
-    async def claim_reports(
-        self, owner: str, limit: int, lease_s: float, now: datetime
-    ) -> list[ReportRecord]:
-        """Due PENDING reports, leased to owner; replicas never share one."""
-        return await sql_outbox.claim_reports(self._engine, owner, limit, lease_s, now)
-
-    async def report_delivered(self, report_id: int, now: datetime) -> None:
-        """Mark delivered (attempts + 1); a report no longer PENDING is left alone."""
-        await sql_outbox.report_delivered(self._engine, report_id, now)
-
-    async def report_failed(
-        self, report_id: int, error_code: str | None, next_attempt_at: datetime | None
-    ) -> None:
-        """Record a failed attempt (attempts + 1); None dead-letters the report."""
-        await sql_outbox.report_failed(
-            self._engine, report_id, error_code, next_attempt_at
-        )
-
-    async def outbox_stats(self, now: datetime) -> OutboxStats:
-        """Counts for metrics."""
-        return await sql_outbox.outbox_stats(self._engine, now)
-
     async def purge(self, before: datetime) -> int:
         """Delete decisions (and their delivered or dead reports) older than `before`."""
         return await sql_purge.purge(self._engine, before)
@@ -188,7 +87,7 @@ class SqlDecisionStore:
     async def ready(self) -> bool:
         """Whether the evaluations' writes can work and the database answers
         `SELECT 1` within the readiness timeout."""
-        if not self._claims.healthy():
+        if not self._writer.healthy():
             return False
         try:
             async with asyncio.timeout(self._ready_timeout_s):
@@ -201,7 +100,7 @@ class SqlDecisionStore:
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""
         try:
-            await self._claims.close()
+            await self._writer.close()
         finally:
             await self._engine.dispose()
 

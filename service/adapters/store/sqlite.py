@@ -8,8 +8,8 @@ every queued claim, completion and release in one transaction and one fsync, the
 settles the whole batch with a single wake-up of the loop. SQLite has one writer at a
 time anyway, so a single thread loses no parallelism.
 
-The SQL matches what sql_store.py does through SQLAlchemy for PostgreSQL; times are
-written in SQLAlchemy's SQLite DATETIME text form so its reads (reports, purge) agree.
+The statements are ledger_rules.py's, as PostgreSQL runs them; times are written in
+SQLAlchemy's SQLite DATETIME text form so its reads (reports, purge) agree.
 """
 
 from __future__ import annotations
@@ -21,51 +21,20 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar, cast
 
 import structlog
 
-from service.adapters.store.records import decision_to_json, found_claim
+from service.adapters.store.ledger_rules import Dialect, Rule, Steps
 from service.adapters.store.schema import utc
-from service.app.ports import Claim, ClaimNotHeld, ClaimState
-from service.domain.model import Decision
 
+# RETURNING, which every ledger statement uses, came with SQLite 3.35.
+MIN_SQLITE = (3, 35, 0)
 # Enough to drain a burst in one transaction, small enough to settle callers promptly.
 MAX_BATCH = 512
 BUSY_TIMEOUT_MS = 5000
 log = structlog.get_logger("service.ledger")
-
-_INSERT_PENDING = (
-    "INSERT INTO decisions (caller, client_transaction_id, fingerprint, state, owner,"
-    " lease_until, created_at) VALUES (?, ?, ?, 'PENDING', ?, ?, ?)"
-    " ON CONFLICT (caller, client_transaction_id) DO NOTHING"
-)
-_FIND = (
-    "SELECT fingerprint, state, owner, lease_until, decision_json FROM decisions"
-    " WHERE caller = ? AND client_transaction_id = ?"
-)
-_TAKE_OVER = (
-    "UPDATE decisions SET owner = ?, lease_until = ?"
-    " WHERE caller = ? AND client_transaction_id = ? AND state = 'PENDING'"
-)
-_COMPLETE = (
-    "UPDATE decisions SET state = 'DONE', decision_json = ?, completed_at = ?,"
-    " lease_until = NULL WHERE caller = ? AND client_transaction_id = ?"
-    " AND state = 'PENDING' AND owner = ?"
-)
-_RELEASE = (
-    "DELETE FROM decisions WHERE caller = ? AND client_transaction_id = ?"
-    " AND state = 'PENDING' AND owner = ?"
-)
-# Plaid keys client_transaction_id per Plaid client, not per caller of ours.
-_HELD_BY_ANOTHER = (
-    "SELECT 1 FROM decisions WHERE client_transaction_id = ? AND caller <> ? LIMIT 1"
-)
-_ABANDON = (
-    "UPDATE decisions SET lease_until = ? WHERE caller = ? AND client_transaction_id = ?"
-    " AND state = 'PENDING' AND owner = ?"
-)
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -75,6 +44,22 @@ def sqlite_time(moment: datetime) -> str:
         f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
         f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
     )
+
+
+T = TypeVar("T")
+DIALECT = Dialect(placeholder="?", time=sqlite_time)
+
+
+def run_rule(db: sqlite3.Connection, rule: Rule[T]) -> T:
+    """Drive a rule from its first statement on this connection (in its transaction)."""
+    steps: Steps[T] = rule()
+    try:
+        statement, values = next(steps)
+        while True:
+            rows = db.execute(statement, values).fetchall()  # finishes the statement
+            statement, values = steps.send(rows[0] if rows else None)
+    except StopIteration as done:
+        return cast(T, done.value)
 
 
 # An operation runs on the writer thread inside the batch's transaction.
@@ -91,8 +76,10 @@ class _Job:
 _Outcome = tuple[_Job, Any, BaseException | None]
 
 
-class SqliteClaims:
-    """claim / complete / release for the ledger, written by one thread in batches."""
+class SqliteWriter:
+    """Runs the ledger's rules on SQLite: one thread, one connection, in batches."""
+
+    dialect = DIALECT
 
     def __init__(
         self,
@@ -133,69 +120,10 @@ class SqliteClaims:
         """The writer thread is running and not closed."""
         return not self._closed and self._thread.is_alive()
 
-    async def claim(
-        self,
-        caller: str,
-        txid: str,
-        fingerprint: str,
-        owner: str,
-        lease_s: float,
-        now: datetime,
-    ) -> Claim:
-        """Atomically start (or find) the evaluation of (caller, txid)."""
-        lease_until = sqlite_time(now + timedelta(seconds=lease_s))
-        at = sqlite_time(now)
-
-        def claim(db: sqlite3.Connection) -> Claim:
-            inserted = db.execute(
-                _INSERT_PENDING, (caller, txid, fingerprint, owner, lease_until, at)
-            )
-            if inserted.rowcount == 1:
-                if db.execute(_HELD_BY_ANOTHER, (txid, caller)).fetchone():
-                    db.execute(_RELEASE, (caller, txid, owner))
-                    return Claim(ClaimState.CONFLICT)
-                return Claim(ClaimState.NEW)
-            # The batch holds SQLite's write lock: the row cannot change under us.
-            row = db.execute(_FIND, (caller, txid)).fetchone()
-            settled = found_claim(row, fingerprint, owner, at)
-            if settled is not None:
-                return settled
-            db.execute(_TAKE_OVER, (owner, lease_until, caller, txid))
-            return Claim(ClaimState.NEW, taken_over=True)
-
-        claimed: Claim = await self._submit(claim)
-        return claimed
-
-    async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
-    ) -> None:
-        """Store the decision for a claim this owner holds; the row becomes DONE."""
-        values = (decision_to_json(decision), sqlite_time(now), caller, txid, owner)
-
-        def complete(db: sqlite3.Connection) -> int:
-            return db.execute(_COMPLETE, values).rowcount
-
-        if await self._submit(complete) != 1:
-            raise ClaimNotHeld(owner, txid)
-
-    async def release(self, caller: str, txid: str, owner: str) -> None:
-        """Forget this owner's pending claim; a DONE decision is never deleted."""
-        values = (caller, txid, owner)
-
-        def release(db: sqlite3.Connection) -> None:
-            db.execute(_RELEASE, values)
-
-        await self._submit(release)
-
-    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
-        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
-        with its lease ended, so the next claim takes it over knowing that."""
-        values = (sqlite_time(now), caller, txid, owner)
-
-        def abandon(db: sqlite3.Connection) -> None:
-            db.execute(_ABANDON, values)
-
-        await self._submit(abandon)
+    async def run(self, rule: Rule[T]) -> T:
+        """Run a ledger rule in the writer's next batch transaction."""
+        done: T = await self._submit(lambda db: run_rule(db, rule))
+        return done
 
     async def _submit(self, operation: _Operation) -> Any:
         if self._closed:
@@ -236,6 +164,11 @@ class SqliteClaims:
             _fail_queued(self._jobs)
 
     def _connect(self) -> sqlite3.Connection:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise RuntimeError(
+                f"the ledger needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer"
+                f" (RETURNING); this Python has {sqlite3.sqlite_version}"
+            )
         # Autocommit mode: the writer issues BEGIN IMMEDIATE / COMMIT itself.
         db = sqlite3.connect(self._path, isolation_level=None, uri=self._uri)
         db.execute("PRAGMA journal_mode=WAL")

@@ -2,6 +2,10 @@
 
 Revision ID: 0001
 Revises:
+
+The tables are written out here as they were at this revision, not imported from
+schema.py: a migration is frozen history, and schema.py moves on with later ones.
+tests/store/test_lifecycle.py checks that the migrations build what schema.py says.
 """
 
 from __future__ import annotations

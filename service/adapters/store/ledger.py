@@ -1,0 +1,80 @@
+"""DecisionLedger on SQL: each call is one rule of ledger_rules.py, run by a writer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from service.adapters.store import ledger_rules as rules
+from service.adapters.store.ledger_rules import Dialect, Rule
+from service.adapters.store.records import decision_to_json
+from service.app.ports import Claim, ClaimNotHeld
+from service.domain.model import Decision
+
+T = TypeVar("T")
+
+
+class LedgerWriter(Protocol):
+    """Runs ledger rules on one database: SqliteWriter or PgWriter."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def healthy(self) -> bool:
+        """False once the writes cannot work any more (writer stopped, pool closed)."""
+        ...
+
+    async def run(self, rule: Rule[T]) -> T: ...
+
+
+class SqlLedger:
+    """The ledger's per-evaluation writes; every key includes the caller."""
+
+    def __init__(self, writer: LedgerWriter) -> None:
+        self._writer = writer
+        self._dialect = writer.dialect
+
+    # Times and JSON are converted before a rule runs: a bad value fails its caller,
+    # never the batch of writes it would have joined.
+
+    async def claim(
+        self,
+        caller: str,
+        txid: str,
+        fingerprint: str,
+        owner: str,
+        lease_s: float,
+        now: datetime,
+    ) -> Claim:
+        """Atomically start (or find) the evaluation of (caller, txid)."""
+        d, key = self._dialect, (caller, txid)
+        at, until = d.time(now), d.time(now + timedelta(seconds=lease_s))
+        return await self._writer.run(
+            lambda: rules.claim(d, key, fingerprint, owner, until, at)
+        )
+
+    async def complete(
+        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+    ) -> None:
+        """Store the decision for a claim this owner holds; the row becomes DONE."""
+        d, key = self._dialect, (caller, txid)
+        stored, at = decision_to_json(decision), d.time(now)
+        if not await self._writer.run(
+            lambda: rules.complete(d, key, owner, stored, at)
+        ):
+            raise ClaimNotHeld(owner, txid)
+
+    async def release(self, caller: str, txid: str, owner: str) -> None:
+        """Forget this owner's pending claim; a DONE decision is never deleted."""
+        d, key = self._dialect, (caller, txid)
+        await self._writer.run(lambda: rules.release(d, key, owner))
+
+    async def abandon(self, caller: str, txid: str, owner: str, now: datetime) -> None:
+        """The evaluation failed after Plaid may have seen the id: keep the row PENDING
+        with its lease ended, so the next claim takes it over knowing that."""
+        d, key, at = self._dialect, (caller, txid), self._dialect.time(now)
+        await self._writer.run(lambda: rules.abandon(d, key, owner, at))

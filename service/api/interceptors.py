@@ -52,11 +52,11 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
         if self._keys is not None:
             found = self._keys.caller_for(details.invocation_metadata)
             if found is None:
-                self._metrics.rpc_rejected(name, "UNAUTHENTICATED")
+                self._metrics.rpc_refused(name, "UNAUTHENTICATED")
                 return _refusal(handler, unauthenticated_status())
             caller = found
         if self.in_flight >= self._max_in_flight:
-            self._metrics.rpc_rejected(name, "RESOURCE_EXHAUSTED")
+            self._metrics.rpc_refused(name, "RESOURCE_EXHAUSTED")
             self._metrics.shed.inc()
             return _refusal(handler, overloaded_status(self._max_in_flight))
         tracked = self._tracked_handlers.get((method, caller))

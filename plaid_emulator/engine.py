@@ -5,9 +5,10 @@ handle() takes an endpoint and a decoded JSON body and returns a Reply (status, 
 
 import secrets
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Protocol
 
 from plaid_emulator.access import (
@@ -26,6 +27,7 @@ from plaid_emulator.endpoints import (
     SIGNAL_EVALUATE,
     SIGNAL_PREPARE,
     SIGNAL_RETURN_REPORT,
+    Endpoint,
 )
 from plaid_emulator.errors import PlaidApiError, item_error, not_found
 from plaid_emulator.evaluation import SignalOutcome, evaluate_signal
@@ -37,6 +39,7 @@ from plaid_emulator.responses import item_json, item_status_json
 from plaid_emulator.scenario import Ruleset, Scenario
 from plaid_emulator.validation import (
     EvaluateRequest,
+    ReportRequest,
     parse_access_token,
     parse_balance_get,
     parse_decision_report,
@@ -90,8 +93,18 @@ class Engine:
         self._fresh_counters()
         self._handlers: dict[str, _Handler] = {
             SIGNAL_EVALUATE: self._evaluate,
-            SIGNAL_DECISION_REPORT: self._decision_report,
-            SIGNAL_RETURN_REPORT: self._return_report,
+            SIGNAL_DECISION_REPORT: partial(
+                self._report,
+                SIGNAL_DECISION_REPORT,
+                parse_decision_report,
+                Ledger.report_decision,
+            ),
+            SIGNAL_RETURN_REPORT: partial(
+                self._report,
+                SIGNAL_RETURN_REPORT,
+                parse_return_report,
+                Ledger.check_return,
+            ),
             SIGNAL_PREPARE: self._prepare,
             ACCOUNTS_BALANCE_GET: self._balance,
             ITEM_GET: self._item_get,
@@ -264,26 +277,24 @@ class Engine:
             deprecated_fields=scenario.deprecated_fields,
         )
 
-    def _decision_report(
-        self, body: object, call: Call, now: datetime, request_id: str
+    def _report(
+        self,
+        endpoint: Endpoint,
+        parse: Callable[[Mapping[str, object]], ReportRequest],
+        record: Callable[[Ledger, ReportRequest], Transaction],
+        body: object,
+        call: Call,
+        now: datetime,
+        request_id: str,
     ) -> dict[str, object]:
+        """Both report endpoints: Plaid checks the addendum, the body and its limits,
+        then records the report against the transaction it evaluated."""
         fields, client_id = authenticate(body, self._scenario.credentials)
         require_addendum(self._scenario)
-        report = parse_decision_report(fields)
+        report = parse(fields)
         call.client_transaction_id, call.report = report.client_transaction_id, fields
-        self._pass_gates(SIGNAL_DECISION_REPORT, Caller(client_id), now)
-        call.account_ids = (self.ledger.report_decision(report).account_id,)
-        return {"request_id": request_id}
-
-    def _return_report(
-        self, body: object, call: Call, now: datetime, request_id: str
-    ) -> dict[str, object]:
-        fields, client_id = authenticate(body, self._scenario.credentials)
-        require_addendum(self._scenario)
-        report = parse_return_report(fields)
-        call.client_transaction_id, call.report = report.client_transaction_id, fields
-        self._pass_gates(SIGNAL_RETURN_REPORT, Caller(client_id), now)
-        call.account_ids = (self.ledger.check_return(report).account_id,)
+        self._pass_gates(endpoint, Caller(client_id), now)
+        call.account_ids = (record(self.ledger, report).account_id,)
         return {"request_id": request_id}
 
     def _prepare(

@@ -22,6 +22,11 @@ def _codes(status: int, error_type: str, *codes: str) -> dict[str, tuple[int, st
 
 
 # error_code -> (HTTP status, error_type): every code a fault may inject.
+# The service's adapter (service/adapters/plaid/errors.py) lists many of the same codes.
+# Keep the two apart: the emulator imports nothing from the service, and this table is
+# a reading of Plaid's documentation made independently of the service's, so that the
+# service's tests against the emulator check its reading instead of repeating it.
+# Correct each against docs/plaid-behaviour.md, never against the other.
 KNOWN_ERRORS: Final[dict[str, tuple[int, str]]] = {
     # The error type doubles as a code for faults; Plaid's generic code is RATE_LIMIT.
     **_codes(

@@ -52,11 +52,11 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
         if self._keys is not None:
             found = self._keys.caller_for(details.invocation_metadata)
             if found is None:
-                self._metrics.rpc_rejected(name, "UNAUTHENTICATED")
+                self._metrics.rpc_refused(name, "UNAUTHENTICATED")
                 return _refusal(handler, unauthenticated_status())
             caller = found
         if self.in_flight >= self._max_in_flight:
-            self._metrics.rpc_rejected(name, "RESOURCE_EXHAUSTED")
+            self._metrics.rpc_refused(name, "RESOURCE_EXHAUSTED")
             self._metrics.shed.inc()
             return _refusal(handler, overloaded_status(self._max_in_flight))
         tracked = self._tracked_handlers.get((method, caller))
@@ -68,7 +68,7 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
 
     def _tracked(self, handler: Handler, caller: str) -> Handler:
         """The handler, run as `caller` and counted in flight until it finishes."""
-        gate = self
+        serving = _Serving(self, caller)
         # grpc.aio calls these with async behaviours; the stubs type them as sync ones.
         unary_behaviour: Any = handler.unary_unary
         stream_behaviour: Any = handler.stream_stream
@@ -76,23 +76,15 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
         async def unary(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
-            CURRENT_CALLER.set(caller)
-            gate._enter()
-            try:
+            with serving:
                 return await unary_behaviour(request, context)
-            finally:
-                gate._leave()
 
         async def stream(
             requests: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
-            CURRENT_CALLER.set(caller)
-            gate._enter()
-            try:
+            with serving:
                 async for response in stream_behaviour(requests, context):
                     yield response
-            finally:
-                gate._leave()
 
         return _shaped_like(handler, unary, stream)
 
@@ -103,6 +95,25 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
     def _leave(self) -> None:
         self.in_flight -= 1
         self._metrics.in_flight.set(self.in_flight)
+
+
+class _Serving:
+    """One call of `caller` being handled: the caller is set for the call's context
+    and the call is counted in flight until it ends, however it ends. A plain class,
+    not contextlib.contextmanager: it runs on every call, and a generator costs more."""
+
+    __slots__ = ("_caller", "_gate")
+
+    def __init__(self, gate: Gatekeeper, caller: str) -> None:
+        self._gate = gate
+        self._caller = caller
+
+    def __enter__(self) -> None:
+        CURRENT_CALLER.set(self._caller)
+        self._gate._enter()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._gate._leave()
 
 
 def _refusal(handler: Handler, status: Any) -> Handler:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, NoReturn, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import grpc
 import structlog
@@ -20,7 +20,7 @@ from service.api.status import to_status
 from service.api.wire import Undecodable
 from service.app.errors import PlaidFailure, RiskServiceError
 from service.app.evaluate import IdempotentEvaluator
-from service.app.ports import ReportRecord, StoredDecision
+from service.app.ports import StoredDecision
 from service.app.reports import Reports
 from service.domain.model import Decision
 from service.ops.metrics import Metrics
@@ -28,7 +28,15 @@ from service.ops.metrics import Metrics
 log = structlog.get_logger("service.api")
 Ctx = grpc.aio.ServicerContext
 T = TypeVar("T")
+R = TypeVar("R", bound="_Identified")
 BATCH_CONCURRENCY = 16
+
+
+class _Identified(Protocol):
+    """A request that names its payment (every unary request of the service does)."""
+
+    @property
+    def client_transaction_id(self) -> str: ...
 
 
 class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore[misc]
@@ -46,11 +54,11 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.EvaluatePaymentRequest,
         context: Ctx[pb.EvaluatePaymentRequest, pb.EvaluatePaymentResponse],
     ) -> pb.EvaluatePaymentResponse:
-        if isinstance(request, Undecodable):
-            await self._refuse("EvaluatePayment", context, request)
-        _bind("EvaluatePayment", request.client_transaction_id)
-        decision = await self._guarded(
-            "EvaluatePayment", context, self._decide(request, _deadline(context))
+        decision = await self._unary(
+            "EvaluatePayment",
+            request,
+            context,
+            lambda valid: self._decide(valid, _deadline(context)),
         )
         return pb.EvaluatePaymentResponse(decision=decision)
 
@@ -90,10 +98,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.GetDecisionRequest,
         context: Ctx[pb.GetDecisionRequest, pb.GetDecisionResponse],
     ) -> pb.GetDecisionResponse:
-        if isinstance(request, Undecodable):
-            await self._refuse("GetDecision", context, request)
-        _bind("GetDecision", request.client_transaction_id)
-        decision = await self._guarded("GetDecision", context, self._get(request))
+        decision = await self._unary("GetDecision", request, context, self._get)
         return pb.GetDecisionResponse(decision=decision)
 
     async def ReportDecision(
@@ -101,26 +106,34 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         request: pb.ReportDecisionRequest,
         context: Ctx[pb.ReportDecisionRequest, pb.ReportDecisionResponse],
     ) -> pb.ReportDecisionResponse:
-        if isinstance(request, Undecodable):
-            await self._refuse("ReportDecision", context, request)
-        _bind("ReportDecision", request.client_transaction_id)
-        record = await self._guarded(
-            "ReportDecision", context, self._report_decision(request)
+        delivery = await self._unary(
+            "ReportDecision", request, context, self._report_decision
         )
-        return pb.ReportDecisionResponse(delivery=convert_reports.delivery_pb(record))
+        return pb.ReportDecisionResponse(delivery=delivery)
 
     async def ReportReturn(
         self,
         request: pb.ReportReturnRequest,
         context: Ctx[pb.ReportReturnRequest, pb.ReportReturnResponse],
     ) -> pb.ReportReturnResponse:
-        if isinstance(request, Undecodable):
-            await self._refuse("ReportReturn", context, request)
-        _bind("ReportReturn", request.client_transaction_id)
-        record = await self._guarded(
-            "ReportReturn", context, self._report_return(request)
+        delivery = await self._unary(
+            "ReportReturn", request, context, self._report_return
         )
-        return pb.ReportReturnResponse(delivery=convert_reports.delivery_pb(record))
+        return pb.ReportReturnResponse(delivery=delivery)
+
+    async def _unary(
+        self,
+        method: str,
+        request: R | Undecodable,
+        context: Ctx[Any, Any],
+        work: Callable[[R], Awaitable[T]],
+    ) -> T:
+        """The one path of every unary RPC: refuse bytes that did not decode, bind the
+        log context, then do `work` inside the error mapping."""
+        if isinstance(request, Undecodable):
+            await self._refuse(method, context, request)
+        _bind(method, request.client_transaction_id)
+        return await self._guarded(method, context, work(request))
 
     async def _refuse(
         self, method: str, context: Ctx[Any, Any], request: Undecodable
@@ -174,13 +187,19 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         txid = convert_reports.get_decision_id(request)
         return _stored_pb(await self._reports.get(CURRENT_CALLER.get(), txid))
 
-    async def _report_decision(self, request: pb.ReportDecisionRequest) -> ReportRecord:
+    async def _report_decision(
+        self, request: pb.ReportDecisionRequest
+    ) -> pb.ReportDelivery:
         report = convert_reports.decision_report(request)
-        return await self._reports.report_decision(CURRENT_CALLER.get(), report)
+        record = await self._reports.report_decision(CURRENT_CALLER.get(), report)
+        return convert_reports.delivery_pb(record)
 
-    async def _report_return(self, request: pb.ReportReturnRequest) -> ReportRecord:
+    async def _report_return(
+        self, request: pb.ReportReturnRequest
+    ) -> pb.ReportDelivery:
         report = convert_reports.return_report(request)
-        return await self._reports.report_return(CURRENT_CALLER.get(), report)
+        record = await self._reports.report_return(CURRENT_CALLER.get(), report)
+        return convert_reports.delivery_pb(record)
 
 
 def _bind(method: str, txid: str) -> None:

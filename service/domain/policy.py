@@ -103,34 +103,31 @@ def decide_scores(
                 ),
             ),
         )
-    checks = (
-        (
-            "customer-initiated",
-            scores.customer_initiated,
-            policy.review_customer_initiated,
-            policy.reroute_customer_initiated,
-        ),
-        (
-            "bank-initiated",
-            scores.bank_initiated,
-            policy.review_bank_initiated,
-            policy.reroute_bank_initiated,
-        ),
+    named = (
+        ("customer-initiated", scores.customer_initiated),
+        ("bank-initiated", scores.bank_initiated),
     )
-    reroute = [
-        _score_note("SCORE_AT_REROUTE_THRESHOLD", name, value, limit)
-        for name, value, _, limit in checks
-        if value >= limit
-    ]
-    if reroute:
-        return Verdict(Result.REROUTE, Source.SIGNAL_NO_RULESET, tuple(reroute))
-    review = [
-        _score_note("SCORE_AT_REVIEW_THRESHOLD", name, value, limit)
-        for name, value, limit, _ in checks
-        if value >= limit
-    ]
-    if review:
-        return Verdict(Result.REVIEW, Source.SIGNAL_NO_RULESET, tuple(review))
+    # The stricter outcome first: a score at its reroute threshold reroutes even
+    # when the other one only reaches its review threshold.
+    for result, code, limits in (
+        (
+            Result.REROUTE,
+            "SCORE_AT_REROUTE_THRESHOLD",
+            (policy.reroute_customer_initiated, policy.reroute_bank_initiated),
+        ),
+        (
+            Result.REVIEW,
+            "SCORE_AT_REVIEW_THRESHOLD",
+            (policy.review_customer_initiated, policy.review_bank_initiated),
+        ),
+    ):
+        notes = tuple(
+            _score_note(code, name, value, limit)
+            for (name, value), limit in zip(named, limits, strict=True)
+            if value >= limit
+        )
+        if notes:
+            return Verdict(result, Source.SIGNAL_NO_RULESET, notes)
     message = (
         f"scores below review thresholds: customer-initiated "
         f"{scores.customer_initiated} < {policy.review_customer_initiated}, "

@@ -96,6 +96,7 @@ class TestIdsBelongToOneCaller:
             await keyed.stub.EvaluatePayment(request, timeout=10, metadata=OPS_KEY)
         error = raised.value
         assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert first.decision.plaid_request_ids  # else the loop below checks nothing
         for secret in first.decision.plaid_request_ids:
             assert secret not in (error.details() or "")
         calls = [c for c in await admin.calls() if c["endpoint"] == "/signal/evaluate"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from service.domain.model import (
 )
 from service.domain.money import Money
 from service.domain.policy import BalancePolicy, ScorePolicy
+from service.domain.realtime import RulesetDeclaration, RulesetType
 from service.domain.secret import Secret
 from tests.fakes import FakeSignalSource
 
@@ -83,9 +85,13 @@ class TestRules:
         assert decide_degraded(FailureClass.TIMEOUT, usd(1), DegradedPolicy()) is None
 
 
-def evaluator(fake: FakeSignalSource, degraded: DegradedPolicy) -> Evaluator:
+def evaluator(
+    fake: FakeSignalSource,
+    degraded: DegradedPolicy,
+    rulesets: Mapping[str, RulesetDeclaration] | None = None,
+) -> Evaluator:
     policies = Policies(
-        rulesets={},
+        rulesets=rulesets or {},
         score=ScorePolicy(),
         balance_default=BalancePolicy(),
         balance_by_rail={},
@@ -96,9 +102,11 @@ def evaluator(fake: FakeSignalSource, degraded: DegradedPolicy) -> Evaluator:
     return Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
 
 
-def request(rail: Rail = Rail.ACH_STANDARD, cents: int = 2500) -> PaymentRequest:
+def request(
+    rail: Rail = Rail.ACH_STANDARD, cents: int = 2500, ruleset_key: str | None = None
+) -> PaymentRequest:
     return PaymentRequest(
-        PaymentAttempt("tx-degraded", usd(cents), rail),
+        PaymentAttempt("tx-degraded", usd(cents), rail, ruleset_key=ruleset_key),
         PlaidAccount(Secret("access-x"), "acc"),
         SignalContext(),
     )
@@ -189,18 +197,90 @@ class TestShell:
         assert len(caught.value.calls) == 2
 
 
+# Budgets(scores_s=10, live_balance_s=40, scores_attempt_s=5, live_balance_attempt_s=35)
+SCORES_BUDGET = (10, 5)
+LIVE_BALANCE_BUDGET = (40, 35)
+REGISTRY = {
+    "sts-scores": RulesetDeclaration(RulesetType.TRANSACTION_SCORES),
+    "balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY),
+    "legacy": RulesetDeclaration(None, balance_rule=False),
+}
+
+
 class TestBudgets:
-    async def test_a_scores_only_ruleset_gets_the_short_budget(self) -> None:
+    @pytest.mark.parametrize(
+        ("rail", "ruleset_key", "registry", "expected"),
+        [
+            pytest.param(
+                Rail.ACH_STANDARD,
+                "sts-scores",
+                REGISTRY,
+                SCORES_BUDGET,
+                id="ACH, a declared Transaction Scores ruleset: scores",
+            ),
+            pytest.param(
+                Rail.ACH_SAME_DAY,
+                None,
+                {"default": RulesetDeclaration(RulesetType.TRANSACTION_SCORES)},
+                SCORES_BUDGET,
+                id="ACH, no key, `default` declared Transaction Scores: scores",
+            ),
+            pytest.param(
+                Rail.ACH_STANDARD,
+                "balance-only",
+                REGISTRY,
+                LIVE_BALANCE_BUDGET,
+                id="ACH, a Balance-only ruleset: live balance",
+            ),
+            pytest.param(
+                Rail.ACH_STANDARD,
+                "not-declared",
+                REGISTRY,
+                LIVE_BALANCE_BUDGET,
+                id="ACH, an undeclared ruleset: live balance",
+            ),
+            pytest.param(
+                Rail.ACH_STANDARD,
+                None,
+                REGISTRY,
+                LIVE_BALANCE_BUDGET,
+                id="ACH, no key and no `default` declared: live balance",
+            ),
+            pytest.param(
+                Rail.ACH_STANDARD,
+                "legacy",
+                REGISTRY,
+                LIVE_BALANCE_BUDGET,
+                id="ACH, declared without a type: live balance",
+            ),
+            pytest.param(
+                Rail.RTP,
+                "sts-scores",
+                REGISTRY,
+                LIVE_BALANCE_BUDGET,
+                id="not ACH, whatever the ruleset: live balance",
+            ),
+        ],
+    )
+    async def test_only_a_transaction_scores_ruleset_on_ach_gets_the_short_budget(
+        self,
+        rail: Rail,
+        ruleset_key: str | None,
+        registry: Mapping[str, RulesetDeclaration],
+        expected: tuple[float, float],
+    ) -> None:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
-        ev = evaluator(fake, DegradedPolicy())
+        fake.balance.append(failure(FailureKind.TIMEOUT))
+        ev = evaluator(fake, DegradedPolicy(), registry)
         started = time.monotonic()
         with pytest.raises(PlaidFailure):
-            await ev.evaluate(request(), None)
-        budget = fake.budgets[0]
-        # Undeclared rulesets may fetch a live balance: the live budget applies.
-        assert 39 < budget.deadline - started <= 40.1
-        assert budget.attempt_timeout_s == 35
+            await ev.evaluate(request(rail, ruleset_key=ruleset_key), None)
+        finished = time.monotonic()
+        [budget] = fake.budgets
+        total_s, attempt_s = expected
+        assert started + total_s <= budget.deadline <= finished + total_s
+        assert budget.attempt_timeout_s == attempt_s
 
     async def test_the_callers_deadline_wins_when_sooner(self) -> None:
         fake = FakeSignalSource()

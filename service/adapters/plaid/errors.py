@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from service.app.errors import FailureKind
 
+# Many of these codes are also listed in plaid_emulator/errors.py. Keep the two lists
+# apart: the emulator imports nothing from the service, and its table is a reading
+# of Plaid's documentation made independently of this one, so that testing the service
+# against the emulator checks this reading instead of repeating it. Correct each
+# against docs/plaid-behaviour.md, never against the other.
 _ITEM_CODES = frozenset(
     {
         "ITEM_LOGIN_REQUIRED",

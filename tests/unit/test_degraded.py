@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,6 +30,7 @@ from service.domain.model import (
 from service.domain.money import Money
 from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.secret import Secret
+from tests.clock import ManualClock
 from tests.fakes import FakeSignalSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -83,7 +83,9 @@ class TestRules:
         assert decide_degraded(FailureClass.TIMEOUT, usd(1), DegradedPolicy()) is None
 
 
-def evaluator(fake: FakeSignalSource, degraded: DegradedPolicy) -> Evaluator:
+def evaluator(
+    fake: FakeSignalSource, degraded: DegradedPolicy, clock: ManualClock | None = None
+) -> Evaluator:
     policies = Policies(
         rulesets={},
         score=ScorePolicy(),
@@ -93,7 +95,7 @@ def evaluator(fake: FakeSignalSource, degraded: DegradedPolicy) -> Evaluator:
         degraded_default=DegradedPolicy(),
         degraded_by_caller={"checkout": degraded},
     )
-    return Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
+    return Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock or ManualClock(NOW))
 
 
 def request(rail: Rail = Rail.ACH_STANDARD, cents: int = 2500) -> PaymentRequest:
@@ -193,19 +195,20 @@ class TestBudgets:
     async def test_a_scores_only_ruleset_gets_the_short_budget(self) -> None:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
-        ev = evaluator(fake, DegradedPolicy())
-        started = time.monotonic()
+        clock = ManualClock(NOW)
+        ev = evaluator(fake, DegradedPolicy(), clock)
         with pytest.raises(PlaidFailure):
             await ev.evaluate(request(), None)
         budget = fake.budgets[0]
         # Undeclared rulesets may fetch a live balance: the live budget applies.
-        assert 39 < budget.deadline - started <= 40.1
+        assert budget.deadline == clock.monotonic() + 40
         assert budget.attempt_timeout_s == 35
 
     async def test_the_callers_deadline_wins_when_sooner(self) -> None:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
-        deadline = time.monotonic() + 1.5
+        clock = ManualClock(NOW)
+        deadline = clock.monotonic() + 1.5
         with pytest.raises(PlaidFailure):
-            await evaluator(fake, DegradedPolicy()).evaluate(request(), deadline)
+            await evaluator(fake, DegradedPolicy(), clock).evaluate(request(), deadline)
         assert fake.budgets[0].deadline == deadline

@@ -211,7 +211,10 @@ class TestTolerantParsing:
 
 class TestRetries:
     async def test_500_500_200_succeeds_on_the_third_attempt_with_the_same_body(
-        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
+        self,
+        plaid: tuple[ScriptedPlaid, str],
+        source: PlaidSignalSource,
+        clock: JumpingClock,
     ) -> None:
         failed = orjson.dumps(_error("API_ERROR", "INTERNAL_SERVER_ERROR"))
         good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
@@ -224,6 +227,8 @@ class TestRetries:
             (2, 500),
             (3, 200),
         ]
+        # Two backoffs were waited, on the service's clock, each within max_backoff_s.
+        assert 0 < clock.monotonic() - START_MONOTONIC <= 2 * 0.05
         bodies = [body for _, _, body in plaid[0].received]
         assert all(b == bodies[0] for b in bodies)
         assert bodies[0]["client_transaction_id"] == "txn-adapter-1"

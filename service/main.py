@@ -9,7 +9,7 @@ import signal
 import socket
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 import grpc
@@ -30,6 +30,7 @@ from service.adapters.store.sql import SqlDecisionStore, open_store
 from service.api.callers import ApiKeys
 from service.api.interceptors import Gatekeeper
 from service.api.servicer import RiskDecisionServicer
+from service.app.clock import Clock, SystemClock
 from service.app.decide import Budgets, Evaluator
 from service.app.evaluate import IdempotentEvaluator
 from service.app.outbox import OutboxWorker
@@ -59,10 +60,6 @@ KEEPALIVE_OPTIONS = [
 ]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class RunningService:
     """A started service; `stop()` drains it, then closes what start_service opened."""
@@ -86,48 +83,50 @@ class RunningService:
 async def start_service(settings: Settings) -> RunningService:
     """Build the adapters and start serving on settings.listen (port 0 picks one)."""
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    clock = SystemClock()  # the one clock every part reads
     async with contextlib.AsyncExitStack() as stack:
-        transport = await _plaid_transport(settings, stack)
+        transport = await _plaid_transport(settings, clock, stack)
         store = await open_store(settings.state.database_url.reveal())
         stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
         readiness = Readiness(partial(_set_serving, health))
         source = PlaidSignalSource(
-            RetryingPoster(transport, settings.plaid.retry), utc_now
+            RetryingPoster(transport, settings.plaid.retry, clock), clock
         )
         credentials = CredentialsWatch(
             source,
             partial(readiness.set, "plaid_credentials"),
+            clock,
             probe_interval_s=settings.plaid.credentials_probe_interval_s,
         )
         stack.push_async_callback(credentials.close)
         metrics = Metrics()
         outbox = OutboxWorker(
             store,
-            PlaidReportSender(transport),
+            PlaidReportSender(transport, clock),
             owner,
             settings.state.outbox,
-            utc_now,
+            clock,
             observe=metrics.delivery,
         )
         evaluator = IdempotentEvaluator(
-            _evaluator(settings, source, credentials),
+            _evaluator(settings, source, credentials, clock),
             store,
             settings.state.fingerprint_key.reveal().encode(),
             owner,
             lease_s=settings.plaid.live_balance_budget_s,
-            clock=utc_now,
+            clock=clock,
         )
         # Runs before the store closes (the stack unwinds last-in first-out).
         stack.push_async_callback(evaluator.drain, settings.plaid.live_balance_budget_s)
         reports = Reports(
             store,
             PlaidReportFormat(),
-            utc_now,
+            clock,
             outbox.wake,
             report_balance_only=settings.state.outbox.report_balance_only,
         )
-        servicer = RiskDecisionServicer(evaluator, reports, metrics)
+        servicer = RiskDecisionServicer(evaluator, reports, metrics, clock)
         keys = settings.server.api_key_hashes
         gate = Gatekeeper(
             ApiKeys(keys) if keys is not None else None,
@@ -139,7 +138,7 @@ async def start_service(settings: Settings) -> RunningService:
         outbox.start()
         stack.push_async_callback(outbox.stop)
         _start_housekeeping(
-            store, metrics, readiness, settings.state.retention_days, stack
+            store, metrics, readiness, settings.state.retention_days, clock, stack
         )
         metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
@@ -150,7 +149,7 @@ async def start_service(settings: Settings) -> RunningService:
 
 
 async def _plaid_transport(
-    settings: Settings, stack: contextlib.AsyncExitStack
+    settings: Settings, clock: Clock, stack: contextlib.AsyncExitStack
 ) -> PlaidTransport:
     base_url = settings.plaid.base_url
     if base_url is None:
@@ -164,6 +163,7 @@ async def _plaid_transport(
         base_url,
         settings.plaid.client_id,
         settings.plaid.secret,
+        clock=clock,
         pool_size=settings.plaid.pool_size,
         connect_timeout_s=settings.plaid.connect_timeout_s,
     )
@@ -183,7 +183,10 @@ async def _embedded_emulator(stack: contextlib.AsyncExitStack) -> str:
 
 
 def _evaluator(
-    settings: Settings, source: PlaidSignalSource, credentials: CredentialsWatch
+    settings: Settings,
+    source: PlaidSignalSource,
+    credentials: CredentialsWatch,
+    clock: Clock,
 ) -> Evaluator:
     plaid = settings.plaid
     budgets = Budgets(
@@ -192,7 +195,7 @@ def _evaluator(
         scores_attempt_s=plaid.scores_attempt_timeout_s,
         live_balance_attempt_s=plaid.live_balance_attempt_timeout_s,
     )
-    return Evaluator(source, settings.policies, budgets, utc_now, credentials)
+    return Evaluator(source, settings.policies, budgets, clock, credentials)
 
 
 def _start_housekeeping(
@@ -200,6 +203,7 @@ def _start_housekeeping(
     metrics: Metrics,
     readiness: Readiness,
     retention_days: int,
+    clock: Clock,
     stack: contextlib.AsyncExitStack,
 ) -> None:
     """Every few seconds the ledger's health (readiness) and the outbox gauges;
@@ -210,11 +214,11 @@ def _start_housekeeping(
         while True:
             try:
                 await readiness.set("ledger", await store.ready())
-                metrics.outbox(await store.outbox_stats(utc_now()))
-                if asyncio.get_running_loop().time() - last_purge >= PURGE_INTERVAL_S:
-                    last_purge = asyncio.get_running_loop().time()
+                metrics.outbox(await store.outbox_stats(clock.now()))
+                if clock.monotonic() - last_purge >= PURGE_INTERVAL_S:
+                    last_purge = clock.monotonic()
                     purged = await store.purge(
-                        utc_now() - timedelta(days=retention_days)
+                        clock.now() - timedelta(days=retention_days)
                     )
                     if purged:
                         log.info(
@@ -224,7 +228,7 @@ def _start_housekeeping(
                         )
             except Exception:  # the store may be down: try again at the next round
                 log.exception("ledger.housekeeping_failed")
-            await asyncio.sleep(STATS_INTERVAL_S)
+            await clock.sleep(STATS_INTERVAL_S)
 
     task = asyncio.create_task(forever(), name="housekeeping")
 

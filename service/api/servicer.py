@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -18,6 +17,7 @@ from service.api.batch import ordered
 from service.api.callers import CURRENT_CALLER
 from service.api.status import to_status
 from service.api.wire import Undecodable
+from service.app.clock import Clock
 from service.app.errors import PlaidFailure, RiskServiceError
 from service.app.evaluate import IdempotentEvaluator
 from service.app.ports import StoredDecision
@@ -43,11 +43,16 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
     """The gRPC face of the service; no business rules live here."""
 
     def __init__(
-        self, evaluator: IdempotentEvaluator, reports: Reports, metrics: Metrics
+        self,
+        evaluator: IdempotentEvaluator,
+        reports: Reports,
+        metrics: Metrics,
+        clock: Clock,
     ) -> None:
         self._evaluator = evaluator
         self._reports = reports
         self._metrics = metrics
+        self._clock = clock
 
     async def EvaluatePayment(
         self,
@@ -58,7 +63,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
             "EvaluatePayment",
             request,
             context,
-            lambda valid: self._decide(valid, _deadline(context)),
+            lambda valid: self._decide(valid, self._deadline(context)),
         )
         return pb.EvaluatePaymentResponse(decision=decision)
 
@@ -68,12 +73,12 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         context: Ctx[pb.EvaluatePaymentsRequest, pb.EvaluatePaymentsResponse],
     ) -> AsyncIterator[pb.EvaluatePaymentsResponse]:
         _bind("EvaluatePayments", "")
-        deadline = _deadline(context)
+        deadline = self._deadline(context)
 
         async def answer(
             index: int, item: pb.EvaluatePaymentsRequest | Undecodable
         ) -> pb.EvaluatePaymentsResponse:
-            started = time.monotonic()
+            started = self._clock.monotonic()
             if isinstance(
                 item, Undecodable
             ):  # answered in its place; the stream goes on
@@ -151,22 +156,22 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         self, method: str, context: Ctx[Any, Any], work: Awaitable[T]
     ) -> T:
         """Await `work`; any exception becomes the mapped gRPC status, logged once."""
-        started = time.monotonic()
+        started = self._clock.monotonic()
         try:
             result = await work
         except Exception as exc:
             status = self._failed(exc, started)
             code = code_pb2.Code.Name(status.code)
-            self._metrics.rpc_finished(method, code, time.monotonic() - started)
+            self._metrics.rpc_finished(method, code, self._clock.monotonic() - started)
             await context.abort_with_status(rpc_status.to_status(status))
             raise  # abort_with_status always raises; this keeps type checkers honest
-        self._metrics.rpc_finished(method, "OK", time.monotonic() - started)
+        self._metrics.rpc_finished(method, "OK", self._clock.monotonic() - started)
         return result
 
     def _failed(self, exc: Exception, started: float) -> status_pb2.Status:
         """The status for a failed call (mapped once), logged and counted."""
         status = to_status(exc)
-        _log_failure(exc, started, code_pb2.Code.Name(status.code))
+        _log_failure(exc, self._ms_since(started), code_pb2.Code.Name(status.code))
         self._metrics.failed(exc)
         return status
 
@@ -174,14 +179,23 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         self, request: pb.EvaluatePaymentRequest, deadline: float | None
     ) -> pb.Decision:
         """Convert, evaluate and convert back: every step inside the error mapping."""
-        started = time.monotonic()
+        started = self._clock.monotonic()
         payment = convert.payment_request(request)
         decision = await self._evaluator.evaluate(
             payment, deadline, CURRENT_CALLER.get()
         )
-        _log_decision(decision, started)
+        _log_decision(decision, self._ms_since(started))
         self._metrics.decided(decision)
         return convert.decision_pb(decision)
+
+    def _deadline(self, context: Ctx[Any, Any]) -> float | None:
+        """The caller's deadline as an absolute monotonic() value on our clock, if it
+        set one."""
+        remaining = context.time_remaining()
+        return None if remaining is None else self._clock.monotonic() + remaining
+
+    def _ms_since(self, started: float) -> int:
+        return int((self._clock.monotonic() - started) * 1000)
 
     async def _get(self, request: pb.GetDecisionRequest) -> pb.Decision:
         txid = convert_reports.get_decision_id(request)
@@ -220,17 +234,11 @@ def _stored_pb(stored: StoredDecision) -> pb.Decision:
     return out
 
 
-def _deadline(context: Ctx[Any, Any]) -> float | None:
-    """The caller's deadline as an absolute time.monotonic() value, if it set one."""
-    remaining = context.time_remaining()
-    return None if remaining is None else time.monotonic() + remaining
-
-
-def _log_decision(decision: Decision, started: float) -> None:
+def _log_decision(decision: Decision, duration_ms: int) -> None:
     log.info(
         "rpc.finished",
         status="OK",
-        duration_ms=_ms(started),
+        duration_ms=duration_ms,
         rail=decision.attempt.rail.value,
         result=decision.verdict.result.value,
         source=decision.verdict.source.value,
@@ -245,8 +253,8 @@ def _log_decision(decision: Decision, started: float) -> None:
     )
 
 
-def _log_failure(exc: Exception, started: float, code: str) -> None:
-    fields: dict[str, Any] = {"duration_ms": _ms(started), "error": type(exc).__name__}
+def _log_failure(exc: Exception, duration_ms: int, code: str) -> None:
+    fields: dict[str, Any] = {"duration_ms": duration_ms, "error": type(exc).__name__}
     if isinstance(exc, PlaidFailure):
         fields |= {
             "failure_kind": exc.kind.value,
@@ -258,7 +266,3 @@ def _log_failure(exc: Exception, started: float, code: str) -> None:
     else:
         # Our own fault: the traceback is logged once, here; the caller sees INTERNAL.
         log.error("rpc.finished", status="INTERNAL", exc_info=exc, **fields)
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
+from service.app.clock import Clock
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import (
     SIGNAL_EVALUATE,
@@ -78,7 +77,7 @@ class Evaluator:
         plaid: SignalSource,
         policies: Policies,
         budgets: Budgets,
-        clock: Callable[[], datetime],
+        clock: Clock,
         credentials: CredentialsListener | None = None,
     ) -> None:
         self._plaid = plaid
@@ -90,8 +89,9 @@ class Evaluator:
     async def evaluate(
         self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
     ) -> Decision:
-        """Decide `request`; `deadline` is absolute on time.monotonic(), None for none."""
-        started = time.monotonic()
+        """Decide `request`; `deadline` is absolute on the clock's monotonic(), None for
+        none."""
+        started = self._clock.monotonic()
         budget = self._budget(request.attempt, started, deadline)
         try:
             if request.attempt.rail.is_ach:
@@ -106,7 +106,9 @@ class Evaluator:
         else:
             if self._credentials:
                 await self._credentials.plaid_answered()
-        return replace(decision, duration_ms=int((time.monotonic() - started) * 1000))
+        return replace(
+            decision, duration_ms=int((self._clock.monotonic() - started) * 1000)
+        )
 
     def _budget(
         self, attempt: PaymentAttempt, now: float, deadline: float | None
@@ -158,7 +160,7 @@ class Evaluator:
     ) -> Decision:
         attempt = request.attempt
         policy = self._policies.balance_for(attempt.rail)
-        oldest = self._clock() - timedelta(seconds=policy.max_balance_age_s)
+        oldest = self._clock.now() - timedelta(seconds=policy.max_balance_age_s)
         answer, calls = await self._plaid.get_balance(request.account, oldest, budget)
         realtime = assess_balance_endpoint(answer, self._policies.realtime_window)
         balance = settle_as_of(answer.balance, realtime, answer.received_at)
@@ -219,7 +221,7 @@ class Evaluator:
             verdict=verdict,
             balance=Balance(None, None, None),
             realtime=self._unanswered(request, failure),
-            evaluated_at=self._clock(),
+            evaluated_at=self._clock.now(),
             plaid_calls=failure.calls,
             degraded=True,
             degraded_cause=cause,

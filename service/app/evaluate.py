@@ -8,14 +8,13 @@ process through a shared future, across replicas through the store's lease.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 
+from service.app.clock import Clock, within
 from service.app.decide import ANONYMOUS, Evaluator, PaymentRequest
 from service.app.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
 from service.app.ports import SIGNAL_EVALUATE, ClaimState, DecisionLedger
@@ -57,7 +56,7 @@ class IdempotentEvaluator:
         fingerprint_key: bytes,
         owner: str,
         lease_s: float,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self._evaluator = evaluator
         self._store = store
@@ -102,7 +101,9 @@ class IdempotentEvaluator:
         store closes, or a retry would call Plaid again for the same payment."""
         running = set(self._in_flight.values())
         if running:
-            await asyncio.wait(running, timeout=timeout_s)
+            # At the timeout only the waiting ends: the evaluations are not cancelled.
+            with contextlib.suppress(TimeoutError):
+                await within(self._clock, timeout_s, asyncio.wait(running))
 
     def _forget(
         self, local: tuple[str, str, str], task: asyncio.Task[Decision]
@@ -119,7 +120,7 @@ class IdempotentEvaluator:
         poll_s = POLL_FIRST_S
         while True:
             claim = await self._store.claim(
-                caller, txid, fp, self._owner, self._lease_s, self._clock()
+                caller, txid, fp, self._owner, self._lease_s, self._clock.now()
             )
             if claim.state is ClaimState.DONE and claim.decision is not None:
                 return replace(claim.decision, replayed=True)
@@ -133,13 +134,13 @@ class IdempotentEvaluator:
                     request = replace(request, context=context)
                 return await self._decide_and_store(request, deadline, caller)
             # Another replica is evaluating this payment: wait for its decision.
-            left_s = None if deadline is None else deadline - time.monotonic()
+            left_s = None if deadline is None else deadline - self._clock.monotonic()
             if left_s is not None and left_s <= 0:
                 raise DeadlineTooShort(
                     "the same payment is being evaluated by another replica"
                 )
             # Sleep no longer than the deadline allows, then look once more.
-            await asyncio.sleep(poll_s if left_s is None else min(poll_s, left_s))
+            await self._clock.sleep(poll_s if left_s is None else min(poll_s, left_s))
             poll_s = min(poll_s * 2, POLL_MAX_S)
 
     async def _decide_and_store(
@@ -152,14 +153,16 @@ class IdempotentEvaluator:
             # A failed evaluation is not a decision: a retry with this id may succeed.
             # If Plaid may have seen the id, the row stays (lease ended) to say so.
             if _plaid_saw_id(failure):
-                forget = self._store.abandon(caller, txid, self._owner, self._clock())
+                forget = self._store.abandon(
+                    caller, txid, self._owner, self._clock.now()
+                )
             else:
                 forget = self._store.release(caller, txid, self._owner)
             await asyncio.shield(forget)
             raise
         try:
             await self._store.complete(
-                caller, txid, self._owner, decision, self._clock()
+                caller, txid, self._owner, decision, self._clock.now()
             )
         except Exception:
             await asyncio.shield(self._store.release(caller, txid, self._owner))

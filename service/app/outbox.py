@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
+from service.app.clock import Clock, within
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import CallBudget, OutboxQueue, ReportRecord, ReportSender
 
@@ -58,7 +58,7 @@ class OutboxWorker:
         sender: ReportSender,
         owner: str,
         policy: OutboxPolicy,
-        clock: Callable[[], datetime],
+        clock: Clock,
         observe: Callable[[str, str, str], None] = lambda kind, outcome, reason: None,
     ) -> None:
         self._observe = observe  # (report kind, outcome, reason) for metrics
@@ -93,12 +93,14 @@ class OutboxWorker:
             if delivered == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._policy.idle_poll_s)
+                    await within(
+                        self._clock, self._policy.idle_poll_s, self._wake.wait()
+                    )
 
     async def drain_once(self) -> int:
         """Claim one batch and attempt each report; returns how many were claimed."""
         records = await self._store.claim_reports(
-            self._owner, self._policy.batch, self._policy.lease_s, self._clock()
+            self._owner, self._policy.batch, self._policy.lease_s, self._clock.now()
         )
         by_transaction: dict[tuple[str, str], list[ReportRecord]] = defaultdict(list)
         for record in records:
@@ -115,7 +117,7 @@ class OutboxWorker:
 
     async def _deliver(self, record: ReportRecord) -> None:
         budget = CallBudget(
-            time.monotonic() + self._policy.attempt_timeout_s,
+            self._clock.monotonic() + self._policy.attempt_timeout_s,
             self._policy.attempt_timeout_s,
         )
         try:
@@ -123,7 +125,7 @@ class OutboxWorker:
         except (PlaidFailure, DeadlineTooShort) as failure:
             await self._failed(record, failure)
             return
-        await self._store.report_delivered(record.id, self._clock())
+        await self._store.report_delivered(record.id, self._clock.now())
         self._observe(record.kind.value, "delivered", "")
         log.info(
             "outbox.delivered",
@@ -150,7 +152,7 @@ class OutboxWorker:
             self._policy.backoff_initial_s * 2 ** (attempts - 1),
             self._policy.backoff_max_s,
         )
-        next_at = None if give_up else self._clock() + timedelta(seconds=backoff_s)
+        next_at = None if give_up else self._clock.now() + timedelta(seconds=backoff_s)
         await self._store.report_failed(record.id, code or kind.value, next_at)
         reason = code or kind.value
         self._observe(

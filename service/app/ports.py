@@ -81,7 +81,7 @@ SIGNAL_EVALUATE = "/signal/evaluate"
 class CallBudget:
     """Time for one Plaid call, retries included.
 
-    `deadline` is absolute on time.monotonic(); each attempt waits at most
+    `deadline` is absolute on the clock's monotonic() (app/clock.py); each attempt waits at most
     `attempt_timeout_s` so that a retry can still fit before the deadline.
     """
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
+from service.app.clock import Clock
 from service.app.errors import NotReportable, ReportingOff, TransactionNotFound
 from service.app.ports import (
     SIGNAL_EVALUATE,
@@ -27,7 +27,7 @@ class Reports:
         self,
         store: ReportInbox,
         formats: ReportFormat,
-        clock: Callable[[], datetime],
+        clock: Clock,
         wake_outbox: Callable[[], None],
         *,
         report_balance_only: bool = True,
@@ -82,7 +82,7 @@ class Reports:
     ) -> ReportRecord:
         try:
             record = await self._store.add_report(
-                caller, txid, kind, body, self._clock()
+                caller, txid, kind, body, self._clock.now()
             )
         except UnknownTransaction as exc:
             raise TransactionNotFound(f"no decision is stored for {txid!r}") from exc

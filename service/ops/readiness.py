@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 
 import structlog
 
+from service.app.clock import Clock
 from service.app.ports import CallBudget, SignalSource
 
 log = structlog.get_logger("service.ops.readiness")
@@ -53,11 +53,13 @@ class CredentialsWatch:
         self,
         plaid: SignalSource,
         set_serving: SetServing,
+        clock: Clock,
         probe_interval_s: float = 30.0,
         probe_timeout_s: float = 10.0,
     ) -> None:
         self._plaid = plaid
         self._set_serving = set_serving
+        self._clock = clock
         self._interval_s = probe_interval_s
         self._timeout_s = probe_timeout_s
         self._rejected = False
@@ -97,8 +99,10 @@ class CredentialsWatch:
 
     async def _probe_until_accepted(self) -> None:
         while self._rejected:
-            await asyncio.sleep(self._interval_s)
-            budget = CallBudget(time.monotonic() + self._timeout_s, self._timeout_s)
+            await self._clock.sleep(self._interval_s)
+            budget = CallBudget(
+                self._clock.monotonic() + self._timeout_s, self._timeout_s
+            )
             try:
                 accepted = await self._plaid.credentials_accepted(budget)
             except Exception:

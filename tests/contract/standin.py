@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from aiohttp import web
 
 from tests.contract.documented import error_bodies, response_examples
 
-# What a handler returns: HTTP status, JSON body, seconds to wait before answering.
+# What a handler returns: HTTP status, JSON body, and 0 to answer at once or HELD to
+# answer only when the stand-in stops (Plaid still working when the caller gave up).
 Answer = tuple[int, dict[str, Any], float]
+HELD = math.inf
 Handler = Callable[[dict[str, Any]], Answer]
 
 
@@ -57,6 +60,7 @@ class StandIn:
     url: str = ""
     handlers: dict[str, Handler] = field(default_factory=dict)
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def bodies(self, endpoint: str) -> list[dict[str, Any]]:
         """The JSON bodies sent to `endpoint`, oldest first."""
@@ -71,8 +75,8 @@ class StandIn:
             delay = 0.0
         else:
             status, answer, delay = handler(body)
-        if delay:
-            await asyncio.sleep(delay)
+        if delay == HELD:
+            await self.stopping.wait()
         return web.Response(
             status=status, body=orjson.dumps(answer), content_type="application/json"
         )
@@ -94,4 +98,5 @@ async def standin() -> AsyncIterator[StandIn]:
     try:
         yield plaid
     finally:
+        plaid.stopping.set()
         await runner.cleanup()

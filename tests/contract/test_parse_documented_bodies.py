@@ -8,7 +8,6 @@ type is MALFORMED_RESPONSE, naming the field.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,8 +27,15 @@ from service.config.settings import RetryPolicy
 from service.domain.model import PaymentAttempt, Rail, Scores
 from service.domain.money import Money
 from service.domain.secret import Secret
+from tests.clock import START_MONOTONIC, JumpingClock
 from tests.contract.documented import error_bodies, response_examples
-from tests.contract.standin import Answer, StandIn, documented_error, standin
+from tests.contract.standin import (
+    HELD,
+    Answer,
+    StandIn,
+    documented_error,
+    standin,
+)
 
 EVALUATE = "/signal/evaluate"
 BALANCE = "/accounts/balance/get"
@@ -44,9 +50,21 @@ async def plaid() -> AsyncIterator[StandIn]:
 
 
 @pytest.fixture
-async def transport(plaid: StandIn) -> AsyncIterator[PlaidTransport]:
+def clock() -> JumpingClock:
+    return JumpingClock()
+
+
+@pytest.fixture
+async def transport(
+    plaid: StandIn, clock: JumpingClock
+) -> AsyncIterator[PlaidTransport]:
     transport = PlaidTransport(
-        plaid.url, Secret("cid"), Secret("sec"), pool_size=4, connect_timeout_s=1.0
+        plaid.url,
+        Secret("cid"),
+        Secret("sec"),
+        clock=clock,
+        pool_size=4,
+        connect_timeout_s=1.0,
     )
     await transport.start()
     yield transport
@@ -54,17 +72,16 @@ async def transport(plaid: StandIn) -> AsyncIterator[PlaidTransport]:
 
 
 @pytest.fixture
-def source(transport: PlaidTransport) -> PlaidSignalSource:
+def source(transport: PlaidTransport, clock: JumpingClock) -> PlaidSignalSource:
     policy = RetryPolicy(
         max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.02, min_attempt_s=0.05
     )
-    return PlaidSignalSource(
-        RetryingPoster(transport, policy), lambda: datetime.now(UTC)
-    )
+    return PlaidSignalSource(RetryingPoster(transport, policy, clock), clock)
 
 
 def budget(seconds: float = 5.0, attempt_s: float = 5.0) -> CallBudget:
-    return CallBudget(time.monotonic() + seconds, attempt_s)
+    """A budget from the start of the test, when every test's clock reads the same."""
+    return CallBudget(START_MONOTONIC + seconds, attempt_s)
 
 
 def answering(plaid: StandIn, endpoint: str, *answers: Answer) -> None:
@@ -291,11 +308,16 @@ class TestReportAndPrepareExamples:
         ],
     )
     async def test_the_report_answers_are_read(
-        self, plaid: StandIn, transport: PlaidTransport, kind: ReportKind, endpoint: str
+        self,
+        plaid: StandIn,
+        transport: PlaidTransport,
+        clock: JumpingClock,
+        kind: ReportKind,
+        endpoint: str,
     ) -> None:
         (_, body), *_ = response_examples(endpoint)
         answering(plaid, endpoint, (200, body, 0))
-        call = await PlaidReportSender(transport).send_report(
+        call = await PlaidReportSender(transport, clock).send_report(
             kind, {"client_transaction_id": "txn-doc-1"}, budget()
         )
         assert (call.endpoint, call.request_id) == (endpoint, body["request_id"])
@@ -411,7 +433,7 @@ class TestOwnRetries:
         """The first attempt is held past its timeout; the retry is refused."""
         ok = response_examples(EVALUATE)[0][1]
         status, in_use = documented_error("CLIENT_TRANSACTION_ID_ALREADY_IN_USE")
-        answering(plaid, EVALUATE, (200, ok, 0.6), (status, in_use, 0))
+        answering(plaid, EVALUATE, (200, ok, HELD), (status, in_use, 0))
         with pytest.raises(PlaidFailure) as raised:
             await source.evaluate_signal(
                 ATTEMPT, ACCOUNT, SignalContext(), budget(5.0, attempt_s=0.2)

@@ -19,6 +19,7 @@ from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from tests.conftest import Harness, packaged_config_plus, payment, start_harness
 from tests.conftest import stop_harness as stop
 from tests.contract.standin import (
+    HELD,
     StandIn,
     balance_only_answer,
     documented_answer,
@@ -202,11 +203,12 @@ result = "REVIEW"
 
 
 def refused_retry(plaid: StandIn) -> None:
-    """The first attempt is held past the client's timeout (and completes, as Plaid's
-    does); the retry with the same id is answered CLIENT_TRANSACTION_ID_ALREADY_IN_USE."""
+    """The first attempt is held past the client's timeout (and completes when the
+    stand-in stops, as Plaid's does); the retry with the same id is answered
+    CLIENT_TRANSACTION_ID_ALREADY_IN_USE."""
     answers = iter(
         [
-            (200, documented_answer(EVALUATE), 1.0),
+            (200, documented_answer(EVALUATE), HELD),
             (*documented_error("CLIENT_TRANSACTION_ID_ALREADY_IN_USE"), 0),
         ]
     )
@@ -330,7 +332,7 @@ class TestAskingAgainAfterAnUnknownOutcome:
         plaid.handlers[EVALUATE] = lambda _: (
             200,
             balance_only_answer("balance-live"),
-            2,
+            HELD,
         )
         extra = "[plaid]\nlive_balance_attempt_timeout_s = 0.3\nlive_balance_budget_s = 0.5\n"
         harness = await serve(plaid, tmp_path, extra + DEGRADE_TO_REVIEW)

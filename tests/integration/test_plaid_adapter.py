@@ -7,7 +7,8 @@ omit `scores` or `warnings`), and proxies may answer with HTML. This stub can.
 from __future__ import annotations
 
 import asyncio
-import time
+import math
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,27 +27,44 @@ from service.config.settings import RetryPolicy
 from service.domain.model import PaymentAttempt, Rail
 from service.domain.money import Money
 from service.domain.secret import Secret
+from tests.clock import START_MONOTONIC, JumpingClock
+
+# A scripted delay of HELD: Plaid never answers (until the test ends), so the
+# transport's own timeout, on real time, ends the attempt.
+HELD = math.inf
 
 
 class ScriptedPlaid:
-    """Answers each POST with the next scripted (status, body bytes, delay) and records it."""
+    """Answers each POST with the next scripted (status, body bytes, delay) and records
+    it. A delay is how long Plaid took on the service's clock, which moves on by it
+    before the answer goes out at once; HELD never answers."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: JumpingClock) -> None:
+        self.clock = clock
         self.script: list[tuple[int, bytes, float]] = []
         self.received: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.stopping = asyncio.Event()
 
     async def handle(self, request: web.Request) -> web.Response:
         self.received.append(
             (request.path, dict(request.headers), await request.json())
         )
         status, body, delay = self.script.pop(0)
-        await asyncio.sleep(delay)
+        if delay == HELD:
+            await self.stopping.wait()
+        else:
+            self.clock.advance(delay)
         return web.Response(status=status, body=body, content_type="application/json")
 
 
 @pytest.fixture
-async def plaid() -> AsyncIterator[tuple[ScriptedPlaid, str]]:
-    scripted = ScriptedPlaid()
+def clock() -> JumpingClock:
+    return JumpingClock()
+
+
+@pytest.fixture
+async def plaid(clock: JumpingClock) -> AsyncIterator[tuple[ScriptedPlaid, str]]:
+    scripted = ScriptedPlaid(clock)
     app = web.Application()
     app.router.add_post("/{tail:.*}", scripted.handle)
     runner = web.AppRunner(app, access_log=None)
@@ -55,26 +73,27 @@ async def plaid() -> AsyncIterator[tuple[ScriptedPlaid, str]]:
     await site.start()
     host, port = runner.addresses[0][:2]
     yield scripted, f"http://{host}:{port}"
+    scripted.stopping.set()
     await runner.cleanup()
 
 
 @pytest.fixture
-async def source(plaid: tuple[ScriptedPlaid, str]) -> AsyncIterator[PlaidSignalSource]:
+async def source(
+    plaid: tuple[ScriptedPlaid, str], clock: JumpingClock
+) -> AsyncIterator[PlaidSignalSource]:
     transport = PlaidTransport(
         plaid[1],
         Secret("client-abc"),
         Secret("secret-xyz"),
+        clock=clock,
         pool_size=8,
         connect_timeout_s=1.0,
     )
     await transport.start()
-    # Short backoffs keep the suite fast; the policy's shape is what is under test.
     policy = RetryPolicy(
         max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05, min_attempt_s=0.05
     )
-    yield PlaidSignalSource(
-        RetryingPoster(transport, policy), lambda: datetime.now(UTC)
-    )
+    yield PlaidSignalSource(RetryingPoster(transport, policy, clock), clock)
     await transport.close()
 
 
@@ -85,7 +104,8 @@ ACCOUNT = PlaidAccount(Secret("access-sandbox-123"), "acc-1")
 
 
 def soon(seconds: float = 5.0, attempt_s: float = 5.0) -> CallBudget:
-    return CallBudget(time.monotonic() + seconds, attempt_s)
+    """A budget from the start of the test, when every test's clock reads the same."""
+    return CallBudget(START_MONOTONIC + seconds, attempt_s)
 
 
 class TestRequests:
@@ -191,7 +211,10 @@ class TestTolerantParsing:
 
 class TestRetries:
     async def test_500_500_200_succeeds_on_the_third_attempt_with_the_same_body(
-        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
+        self,
+        plaid: tuple[ScriptedPlaid, str],
+        source: PlaidSignalSource,
+        clock: JumpingClock,
     ) -> None:
         failed = orjson.dumps(_error("API_ERROR", "INTERNAL_SERVER_ERROR"))
         good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
@@ -204,6 +227,8 @@ class TestRetries:
             (2, 500),
             (3, 200),
         ]
+        # Two backoffs were waited, on the service's clock, each within max_backoff_s.
+        assert 0 < clock.monotonic() - START_MONOTONIC <= 2 * 0.05
         bodies = [body for _, _, body in plaid[0].received]
         assert all(b == bodies[0] for b in bodies)
         assert bodies[0]["client_transaction_id"] == "txn-adapter-1"
@@ -247,22 +272,24 @@ class TestRetries:
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
     ) -> None:
         good = orjson.dumps({"request_id": "r-ok", "scores": None, "warnings": []})
-        plaid[0].script.extend([(200, good, 1.0), (200, good, 0)])
+        plaid[0].script.extend([(200, good, HELD), (200, good, 0)])
         _, calls = await source.evaluate_signal(
-            ATTEMPT, ACCOUNT, SignalContext(), soon(2.0, attempt_s=0.2)
+            ATTEMPT, ACCOUNT, SignalContext(), soon(2.0, attempt_s=0.1)
         )
         assert [(c.attempt, c.http_status) for c in calls] == [(1, 0), (2, 200)]
 
     async def test_no_retry_starts_that_could_not_finish_before_the_deadline(
-        self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
+        self,
+        plaid: tuple[ScriptedPlaid, str],
+        source: PlaidSignalSource,
+        clock: JumpingClock,
     ) -> None:
-        """min_attempt_s is 0.05 s: after a 0.2 s attempt, 0.03 s is not enough."""
-        plaid[0].script.extend([(500, b"{}", 0.2)] * 3)
-        started = time.monotonic()
+        """min_attempt_s is 0.05 s: after a 0.21 s attempt, 0.04 s is not enough."""
+        plaid[0].script.extend([(500, b"{}", 0.21)] * 3)
         with pytest.raises(PlaidFailure):
             await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon(0.25))
         assert len(plaid[0].received) == 1
-        assert time.monotonic() - started < 0.3
+        assert clock.monotonic() == START_MONOTONIC + 0.21  # no backoff was waited
 
 
 class TestFailures:
@@ -284,12 +311,14 @@ class TestFailures:
     async def test_the_deadline_bounds_the_call(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource
     ) -> None:
-        plaid[0].script.extend([(200, b"{}", 2.0)] * 3)
-        started = time.monotonic()
+        """Each attempt waits only what the deadline leaves, not its 5 s allowance."""
+        plaid[0].script.extend([(200, b"{}", HELD)] * 3)
         with pytest.raises(PlaidFailure) as caught:
             await source.evaluate_signal(ATTEMPT, ACCOUNT, SignalContext(), soon(0.2))
         assert caught.value.kind is FailureKind.TIMEOUT
-        assert time.monotonic() - started < 0.5
+        waited = re.search(r"within ([0-9.]+) s", str(caught.value))
+        assert waited is not None
+        assert float(waited[1]) <= 0.19  # 0.2 s less the margin kept for our own work
 
     async def test_no_call_starts_when_the_deadline_has_passed(
         self, plaid: tuple[ScriptedPlaid, str], source: PlaidSignalSource

@@ -26,7 +26,8 @@ class TestOrdered:
             nonlocal running, peak
             running += 1
             peak = max(peak, running)
-            await asyncio.sleep(random.uniform(0, 0.01))
+            for _ in range(random.randint(0, 8)):  # finish in a scrambled order
+                await asyncio.sleep(0)
             running -= 1
             return value * 10
 
@@ -45,7 +46,8 @@ class TestOrdered:
         stream = ordered(numbers(100, read), answer, concurrency=3)
         assert isinstance(stream, AsyncGenerator)
         first: asyncio.Future[int] = asyncio.ensure_future(anext(stream))
-        await asyncio.sleep(0.05)
+        for _ in range(100):  # turns enough for an unbounded reader to read it all
+            await asyncio.sleep(0)
         assert len(read) <= 5  # bounded by the queue, not the whole stream
         gate.set()
         assert await first == 0

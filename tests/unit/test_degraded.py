@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -33,6 +32,7 @@ from service.domain.money import Money
 from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
 from service.domain.secret import Secret
+from tests.clock import ManualClock
 from tests.fakes import FakeSignalSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -89,6 +89,7 @@ def evaluator(
     fake: FakeSignalSource,
     degraded: DegradedPolicy,
     rulesets: Mapping[str, RulesetDeclaration] | None = None,
+    clock: ManualClock | None = None,
 ) -> Evaluator:
     policies = Policies(
         rulesets=rulesets or {},
@@ -99,7 +100,7 @@ def evaluator(
         degraded_default=DegradedPolicy(),
         degraded_by_caller={"checkout": degraded},
     )
-    return Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
+    return Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock or ManualClock(NOW))
 
 
 def request(
@@ -272,20 +273,22 @@ class TestBudgets:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
         fake.balance.append(failure(FailureKind.TIMEOUT))
-        ev = evaluator(fake, DegradedPolicy(), registry)
-        started = time.monotonic()
+        clock = ManualClock(NOW)
+        ev = evaluator(fake, DegradedPolicy(), registry, clock)
         with pytest.raises(PlaidFailure):
             await ev.evaluate(request(rail, ruleset_key=ruleset_key), None)
-        finished = time.monotonic()
         [budget] = fake.budgets
         total_s, attempt_s = expected
-        assert started + total_s <= budget.deadline <= finished + total_s
+        assert budget.deadline == clock.monotonic() + total_s
         assert budget.attempt_timeout_s == attempt_s
 
     async def test_the_callers_deadline_wins_when_sooner(self) -> None:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
-        deadline = time.monotonic() + 1.5
+        clock = ManualClock(NOW)
+        deadline = clock.monotonic() + 1.5
         with pytest.raises(PlaidFailure):
-            await evaluator(fake, DegradedPolicy()).evaluate(request(), deadline)
+            await evaluator(fake, DegradedPolicy(), clock=clock).evaluate(
+                request(), deadline
+            )
         assert fake.budgets[0].deadline == deadline

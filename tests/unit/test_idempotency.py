@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +34,7 @@ from service.domain.money import Money
 from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
 from service.domain.secret import Secret
+from tests.clock import ManualClock
 from tests.fakes import FakeSignalSource, InMemoryDecisionStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -65,19 +65,25 @@ class SlowSource(FakeSignalSource):
     def __init__(self) -> None:
         super().__init__()
         self.release = asyncio.Event()
+        self.started = asyncio.Event()
         self.calls = 0
 
     async def evaluate_signal(
         self, *args: Any, **kwargs: Any
     ) -> tuple[SignalAnswer, tuple[PlaidCall, ...]]:
         self.calls += 1
+        self.started.set()
         await self.release.wait()
         return await super().evaluate_signal(*args, **kwargs)
 
 
 def idempotent(
-    fake: FakeSignalSource, store: InMemoryDecisionStore, owner: str = "me"
+    fake: FakeSignalSource,
+    store: InMemoryDecisionStore,
+    owner: str = "me",
+    clock: ManualClock | None = None,
 ) -> IdempotentEvaluator:
+    clock = clock or ManualClock(NOW)
     policies = Policies(
         rulesets={"balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True)},
         score=ScorePolicy(),
@@ -85,8 +91,8 @@ def idempotent(
         balance_by_rail={},
         realtime_window=timedelta(seconds=120),
     )
-    evaluator = Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
-    return IdempotentEvaluator(evaluator, store, KEY, owner, 40, lambda: NOW)
+    evaluator = Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock)
+    return IdempotentEvaluator(evaluator, store, KEY, owner, 40, clock)
 
 
 def request(
@@ -176,7 +182,7 @@ class TestSingleFlight:
         calls = [
             asyncio.create_task(service.evaluate(request(), None)) for _ in range(20)
         ]
-        await asyncio.sleep(0.01)
+        await fake.started.wait()  # every duplicate has joined the first by then
         fake.release.set()
         decisions = await asyncio.gather(*calls)
         assert fake.calls == 1
@@ -190,76 +196,97 @@ class TestSingleFlight:
         scripted(fake, 1)
         service = idempotent(fake, store)
         first = asyncio.create_task(service.evaluate(request(), None))
-        await asyncio.sleep(0.01)
+        await fake.started.wait()
         second = asyncio.create_task(service.evaluate(request(), None))
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)  # the duplicate joins the running evaluation
         first.cancel()
-        await asyncio.sleep(0.01)
+        with pytest.raises(asyncio.CancelledError):
+            await first
         fake.release.set()
         decision = await second
         assert decision.replayed
-        assert first.cancelled()
         assert fake.calls == 1
         assert (await store.get("anonymous", "tx-1")) is not None  # stored all the same
 
     async def test_a_duplicate_waits_for_another_replicas_decision(self) -> None:
-        fake, store = SlowSource(), InMemoryDecisionStore()
+        fake, store, clock = SlowSource(), InMemoryDecisionStore(), ManualClock()
         scripted(fake, 1)
         first = asyncio.create_task(
-            idempotent(fake, store, "replica-1").evaluate(request(), None)
+            idempotent(fake, store, "replica-1", clock).evaluate(request(), None)
         )
-        await asyncio.sleep(0.01)
+        await fake.started.wait()
         second = asyncio.create_task(
-            idempotent(FakeSignalSource(), store, "replica-2").evaluate(request(), None)
+            idempotent(FakeSignalSource(), store, "replica-2", clock).evaluate(
+                request(), None
+            )
         )
-        await asyncio.sleep(0.05)
-        assert not second.done()  # it is polling the store, not calling Plaid
+        # It polls the store, not Plaid, looking again sooner at first, then less often.
+        for wait_s in (0.02, 0.04, 0.08, 0.16, 0.25, 0.25):
+            await clock.sleeping()
+            assert clock.pending == [pytest.approx(wait_s)]
+            clock.advance(wait_s)
+        await clock.sleeping()
+        assert not second.done()
         fake.release.set()
-        assert (await second).replayed
         assert not (await first).replayed
+        clock.advance(0.25)
+        assert (await asyncio.wait_for(second, 5)).replayed
 
     async def test_waiting_for_another_replica_respects_the_deadline(self) -> None:
-        fake, store = SlowSource(), InMemoryDecisionStore()
+        fake, store, clock = SlowSource(), InMemoryDecisionStore(), ManualClock()
         scripted(fake, 1)
         first = asyncio.create_task(
-            idempotent(fake, store, "replica-1").evaluate(request(), None)
+            idempotent(fake, store, "replica-1", clock).evaluate(request(), None)
         )
-        await asyncio.sleep(0.01)
-        with pytest.raises(DeadlineTooShort):
-            await idempotent(FakeSignalSource(), store, "replica-2").evaluate(
-                request(), time.monotonic() + 0.1
+        await fake.started.wait()
+        started = clock.monotonic()
+        second = asyncio.create_task(
+            idempotent(FakeSignalSource(), store, "replica-2", clock).evaluate(
+                request(), started + 0.1
             )
+        )
+        waits = await clock.run(second)
+        # The last wait is cut short by the deadline, and no look comes after it.
+        assert waits == [pytest.approx(w) for w in (0.02, 0.04, 0.04)]
+        with pytest.raises(DeadlineTooShort):
+            await second
+        assert clock.monotonic() == pytest.approx(started + 0.1)
         fake.release.set()
         await first
 
 
 class TestDrain:
     async def test_shutdown_waits_for_a_running_evaluation_to_be_stored(self) -> None:
-        fake, store = SlowSource(), InMemoryDecisionStore()
+        fake, store, clock = SlowSource(), InMemoryDecisionStore(), ManualClock()
         scripted(fake, 1)
-        evaluator = idempotent(fake, store)
+        evaluator = idempotent(fake, store, clock=clock)
         caller = asyncio.create_task(evaluator.evaluate(request(), None))
-        await asyncio.sleep(0.01)
+        await fake.started.wait()
         caller.cancel()  # the server cancels its handlers at shutdown
 
         draining = asyncio.create_task(evaluator.drain(5))
-        await asyncio.sleep(0.01)
+        await clock.sleeping()
+        clock.advance(4.9)
+        await asyncio.sleep(0)
         assert not draining.done()  # Plaid has not answered yet
         fake.release.set()
-        await draining
+        await asyncio.wait_for(draining, 5)
 
         assert (await store.get("anonymous", "tx-1")) is not None
 
     async def test_it_gives_up_after_its_timeout(self) -> None:
-        fake, store = SlowSource(), InMemoryDecisionStore()
+        fake, store, clock = SlowSource(), InMemoryDecisionStore(), ManualClock()
         scripted(fake, 1)
-        evaluator = idempotent(fake, store)
+        evaluator = idempotent(fake, store, clock=clock)
         caller = asyncio.create_task(evaluator.evaluate(request(), None))
-        await asyncio.sleep(0.01)
+        await fake.started.wait()
 
-        started = time.monotonic()
-        await evaluator.drain(0.05)
+        draining = asyncio.create_task(evaluator.drain(0.05))
+        await clock.sleeping()
+        assert clock.pending == [pytest.approx(0.05)]
+        clock.advance(0.05)
+        await asyncio.wait_for(draining, 5)  # returns while Plaid is still silent
 
-        assert time.monotonic() - started < 1
+        assert not caller.done()  # the evaluation itself goes on
         fake.release.set()
         await caller

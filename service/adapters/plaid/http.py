@@ -7,7 +7,6 @@ SDK's serialised request models over this transport instead (docs/plaid-behaviou
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ import orjson
 import yarl
 
 from service.adapters.plaid.errors import classify, retry_after_s
+from service.app.clock import Clock
 from service.app.errors import FailureKind, PlaidFailure
 from service.domain.model import PlaidCall
 from service.domain.secret import Secret
@@ -41,10 +41,12 @@ class PlaidTransport:
         client_id: Secret,
         secret: Secret,
         *,
+        clock: Clock,
         pool_size: int,
         connect_timeout_s: float,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._clock = clock
         self._pool_size = pool_size
         self._connect_timeout_s = connect_timeout_s
         self._session: aiohttp.ClientSession | None = None
@@ -90,7 +92,7 @@ class PlaidTransport:
             sock_connect=min(self._connect_timeout_s, timeout_s),
             ceil_threshold=math.inf,
         )
-        started = time.monotonic()
+        started = self._clock.monotonic()
         try:
             async with self._session.post(
                 url,
@@ -121,7 +123,7 @@ class PlaidTransport:
     def _reply(
         self, endpoint: str, status: int, raw: bytes, started: float, attempt: int
     ) -> PlaidReply:
-        elapsed = _ms_since(started)
+        elapsed = self._ms_since(started)
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -166,16 +168,19 @@ class PlaidTransport:
             retry_after_s=retry_after_s(kind, error_code),
         )
 
-    @staticmethod
     def _no_answer(
-        kind: FailureKind, endpoint: str, started: float, attempt: int, message: str
+        self,
+        kind: FailureKind,
+        endpoint: str,
+        started: float,
+        attempt: int,
+        message: str,
     ) -> PlaidFailure:
-        call = PlaidCall(endpoint, None, 0, None, _ms_since(started), attempt)
+        call = PlaidCall(endpoint, None, 0, None, self._ms_since(started), attempt)
         return PlaidFailure(kind, message, endpoint=endpoint, calls=(call,))
 
-
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
+    def _ms_since(self, started: float) -> int:
+        return int((self._clock.monotonic() - started) * 1000)
 
 
 def _text(value: object) -> str | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from service.adapters.plaid.http import PlaidTransport
+from service.app.clock import Clock
 from service.app.errors import DeadlineTooShort
 from service.app.ports import CallBudget, ReportKind
 from service.domain.model import PlaidCall
@@ -19,13 +19,16 @@ ENDPOINTS = {
 class PlaidReportSender:
     """POSTs stored report bodies to Plaid's report endpoints."""
 
-    def __init__(self, transport: PlaidTransport) -> None:
+    def __init__(self, transport: PlaidTransport, clock: Clock) -> None:
         self._transport = transport
+        self._clock = clock
 
     async def send_report(
         self, kind: ReportKind, body: dict[str, Any], budget: CallBudget
     ) -> PlaidCall:
-        timeout_s = min(budget.deadline - time.monotonic(), budget.attempt_timeout_s)
+        timeout_s = min(
+            budget.deadline - self._clock.monotonic(), budget.attempt_timeout_s
+        )
         if timeout_s <= 0:
             raise DeadlineTooShort("no time left to deliver the report")
         reply = await self._transport.post(ENDPOINTS[kind], body, timeout_s)

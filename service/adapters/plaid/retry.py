@@ -6,9 +6,6 @@ body, so `/signal/evaluate` keeps its client_transaction_id (Plaid's idempotency
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -22,6 +19,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from service.adapters.plaid.http import PlaidReply, PlaidTransport
+from service.app.clock import Clock
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import CallBudget
 from service.config.settings import RetryPolicy
@@ -39,12 +37,13 @@ MIN_CALL_S = 0.01
 class _deadline_stop(stop_base):  # noqa: N801 (tenacity names its stops in lower case)
     """Stop when the next attempt would start with less than min_attempt_s left."""
 
-    def __init__(self, deadline: float, min_attempt_s: float) -> None:
+    def __init__(self, clock: Clock, deadline: float, min_attempt_s: float) -> None:
+        self._clock = clock
         self._deadline = deadline
         self._min_attempt_s = min_attempt_s
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        starts_at = time.monotonic() + retry_state.upcoming_sleep
+        starts_at = self._clock.monotonic() + retry_state.upcoming_sleep
         return starts_at + self._min_attempt_s > self._deadline
 
 
@@ -96,11 +95,11 @@ class RetryingPoster:
         self,
         transport: PlaidTransport,
         policy: RetryPolicy,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Clock,
     ) -> None:
         self._transport = transport
         self._policy = policy
-        self._sleep = sleep
+        self._clock = clock
 
     async def post(
         self, endpoint: str, body: dict[str, Any], budget: CallBudget
@@ -120,13 +119,14 @@ class RetryingPoster:
             return reply, tuple(calls)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._policy.max_attempts)
-            | _deadline_stop(budget.deadline, self._policy.min_attempt_s),
+            | _deadline_stop(self._clock, budget.deadline, self._policy.min_attempt_s),
             wait=wait_random_exponential(
                 multiplier=self._policy.initial_backoff_s,
                 max=self._policy.max_backoff_s,
             ),
             retry=retry_if_exception(_is_transient),
-            sleep=self._sleep,
+            # Backoff waits on our clock, as the deadline stop measures on it.
+            sleep=self._clock.sleep,
             before_sleep=_log_retry,
             reraise=True,
         )
@@ -152,7 +152,7 @@ class RetryingPoster:
         number: int,
         calls: list[PlaidCall],
     ) -> PlaidReply:
-        remaining_s = budget.deadline - time.monotonic()
+        remaining_s = budget.deadline - self._clock.monotonic()
         left_s = remaining_s - min(MAX_SAFETY_MARGIN_S, SAFETY_SHARE * remaining_s)
         if left_s < MIN_CALL_S:
             raise DeadlineTooShort(

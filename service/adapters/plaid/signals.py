@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from service.adapters.plaid.responses import (
     parse_warnings,
 )
 from service.adapters.plaid.retry import RetryingPoster, outcome_unknown
+from service.app.clock import Clock
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import CallBudget, PlaidAccount, SignalContext
 from service.domain.model import (
@@ -40,7 +40,7 @@ PROBE_TOKEN = "access-probe-00000000-0000-0000-0000-000000000000"  # noqa: S105 
 class PlaidSignalSource:
     """Plaid's Signal and Balance endpoints as evidence for the core, within budgets."""
 
-    def __init__(self, poster: RetryingPoster, clock: Callable[[], datetime]) -> None:
+    def __init__(self, poster: RetryingPoster, clock: Clock) -> None:
         self._poster = poster
         self._clock = clock
 
@@ -52,7 +52,7 @@ class PlaidSignalSource:
         budget: CallBudget,
     ) -> tuple[SignalAnswer, tuple[PlaidCall, ...]]:
         body = signal_evaluate_body(attempt, account, context)
-        sent_at = self._clock()
+        sent_at = self._clock.now()
         try:
             reply, calls = await self._poster.post(SIGNAL_EVALUATE, body, budget)
         except PlaidFailure as failure:
@@ -61,7 +61,7 @@ class PlaidSignalSource:
                 raise
             raise unknown from failure
         try:
-            answer = _signal_answer(reply.body, sent_at, self._clock())
+            answer = _signal_answer(reply.body, sent_at, self._clock.now())
         except MalformedAnswer as exc:
             # A well-formed JSON object of the wrong shape is not retried: the same
             # answer would come back. (Non-JSON bodies are retried by the poster.)
@@ -75,20 +75,20 @@ class PlaidSignalSource:
         budget: CallBudget,
     ) -> tuple[BalanceAnswer, tuple[PlaidCall, ...]]:
         body = balance_get_body(account, min_last_updated)
-        sent_at = self._clock()
+        sent_at = self._clock.now()
         try:
             reply, calls = await self._poster.post(BALANCE_GET, body, budget)
         except PlaidFailure as failure:
             if failure.error_code != "LAST_UPDATED_DATETIME_OUT_OF_RANGE":
                 raise
             # Not an error for the caller: the balance is too old, which the policy decides.
-            return _too_old(failure, sent_at, self._clock()), failure.calls
+            return _too_old(failure, sent_at, self._clock.now()), failure.calls
         try:
             balance = parse_account_balance(reply.body, account.account_id)
         except MalformedAnswer as exc:
             raise malformed(BALANCE_GET, exc, calls, reply.call.request_id) from exc
         answer = BalanceAnswer(
-            reply.call.request_id or "", balance, sent_at, self._clock()
+            reply.call.request_id or "", balance, sent_at, self._clock.now()
         )
         return answer, calls
 

@@ -30,7 +30,7 @@ from service.adapters.store.sql import open_store
 from service.api.callers import ApiKeys
 from service.api.interceptors import Gatekeeper
 from service.api.servicer import RiskDecisionServicer
-from service.app.decide import Budgets, Evaluator
+from service.app.decide import Evaluator
 from service.app.evaluate import IdempotentEvaluator
 from service.app.outbox import OutboxWorker
 from service.app.ports import DecisionStore
@@ -86,6 +86,7 @@ class RunningService:
 async def start_service(settings: Settings) -> RunningService:
     """Build the adapters and start serving on settings.listen (port 0 picks one)."""
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tuning = settings.plaid.tuning
     async with contextlib.AsyncExitStack() as stack:
         transport = await _plaid_transport(settings, stack)
         store = await open_store(settings.state.database_url.reveal())
@@ -93,12 +94,12 @@ async def start_service(settings: Settings) -> RunningService:
         health = health_aio.HealthServicer()
         readiness = Readiness(partial(_set_serving, health))
         source = PlaidSignalSource(
-            RetryingPoster(transport, settings.plaid.retry), utc_now
+            RetryingPoster(transport, tuning.retry.policy()), utc_now
         )
         credentials = CredentialsWatch(
             source,
             partial(readiness.set, "plaid_credentials"),
-            probe_interval_s=settings.plaid.credentials_probe_interval_s,
+            probe_interval_s=tuning.credentials_probe_interval_s,
         )
         stack.push_async_callback(credentials.close)
         metrics = Metrics()
@@ -106,20 +107,22 @@ async def start_service(settings: Settings) -> RunningService:
             store,
             PlaidReportSender(transport),
             owner,
-            settings.state.outbox,
+            settings.state.outbox.policy(),
             utc_now,
             observe=metrics.delivery,
         )
         evaluator = IdempotentEvaluator(
-            _evaluator(settings, source, credentials),
+            Evaluator(
+                source, settings.policies, tuning.budgets(), utc_now, credentials
+            ),
             store,
             settings.state.fingerprint_key.reveal().encode(),
             owner,
-            lease_s=settings.plaid.live_balance_budget_s,
+            lease_s=tuning.live_balance_budget_s,
             clock=utc_now,
         )
         # Runs before the store closes (the stack unwinds last-in first-out).
-        stack.push_async_callback(evaluator.drain, settings.plaid.live_balance_budget_s)
+        stack.push_async_callback(evaluator.drain, tuning.live_balance_budget_s)
         reports = Reports(
             store,
             PlaidReportFormat(),
@@ -131,7 +134,7 @@ async def start_service(settings: Settings) -> RunningService:
         keys = settings.server.api_key_hashes
         gate = Gatekeeper(
             ApiKeys(keys) if keys is not None else None,
-            settings.server.max_in_flight,
+            settings.server.limits.max_in_flight,
             metrics,
         )
         server, port = await _start_grpc(settings, servicer, health, gate)
@@ -139,7 +142,7 @@ async def start_service(settings: Settings) -> RunningService:
         outbox.start()
         stack.push_async_callback(outbox.stop)
         _start_housekeeping(
-            store, metrics, readiness, settings.state.retention_days, stack
+            store, metrics, readiness, settings.state.ledger.retention_days, stack
         )
         metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
@@ -164,8 +167,8 @@ async def _plaid_transport(
         base_url,
         settings.plaid.client_id,
         settings.plaid.secret,
-        pool_size=settings.plaid.pool_size,
-        connect_timeout_s=settings.plaid.connect_timeout_s,
+        pool_size=settings.plaid.tuning.pool_size,
+        connect_timeout_s=settings.plaid.tuning.connect_timeout_s,
     )
     await transport.start()
     stack.push_async_callback(transport.close)
@@ -180,19 +183,6 @@ async def _embedded_emulator(stack: contextlib.AsyncExitStack) -> str:
     emulator = await start_emulator(load_scenario(default_scenario_path()))
     stack.push_async_callback(emulator.close)
     return emulator.url
-
-
-def _evaluator(
-    settings: Settings, source: PlaidSignalSource, credentials: CredentialsWatch
-) -> Evaluator:
-    plaid = settings.plaid
-    budgets = Budgets(
-        scores_s=plaid.scores_budget_s,
-        live_balance_s=plaid.live_balance_budget_s,
-        scores_attempt_s=plaid.scores_attempt_timeout_s,
-        live_balance_attempt_s=plaid.live_balance_attempt_timeout_s,
-    )
-    return Evaluator(source, settings.policies, budgets, utc_now, credentials)
 
 
 def _start_housekeeping(
@@ -337,7 +327,7 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
 
 async def serve_forever(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain within the grace period."""
-    grace_s = settings.server.grace_s
+    grace_s = settings.server.limits.grace_s
     service = await start_service(settings)
     tune_garbage_collector()
     stopping = asyncio.Event()

@@ -16,7 +16,6 @@ from service.app.ports import (
     SignalContext,
     SignalSource,
 )
-from service.config.policies import Policies
 from service.domain.degraded import DegradedPolicy, FailureClass, decide_degraded
 from service.domain.model import (
     Balance,
@@ -28,6 +27,7 @@ from service.domain.model import (
     PlaidCall,
     RealtimeReport,
 )
+from service.domain.policies import Policies
 from service.domain.policy import decide_balance, decide_signal
 from service.domain.realtime import (
     RulesetType,

@@ -53,7 +53,7 @@ class CredentialsWatch:
         self,
         plaid: SignalSource,
         set_serving: SetServing,
-        probe_interval_s: float = 30.0,
+        probe_interval_s: float,
         probe_timeout_s: float = 10.0,
     ) -> None:
         self._plaid = plaid

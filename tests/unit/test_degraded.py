@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from service.app.decide import Budgets, Evaluator, PaymentRequest
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import PlaidAccount, SignalContext
-from service.config.policies import Policies
+from service.config.policies import PolicySections
 from service.domain.degraded import (
     DegradedPolicy,
     DegradedRule,
@@ -29,22 +30,25 @@ from service.domain.model import (
     Source,
 )
 from service.domain.money import Money
-from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.secret import Secret
 from tests.fakes import FakeSignalSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ANY_FAILURE = frozenset(FailureClass)
 CAPPED = DegradedPolicy(
     rules=(
         DegradedRule(
             Result.ACCEPT,
             frozenset({FailureClass.TIMEOUT, FailureClass.PLAID_UNAVAILABLE}),
+            min_amount=None,
             max_amount=Decimal("50.00"),
         ),
-        DegradedRule(Result.REROUTE, min_amount=Decimal("1000")),
-        DegradedRule(Result.REVIEW),
-    )
+        DegradedRule(Result.REROUTE, ANY_FAILURE, Decimal("1000"), None),
+        DegradedRule(Result.REVIEW, ANY_FAILURE, None, None),
+    ),
+    try_balance_endpoint=False,
 )
+FAIL_CLOSED = DegradedPolicy(rules=(), try_balance_endpoint=False)
 
 
 def usd(cents: int) -> Money:
@@ -74,25 +78,24 @@ class TestRules:
 
     def test_no_matching_rule_fails_closed(self) -> None:
         policy = DegradedPolicy(
-            (DegradedRule(Result.REVIEW, frozenset({FailureClass.TIMEOUT})),)
+            (
+                DegradedRule(
+                    Result.REVIEW, frozenset({FailureClass.TIMEOUT}), None, None
+                ),
+            ),
+            try_balance_endpoint=False,
         )
         assert decide_degraded(FailureClass.RATE_LIMITED, usd(1), policy) is None
 
     def test_the_default_policy_fails_closed(self) -> None:
-        assert DegradedPolicy().fails_closed
-        assert decide_degraded(FailureClass.TIMEOUT, usd(1), DegradedPolicy()) is None
+        default = PolicySections().policies().degraded_default
+        assert default.fails_closed
+        assert decide_degraded(FailureClass.TIMEOUT, usd(1), default) is None
 
 
 def evaluator(fake: FakeSignalSource, degraded: DegradedPolicy) -> Evaluator:
-    policies = Policies(
-        rulesets={},
-        score=ScorePolicy(),
-        balance_default=BalancePolicy(),
-        balance_by_rail={},
-        realtime_window=timedelta(seconds=120),
-        degraded_default=DegradedPolicy(),
-        degraded_by_caller={"checkout": degraded},
-    )
+    defaults = PolicySections().policies()
+    policies = replace(defaults, degraded_by_caller={"checkout": degraded})
     return Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
 
 
@@ -156,7 +159,7 @@ class TestShell:
         balance = Balance(Decimal("100.00"), Decimal("100.00"), "USD")
         call = PlaidCall("/accounts/balance/get", "r-2", 200, None, 30)
         fake.balance.append((BalanceAnswer("r-2", balance, NOW, NOW), (call,)))
-        policy = DegradedPolicy(try_balance_endpoint=True)
+        policy = DegradedPolicy((), try_balance_endpoint=True)
         decision = await evaluator(fake, policy).evaluate(request(), None, "checkout")
         assert decision.degraded
         assert decision.verdict.source is Source.BALANCE_POLICY
@@ -182,7 +185,7 @@ class TestShell:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
         fake.balance.append(failure(FailureKind.UNAVAILABLE))
-        policy = DegradedPolicy(try_balance_endpoint=True)
+        policy = DegradedPolicy((), try_balance_endpoint=True)
         with pytest.raises(PlaidFailure) as caught:
             await evaluator(fake, policy).evaluate(request(), None, "checkout")
         assert caught.value.kind is FailureKind.TIMEOUT
@@ -193,7 +196,7 @@ class TestBudgets:
     async def test_a_scores_only_ruleset_gets_the_short_budget(self) -> None:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
-        ev = evaluator(fake, DegradedPolicy())
+        ev = evaluator(fake, FAIL_CLOSED)
         started = time.monotonic()
         with pytest.raises(PlaidFailure):
             await ev.evaluate(request(), None)
@@ -207,5 +210,5 @@ class TestBudgets:
         fake.signal.append(failure(FailureKind.TIMEOUT))
         deadline = time.monotonic() + 1.5
         with pytest.raises(PlaidFailure):
-            await evaluator(fake, DegradedPolicy()).evaluate(request(), deadline)
+            await evaluator(fake, FAIL_CLOSED).evaluate(request(), deadline)
         assert fake.budgets[0].deadline == deadline

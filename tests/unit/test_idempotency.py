@@ -6,7 +6,8 @@ import asyncio
 import hashlib
 import hmac
 import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from service.app.errors import (
 )
 from service.app.evaluate import IdempotentEvaluator, payment_fingerprint
 from service.app.ports import PlaidAccount, SignalContext
-from service.config.policies import Policies
+from service.config.policies import PolicySections
 from service.domain.model import (
     AppliedRuleset,
     Balance,
@@ -32,7 +33,6 @@ from service.domain.model import (
     SignalAnswer,
 )
 from service.domain.money import Money
-from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
 from service.domain.secret import Secret
 from tests.fakes import FakeSignalSource, InMemoryDecisionStore
@@ -78,12 +78,9 @@ class SlowSource(FakeSignalSource):
 def idempotent(
     fake: FakeSignalSource, store: InMemoryDecisionStore, owner: str = "me"
 ) -> IdempotentEvaluator:
-    policies = Policies(
+    policies = replace(
+        PolicySections().policies(),
         rulesets={"balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True)},
-        score=ScorePolicy(),
-        balance_default=BalancePolicy(),
-        balance_by_rail={},
-        realtime_window=timedelta(seconds=120),
     )
     evaluator = Evaluator(fake, policies, Budgets(10, 40, 5, 35), lambda: NOW)
     return IdempotentEvaluator(evaluator, store, KEY, owner, 40, lambda: NOW)

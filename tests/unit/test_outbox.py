@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from service.app.errors import FailureKind, PlaidFailure
-from service.app.outbox import OutboxPolicy, OutboxWorker
+from service.app.outbox import OutboxWorker
 from service.app.ports import CallBudget, DeliveryStatus, ReportKind
+from service.config.outbox import OutboxSection
 from service.domain.model import (
     Balance,
     Basis,
@@ -77,8 +79,11 @@ async def store_with_decision(txid: str = "tx-1") -> InMemoryDecisionStore:
 def worker(
     store: InMemoryDecisionStore, sender: ScriptedSender, clock: Clock
 ) -> OutboxWorker:
-    policy = OutboxPolicy(
-        backoff_initial_s=1, backoff_max_s=8, max_permanent_failures=3
+    policy = replace(
+        OutboxSection().policy(),
+        backoff_initial_s=1,
+        backoff_max_s=8,
+        max_permanent_failures=3,
     )
     return OutboxWorker(store, sender, "me", policy, clock)
 

@@ -33,7 +33,7 @@ from service.api.servicer import RiskDecisionServicer
 from service.app.decide import Evaluator
 from service.app.evaluate import IdempotentEvaluator
 from service.app.outbox import OutboxWorker
-from service.app.ports import DecisionStore
+from service.app.ports import DecisionStore, SignalSource
 from service.app.reports import Reports
 from service.config.settings import Settings
 from service.ops.metrics import Metrics
@@ -71,9 +71,6 @@ class RunningService:
     port: int
     health: health_aio.HealthServicer
     store: DecisionStore
-    outbox: OutboxWorker
-    metrics: Metrics
-    gate: Gatekeeper
     metrics_port: int | None
     resources: contextlib.AsyncExitStack
 
@@ -83,17 +80,25 @@ class RunningService:
         await self.resources.aclose()
 
 
-async def start_service(settings: Settings) -> RunningService:
-    """Build the adapters and start serving on settings.listen (port 0 picks one)."""
+async def start_service(
+    settings: Settings,
+    *,
+    signal_source: SignalSource | None = None,
+    store: DecisionStore | None = None,
+) -> RunningService:
+    """Start serving on settings.listen (port 0 picks one), with the production adapters
+    for whatever is not given. Tests give fakes of Plaid's evaluations and of the
+    ledger here; what is given is not closed by `stop()`, its owner closes it."""
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tuning = settings.plaid.tuning
     async with contextlib.AsyncExitStack() as stack:
         transport = await _plaid_transport(settings, stack)
-        store = await open_store(settings.state.database_url.reveal())
-        stack.push_async_callback(store.close)
+        if store is None:
+            store = await open_store(settings.state.database_url.reveal())
+            stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
         readiness = Readiness(partial(_set_serving, health))
-        source = PlaidSignalSource(
+        source = signal_source or PlaidSignalSource(
             RetryingPoster(transport, tuning.retry.policy()), utc_now
         )
         credentials = CredentialsWatch(
@@ -147,9 +152,7 @@ async def start_service(settings: Settings) -> RunningService:
         metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
         resources = stack.pop_all()
-    return RunningService(
-        server, port, health, store, outbox, metrics, gate, metrics_port, resources
-    )
+    return RunningService(server, port, health, store, metrics_port, resources)
 
 
 async def _plaid_transport(

@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 
+from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN
 from service.config.settings import ConfigError, Settings
 from service.ops.logs import configure
 
@@ -31,12 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the gRPC service")
     serve.add_argument(
-        "--listen", help="host:port (default 127.0.0.1:50051, or ACH_RISK_LISTEN)"
+        "--listen", help=f"host:port (default {DEFAULT_LISTEN}, or ACH_RISK_LISTEN)"
     )
     serve.add_argument(
         "--metrics-listen",
-        help="host:port for Prometheus metrics at /metrics (default 127.0.0.1:9464, "
-        "or ACH_RISK_METRICS_LISTEN; empty to disable)",
+        help="host:port for Prometheus metrics at /metrics (default "
+        f"{DEFAULT_METRICS_LISTEN}, or ACH_RISK_METRICS_LISTEN; empty to disable)",
     )
     serve.add_argument("--config", help="TOML file (or ACH_RISK_CONFIG)")
     commands.add_parser(
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     health = commands.add_parser(
         "health", help="gRPC health check: exit 0 when SERVING (for HEALTHCHECK)"
     )
-    health.add_argument("--address", default="127.0.0.1:50051")
+    health.add_argument("--address", default=DEFAULT_LISTEN)
     health.add_argument("--timeout", type=float, default=2.0, help="seconds")
     health.add_argument(
         "--service", default="", help='service name ("" = whole server)'

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from typing import Protocol
 
 import grpc
 import structlog
@@ -26,15 +27,21 @@ from service.adapters.plaid.reports import PlaidReportSender
 from service.adapters.plaid.requests import PlaidReportFormat
 from service.adapters.plaid.retry import RetryingPoster
 from service.adapters.plaid.signals import PlaidSignalSource
-from service.adapters.store.sql import SqlDecisionStore, open_store
+from service.adapters.store.sql import open_store
 from service.api.callers import ApiKeys
 from service.api.interceptors import Gatekeeper
 from service.api.servicer import RiskDecisionServicer
 from service.app.clock import Clock, SystemClock
-from service.app.decide import Budgets, Evaluator
+from service.app.decide import Evaluator
 from service.app.evaluate import IdempotentEvaluator
 from service.app.outbox import OutboxWorker
-from service.app.ports import LedgerUpkeep
+from service.app.ports import (
+    DecisionLedger,
+    LedgerUpkeep,
+    OutboxQueue,
+    ReportInbox,
+    SignalSource,
+)
 from service.app.reports import Reports
 from service.config.settings import Settings
 from service.ops.metrics import Metrics
@@ -60,6 +67,10 @@ KEEPALIVE_OPTIONS = [
 ]
 
 
+class Store(DecisionLedger, ReportInbox, OutboxQueue, LedgerUpkeep, Protocol):
+    """Every port the ledger adapter fills; only the composition root needs them all."""
+
+
 @dataclass
 class RunningService:
     """A started service; `stop()` drains it, then closes what start_service opened."""
@@ -67,10 +78,7 @@ class RunningService:
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
-    store: SqlDecisionStore
-    outbox: OutboxWorker
-    metrics: Metrics
-    gate: Gatekeeper
+    store: Store
     metrics_port: int | None
     resources: contextlib.AsyncExitStack
 
@@ -80,24 +88,34 @@ class RunningService:
         await self.resources.aclose()
 
 
-async def start_service(settings: Settings) -> RunningService:
-    """Build the adapters and start serving on settings.listen (port 0 picks one)."""
+async def start_service(
+    settings: Settings,
+    *,
+    signal_source: SignalSource | None = None,
+    store: Store | None = None,
+    clock: Clock | None = None,
+) -> RunningService:
+    """Start serving on settings.listen (port 0 picks one), with the production adapters
+    for whatever is not given. Tests give fakes of Plaid's evaluations and of the
+    ledger here; what is given is not closed by `stop()`, its owner closes it."""
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    clock = SystemClock()  # the one clock every part reads
+    tuning = settings.plaid.tuning
+    clock = clock or SystemClock()  # the one clock every part reads
     async with contextlib.AsyncExitStack() as stack:
         transport = await _plaid_transport(settings, clock, stack)
-        store = await open_store(settings.state.database_url.reveal())
-        stack.push_async_callback(store.close)
+        if store is None:
+            store = await open_store(settings.state.database_url.reveal())
+            stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
         readiness = Readiness(partial(_set_serving, health))
-        source = PlaidSignalSource(
-            RetryingPoster(transport, settings.plaid.retry, clock), clock
+        source = signal_source or PlaidSignalSource(
+            RetryingPoster(transport, tuning.retry.policy(), clock), clock
         )
         credentials = CredentialsWatch(
             source,
             partial(readiness.set, "plaid_credentials"),
             clock,
-            probe_interval_s=settings.plaid.credentials_probe_interval_s,
+            probe_interval_s=tuning.credentials_probe_interval_s,
         )
         stack.push_async_callback(credentials.close)
         metrics = Metrics()
@@ -105,20 +123,20 @@ async def start_service(settings: Settings) -> RunningService:
             store,
             PlaidReportSender(transport, clock),
             owner,
-            settings.state.outbox,
+            settings.state.outbox.policy(),
             clock,
             observe=metrics.delivery,
         )
         evaluator = IdempotentEvaluator(
-            _evaluator(settings, source, credentials, clock),
+            Evaluator(source, settings.policies, tuning.budgets(), clock, credentials),
             store,
             settings.state.fingerprint_key.reveal().encode(),
             owner,
-            lease_s=settings.plaid.live_balance_budget_s,
+            lease_s=tuning.live_balance_budget_s,
             clock=clock,
         )
         # Runs before the store closes (the stack unwinds last-in first-out).
-        stack.push_async_callback(evaluator.drain, settings.plaid.live_balance_budget_s)
+        stack.push_async_callback(evaluator.drain, tuning.live_balance_budget_s)
         reports = Reports(
             store,
             PlaidReportFormat(),
@@ -130,7 +148,7 @@ async def start_service(settings: Settings) -> RunningService:
         keys = settings.server.api_key_hashes
         gate = Gatekeeper(
             ApiKeys(keys) if keys is not None else None,
-            settings.server.max_in_flight,
+            settings.server.limits.max_in_flight,
             metrics,
         )
         server, port = await _start_grpc(settings, servicer, health, gate)
@@ -138,14 +156,17 @@ async def start_service(settings: Settings) -> RunningService:
         outbox.start()
         stack.push_async_callback(outbox.stop)
         _start_housekeeping(
-            store, metrics, readiness, settings.state.retention_days, clock, stack
+            store,
+            metrics,
+            readiness,
+            settings.state.ledger.retention_days,
+            clock,
+            stack,
         )
         metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
         resources = stack.pop_all()
-    return RunningService(
-        server, port, health, store, outbox, metrics, gate, metrics_port, resources
-    )
+    return RunningService(server, port, health, store, metrics_port, resources)
 
 
 async def _plaid_transport(
@@ -164,8 +185,8 @@ async def _plaid_transport(
         settings.plaid.client_id,
         settings.plaid.secret,
         clock=clock,
-        pool_size=settings.plaid.pool_size,
-        connect_timeout_s=settings.plaid.connect_timeout_s,
+        pool_size=settings.plaid.tuning.pool_size,
+        connect_timeout_s=settings.plaid.tuning.connect_timeout_s,
     )
     await transport.start()
     stack.push_async_callback(transport.close)
@@ -180,22 +201,6 @@ async def _embedded_emulator(stack: contextlib.AsyncExitStack) -> str:
     emulator = await start_emulator(load_scenario(default_scenario_path()))
     stack.push_async_callback(emulator.close)
     return emulator.url
-
-
-def _evaluator(
-    settings: Settings,
-    source: PlaidSignalSource,
-    credentials: CredentialsWatch,
-    clock: Clock,
-) -> Evaluator:
-    plaid = settings.plaid
-    budgets = Budgets(
-        scores_s=plaid.scores_budget_s,
-        live_balance_s=plaid.live_balance_budget_s,
-        scores_attempt_s=plaid.scores_attempt_timeout_s,
-        live_balance_attempt_s=plaid.live_balance_attempt_timeout_s,
-    )
-    return Evaluator(source, settings.policies, budgets, clock, credentials)
 
 
 def _start_housekeeping(
@@ -341,7 +346,7 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
 
 async def serve_forever(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then drain within the grace period."""
-    grace_s = settings.server.grace_s
+    grace_s = settings.server.limits.grace_s
     service = await start_service(settings)
     tune_garbage_collector()
     stopping = asyncio.Event()

@@ -17,8 +17,9 @@ from google.type.money_pb2 import Money
 from plaid_emulator import RunningEmulator, default_scenario_path, start_emulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
+from service.app.ports import SignalSource
 from service.config.settings import Settings
-from service.main import RunningService, start_service
+from service.main import RunningService, Store, start_service
 from service.ops.logs import processors
 from tests.store.postgres import postgres_server, postgres_url
 
@@ -91,7 +92,10 @@ async def start_harness(
     env: Mapping[str, str] | None = None,
     *,
     database_url: str,
+    signal_source: SignalSource | None = None,
+    store: Store | None = None,
 ) -> Harness:
+    """The service as `ach-risk serve` builds it, but for the fakes given."""
     environ = {
         "PLAID_ENV": "emulator",
         "PLAID_BASE_URL": emulator_url,
@@ -102,7 +106,7 @@ async def start_harness(
     settings = Settings.from_environ(
         environ, listen="127.0.0.1:0", config_path=str(config or PACKAGED_CONFIG)
     )
-    service = await start_service(settings)
+    service = await start_service(settings, signal_source=signal_source, store=store)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
     return Harness(service, channel, pb_grpc.RiskDecisionServiceStub(channel))
 

@@ -15,7 +15,6 @@ from service.app.ports import (
     SignalContext,
     SignalSource,
 )
-from service.config.policies import Policies
 from service.domain.degraded import DegradedPolicy, FailureClass, decide_degraded
 from service.domain.model import (
     Balance,
@@ -27,6 +26,7 @@ from service.domain.model import (
     PlaidCall,
     RealtimeReport,
 )
+from service.domain.policies import Policies
 from service.domain.policy import decide_balance, decide_signal
 from service.domain.realtime import (
     RulesetType,

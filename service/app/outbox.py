@@ -35,18 +35,15 @@ NOTES = {
 
 @dataclass(frozen=True, slots=True)
 class OutboxPolicy:
-    """Delivery pacing and give-up rules."""
+    """Delivery pacing and give-up rules (the [outbox] table, service/config/outbox.py)."""
 
-    batch: int = 50
-    lease_s: float = 60.0
-    idle_poll_s: float = 1.0
-    attempt_timeout_s: float = 10.0
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 300.0
-    max_permanent_failures: int = 3
-    # False: refuse reports about Balance-only decisions (a Plaid client without the
-    # Signal Addendum, whose every report Plaid answers ADDENDUM_NOT_SIGNED).
-    report_balance_only: bool = True
+    batch: int
+    lease_s: float
+    idle_poll_s: float
+    attempt_timeout_s: float
+    backoff_initial_s: float
+    backoff_max_s: float
+    max_permanent_failures: int
 
 
 class OutboxWorker:

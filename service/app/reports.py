@@ -30,7 +30,7 @@ class Reports:
         clock: Clock,
         wake_outbox: Callable[[], None],
         *,
-        report_balance_only: bool = True,
+        report_balance_only: bool,
     ) -> None:
         self._report_balance_only = report_balance_only
         self._store = store

@@ -1,32 +1,23 @@
-"""The policy half of the TOML config: ruleset registry, balance, score and degraded
-policies, and the real-time window; validated by pydantic, handed on as frozen values."""
+"""The policy tables of the TOML file: the ruleset registry, the balance, score and
+degraded policies, and the real-time window; they build the domain's `Policies`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from service.config.section import Section
 from service.domain.degraded import DegradedPolicy, DegradedRule, FailureClass
 from service.domain.model import Rail, Result
+from service.domain.policies import Policies
 from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
 
-# The ruleset Plaid applies when a request names none (accounts since 2025-10-15).
-DEFAULT_RULESET_KEY = "default"
 
-
-class Strict(BaseModel):
-    """Unknown keys are errors; parsed values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Ruleset(Strict):
+class _Ruleset(Section):
     """One ruleset of the registry; `type` decides whether Plaid extracts live."""
 
     type: Literal["balance_only", "transaction_scores"] | None = None
@@ -63,13 +54,13 @@ class _Ruleset(Strict):
         )
 
 
-class _BalancePolicy(Strict):
+class _BalancePolicy(Section):
     margin: Annotated[Decimal, Field(ge=0, le=10)] = Decimal(0)
     allow_current_fallback: bool = False
     max_balance_age_s: Annotated[int, Field(gt=0)] = 3600
 
 
-class _BalanceOverride(Strict):
+class _BalanceOverride(Section):
     """A rail's policy: fields left out are taken from [balance_policy.default]."""
 
     margin: Annotated[Decimal, Field(ge=0, le=10)] | None = None
@@ -77,14 +68,14 @@ class _BalanceOverride(Strict):
     max_balance_age_s: Annotated[int, Field(gt=0)] | None = None
 
 
-class _BalancePolicies(Strict):
+class _BalancePolicies(Section):
     default: _BalancePolicy = _BalancePolicy()
     rails: dict[
         Literal["rtp", "fednow", "wire", "card", "balance_check"], _BalanceOverride
-    ] = {}
+    ] = Field(default_factory=dict)
 
 
-class _ScorePolicy(Strict):
+class _ScorePolicy(Section):
     review_customer_initiated: Annotated[int, Field(ge=1, le=100)] = 70
     reroute_customer_initiated: Annotated[int, Field(ge=1, le=100)] = 90
     review_bank_initiated: Annotated[int, Field(ge=1, le=100)] = 60
@@ -103,11 +94,11 @@ class _ScorePolicy(Strict):
         return self
 
 
-class _Realtime(Strict):
+class _Realtime(Section):
     window_s: Annotated[int, Field(ge=0)] = 120
 
 
-class _DegradedRule(Strict):
+class _DegradedRule(Section):
     result: Literal["ACCEPT", "REVIEW", "REROUTE"]
     failures: (
         list[
@@ -134,76 +125,18 @@ class _DegradedRule(Strict):
         return self
 
 
-class _Degraded(Strict):
+class _Degraded(Section):
     try_balance_endpoint: bool = False
-    rules: list[_DegradedRule] = []
+    rules: list[_DegradedRule] = Field(default_factory=list)
 
 
-class _DegradedPolicies(Strict):
+class _DegradedPolicies(Section):
     default: _Degraded = _Degraded()
-    callers: dict[str, _Degraded] = {}
+    callers: dict[str, _Degraded] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Policies:
-    """Everything the decision core is configured with."""
-
-    rulesets: Mapping[str, RulesetDeclaration]
-    score: ScorePolicy
-    balance_default: BalancePolicy
-    balance_by_rail: Mapping[Rail, BalancePolicy]
-    realtime_window: timedelta
-    degraded_default: DegradedPolicy = field(default_factory=DegradedPolicy)
-    degraded_by_caller: Mapping[str, DegradedPolicy] = field(default_factory=dict)
-
-    def requested_type(self, ruleset_key: str | None) -> RulesetType | None:
-        """The declared type of the ruleset a request will run. With no key Plaid
-        applies the ruleset named `default`, if the account has one."""
-        declared = self.rulesets.get(ruleset_key or DEFAULT_RULESET_KEY)
-        return declared.type if declared else None
-
-    def balance_for(self, rail: Rail) -> BalancePolicy:
-        return self.balance_by_rail.get(rail, self.balance_default)
-
-    def degraded_for(self, caller: str) -> DegradedPolicy:
-        return self.degraded_by_caller.get(caller, self.degraded_default)
-
-
-def policies_from(file: PolicyFile) -> Policies:
-    base = file.balance_policy.default
-
-    def balance(p: _BalancePolicy) -> BalancePolicy:
-        return BalancePolicy(p.margin, p.allow_current_fallback, p.max_balance_age_s)
-
-    def merged(o: _BalanceOverride) -> BalancePolicy:
-        return balance(base.model_copy(update=o.model_dump(exclude_none=True)))
-
-    return Policies(
-        rulesets={k: v.declaration() for k, v in file.rulesets.items()},
-        score=ScorePolicy(**file.score_policy.model_dump()),
-        balance_default=balance(base),
-        balance_by_rail={
-            Rail[name.upper()]: merged(p)
-            for name, p in file.balance_policy.rails.items()
-        },
-        realtime_window=timedelta(seconds=file.realtime.window_s),
-        degraded_default=_degraded(file.degraded.default),
-        degraded_by_caller={k: _degraded(v) for k, v in file.degraded.callers.items()},
-    )
-
-
-def registry_migration_note(file: PolicyFile) -> str | None:
-    """One start-up warning naming every ruleset still declared with the old keys."""
-    legacy = sorted(k for k, v in file.rulesets.items() if v.is_legacy)
-    if not legacy:
-        return None
-    return (
-        f"rulesets {', '.join(legacy)} are declared with the old keys (`kind`, "
-        '`balance_rule`): add type = "balance_only" or type = "transaction_scores" '
-        "to each. Plaid's ruleset type alone decides whether it extracts a live "
-        "balance; `balance_rule` stays as a note. Until then `kind` maps to its type "
-        "and `balance_rule` alone leaves the type to be inferred from each answer."
-    )
+def _balance(p: _BalancePolicy) -> BalancePolicy:
+    return BalancePolicy(p.margin, p.allow_current_fallback, p.max_balance_age_s)
 
 
 def _degraded(policy: _Degraded) -> DegradedPolicy:
@@ -221,11 +154,47 @@ def _degraded(policy: _Degraded) -> DegradedPolicy:
     return DegradedPolicy(rules, policy.try_balance_endpoint)
 
 
-class PolicyFile(Strict):
+class PolicySections(Section):
     """The policy tables of the config file."""
 
-    rulesets: dict[str, _Ruleset] = {}
+    rulesets: dict[str, _Ruleset] = Field(default_factory=dict)
     balance_policy: _BalancePolicies = _BalancePolicies()
     score_policy: _ScorePolicy = _ScorePolicy()
     realtime: _Realtime = _Realtime()
     degraded: _DegradedPolicies = _DegradedPolicies()
+
+    def policies(self) -> Policies:
+        """A rail's balance policy is [balance_policy.default] with its own keys over it."""
+        base = self.balance_policy.default
+
+        def merged(o: _BalanceOverride) -> BalancePolicy:
+            return _balance(base.model_copy(update=o.model_dump(exclude_none=True)))
+
+        return Policies(
+            rulesets={k: v.declaration() for k, v in self.rulesets.items()},
+            score=ScorePolicy(**self.score_policy.model_dump()),
+            balance_default=_balance(base),
+            balance_by_rail={
+                Rail[name.upper()]: merged(p)
+                for name, p in self.balance_policy.rails.items()
+            },
+            realtime_window=timedelta(seconds=self.realtime.window_s),
+            degraded_default=_degraded(self.degraded.default),
+            degraded_by_caller={
+                k: _degraded(v) for k, v in self.degraded.callers.items()
+            },
+        )
+
+    def migration_note(self) -> str | None:
+        """One start-up warning naming every ruleset still declared with the old keys."""
+        legacy = sorted(k for k, v in self.rulesets.items() if v.is_legacy)
+        if not legacy:
+            return None
+        return (
+            f"rulesets {', '.join(legacy)} are declared with the old keys (`kind`, "
+            '`balance_rule`): add type = "balance_only" or type = "transaction_scores" '
+            "to each. Plaid's ruleset type alone decides whether it extracts a live "
+            "balance; `balance_rule` stays as a note. Until then `kind` maps to its "
+            "type and `balance_rule` alone leaves the type to be inferred from each "
+            "answer."
+        )

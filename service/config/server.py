@@ -1,34 +1,36 @@
-"""Settings of the server itself: who may call (API keys, mutual TLS), limits, metrics."""
+"""The `[server]` table (limits, drain) and the variables of the server itself: where it
+listens, who may call (API keys, mutual TLS), where metrics are served."""
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+from service.config.section import Section
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9464"
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 _SHA256_HEX = r"^[0-9a-fA-F]{64}$"
 
 
-class ServerFile(BaseModel):
-    """The `[server]` table of the TOML config."""
+class ServerSection(Section):
+    """`[server]`: how much the server takes on, and how long it drains."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     max_in_flight: Annotated[int, Field(ge=1)] = 4096
     grace_s: Annotated[float, Field(gt=0)] = 10.0
 
 
-class _Caller(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Caller(Section):
     key_sha256: list[Annotated[str, Field(pattern=_SHA256_HEX)]]
 
 
-class _KeysFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _KeysFile(Section):
     callers: dict[str, _Caller]
 
 
@@ -38,49 +40,49 @@ class TlsFiles:
 
     cert: Path
     key: Path
-    client_ca: Path | None = None
+    client_ca: Path | None
 
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
-    """Who may call and how much the server takes on."""
+    """Who may call, how much the server takes on, where metrics are served."""
 
     api_key_hashes: Mapping[str, str] | None  # sha256 hex -> caller; None: auth off
-    tls: TlsFiles | None = None
-    max_in_flight: int = 4096
-    grace_s: float = 10.0
-    metrics_listen: str | None = "127.0.0.1:9464"
-    notes: tuple[str, ...] = field(default=())
+    tls: TlsFiles | None
+    limits: ServerSection
+    metrics_listen: str | None  # None: no metrics endpoint
 
 
 def server_settings(
     env: Mapping[str, str],
     plaid_env: str,
     listen: str,
-    file: ServerFile,
+    limits: ServerSection,
     metrics_listen: str | None,
     problems: list[str],
 ) -> ServerSettings:
-    """Read API keys and TLS files; authentication may be off only on loopback, emulated."""
+    """Read API keys and TLS files; authentication may be off only on loopback, emulated.
+    `metrics_listen` (the command line's) wins over ACH_RISK_METRICS_LISTEN; empty: off."""
     keys = _api_keys(env.get("ACH_RISK_API_KEYS_FILE"), problems)
-    if keys is None and not (plaid_env == "emulator" and is_loopback(listen)):
+    if keys is None and not (plaid_env == "emulator" and _is_loopback(listen)):
         problems.append(
             "ACH_RISK_API_KEYS_FILE is required unless PLAID_ENV=emulator and the "
             f"service listens on loopback (it would listen on {listen}, "
             f"PLAID_ENV={plaid_env})"
         )
+    if metrics_listen is None:
+        metrics_listen = env.get("ACH_RISK_METRICS_LISTEN", DEFAULT_METRICS_LISTEN)
     return ServerSettings(
         api_key_hashes=keys,
         tls=_tls(env, problems),
-        max_in_flight=file.max_in_flight,
-        grace_s=file.grace_s,
+        limits=limits,
         metrics_listen=metrics_listen or None,
     )
 
 
-def is_loopback(listen: str) -> bool:
+def _is_loopback(listen: str) -> bool:
     host = listen.rpartition(":")[0]
-    return host in LOOPBACK_HOSTS
+    return host in _LOOPBACK_HOSTS
 
 
 def _api_keys(path: str | None, problems: list[str]) -> dict[str, str] | None:

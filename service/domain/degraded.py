@@ -28,9 +28,9 @@ class DegradedRule:
     """A result for some failure classes and an amount band (bounds inclusive)."""
 
     result: Result
-    failures: frozenset[FailureClass] = frozenset(FailureClass)
-    min_amount: Decimal | None = None
-    max_amount: Decimal | None = None
+    failures: frozenset[FailureClass]
+    min_amount: Decimal | None  # None: no lower bound
+    max_amount: Decimal | None  # None: no upper bound
 
     def matches(self, failure: FailureClass, amount: Decimal) -> bool:
         return (
@@ -51,8 +51,8 @@ class DegradedRule:
 class DegradedPolicy:
     """One caller's policy; no rules means fail closed (the caller gets the error)."""
 
-    rules: tuple[DegradedRule, ...] = ()
-    try_balance_endpoint: bool = False
+    rules: tuple[DegradedRule, ...]
+    try_balance_endpoint: bool
 
     @property
     def fails_closed(self) -> bool:

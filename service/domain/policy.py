@@ -22,19 +22,19 @@ from service.domain.money import Money
 class BalancePolicy:
     """How a non-ACH rail decides from a balance (README, "Decisions")."""
 
-    margin: Decimal = Decimal(0)
-    allow_current_fallback: bool = False
-    max_balance_age_s: int = 3600
+    margin: Decimal
+    allow_current_fallback: bool
+    max_balance_age_s: int
 
 
 @dataclass(frozen=True, slots=True)
 class ScorePolicy:
     """Thresholds on Signal's return-risk scores, used when Plaid applied no ruleset."""
 
-    review_customer_initiated: int = 70
-    reroute_customer_initiated: int = 90
-    review_bank_initiated: int = 60
-    reroute_bank_initiated: int = 80
+    review_customer_initiated: int
+    reroute_customer_initiated: int
+    review_bank_initiated: int
+    reroute_bank_initiated: int
 
 
 def decide_signal(answer: SignalAnswer, policy: ScorePolicy) -> Verdict:

@@ -43,7 +43,7 @@ class RulesetDeclaration:
     """
 
     type: RulesetType | None
-    balance_rule: bool | None = None
+    balance_rule: bool | None
 
 
 def assess_signal(

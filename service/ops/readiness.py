@@ -54,7 +54,7 @@ class CredentialsWatch:
         plaid: SignalSource,
         set_serving: SetServing,
         clock: Clock,
-        probe_interval_s: float = 30.0,
+        probe_interval_s: float,
         probe_timeout_s: float = 10.0,
     ) -> None:
         self._plaid = plaid

@@ -18,12 +18,11 @@ from google.rpc import code_pb2, error_details_pb2
 
 from service.adapters.plaid.http import PlaidTransport
 from service.adapters.plaid.reports import PlaidReportSender
-from service.adapters.plaid.retry import RetryingPoster
+from service.adapters.plaid.retry import RetryingPoster, RetryPolicy
 from service.adapters.plaid.signals import PlaidSignalSource
 from service.api.status import to_status
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import CallBudget, PlaidAccount, ReportKind, SignalContext
-from service.config.settings import RetryPolicy
 from service.domain.model import PaymentAttempt, Rail, Scores
 from service.domain.money import Money
 from service.domain.secret import Secret

@@ -53,7 +53,7 @@ def service_sources() -> str:
 
 
 def secret_names() -> set[str]:
-    """Variables read through config._secret(): NAME, or the file named by NAME_FILE."""
+    """Variables read through read_secret(): NAME, or the file named by NAME_FILE."""
     return set(re.findall(r'_secret\(\s*env,\s*"([A-Z0-9_]+)"', service_sources()))
 
 

@@ -19,11 +19,10 @@ import pytest
 from aiohttp import web
 
 from service.adapters.plaid.http import PlaidTransport
-from service.adapters.plaid.retry import RetryingPoster
+from service.adapters.plaid.retry import RetryingPoster, RetryPolicy
 from service.adapters.plaid.signals import PlaidSignalSource
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import CallBudget, EndUser, PlaidAccount, SignalContext
-from service.config.settings import RetryPolicy
 from service.domain.model import PaymentAttempt, Rail
 from service.domain.money import Money
 from service.domain.secret import Secret

@@ -1,5 +1,6 @@
 """Settings.from_environ: TOML file plus environment, every problem named at once."""
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -7,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from service.config.settings import EMULATOR_CREDENTIALS, ConfigError, Settings
+from service.adapters.plaid.retry import RetryPolicy
+from service.app.decide import Budgets
+from service.app.outbox import OutboxPolicy
+from service.config.plaid import EMULATOR_CREDENTIALS
+from service.config.server import ServerSection
+from service.config.settings import ConfigError, Settings
+from service.domain.degraded import DegradedPolicy
 from service.domain.model import Rail
 from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
@@ -19,6 +26,20 @@ SANDBOX = {
     "PLAID_SECRET": "sec",
     "ACH_RISK_API_KEYS_FILE": API_KEYS,
 }
+# Every table of the file that has defaults, nested ones included.
+EVERY_TABLE = (
+    "plaid",
+    "plaid.retry",
+    "ledger",
+    "outbox",
+    "server",
+    "balance_policy",
+    "balance_policy.default",
+    "score_policy",
+    "realtime",
+    "degraded",
+    "degraded.default",
+)
 PRODUCTION = {
     **SANDBOX,
     "PLAID_ENV": "production",
@@ -77,10 +98,50 @@ class TestDefaults:
         assert policies.balance_default == BalancePolicy(Decimal(0), False, 3600)
         assert policies.balance_by_rail == {}
         assert policies.realtime_window == timedelta(seconds=120)
-        assert settings.plaid.connect_timeout_s == 3.0
-        assert settings.plaid.scores_budget_s == 10.0
-        assert settings.plaid.live_balance_budget_s == 40.0
-        assert settings.plaid.pool_size == 4096
+        assert settings.plaid.tuning.connect_timeout_s == 3.0
+        assert settings.plaid.tuning.scores_budget_s == 10.0
+        assert settings.plaid.tuning.live_balance_budget_s == 40.0
+        assert settings.plaid.tuning.pool_size == 4096
+
+    def test_an_empty_file_gives_the_same_settings_as_no_file(self, write_toml):
+        without = Settings.from_environ(SANDBOX)
+        empty = Settings.from_environ(SANDBOX, config_path=write_toml(""))
+        assert empty.config_source != without.config_source
+        assert replace(empty, config_source=without.config_source) == without
+
+    def test_an_empty_table_gives_the_same_settings_as_no_table(self, write_toml):
+        tables = "\n".join(f"[{name}]" for name in EVERY_TABLE)
+        without = Settings.from_environ(SANDBOX, config_path=write_toml(""))
+        empty = Settings.from_environ(SANDBOX, config_path=write_toml(tables))
+        assert empty == without
+
+    def test_the_values_handed_on_carry_the_documented_defaults(self):
+        settings = Settings.from_environ(SANDBOX)
+        tuning = settings.plaid.tuning
+        assert tuning.retry.policy() == RetryPolicy(
+            max_attempts=3, initial_backoff_s=0.1, max_backoff_s=2.0, min_attempt_s=0.25
+        )
+        assert tuning.budgets() == Budgets(
+            scores_s=10.0,
+            live_balance_s=40.0,
+            scores_attempt_s=5.0,
+            live_balance_attempt_s=35.0,
+        )
+        assert settings.state.outbox.policy() == OutboxPolicy(
+            batch=50,
+            lease_s=60.0,
+            idle_poll_s=1.0,
+            attempt_timeout_s=10.0,
+            backoff_initial_s=1.0,
+            backoff_max_s=300.0,
+            max_permanent_failures=3,
+        )
+        assert settings.state.outbox.report_balance_only is True
+        assert settings.state.ledger.retention_days == 400
+        assert settings.server.limits == ServerSection(max_in_flight=4096, grace_s=10.0)
+        assert settings.server.metrics_listen == "127.0.0.1:9464"
+        assert settings.policies.degraded_default == DegradedPolicy((), False)
+        assert settings.policies.degraded_by_caller == {}
 
     @pytest.mark.parametrize(
         ("env", "url"),
@@ -138,13 +199,13 @@ class TestFile:
         settings = Settings.from_environ(SANDBOX, config_path=path)
         assert settings.config_source == path
         assert settings.policies.rulesets == {
-            "bal": RulesetDeclaration(RulesetType.BALANCE_ONLY),
+            "bal": RulesetDeclaration(RulesetType.BALANCE_ONLY, None),
             "sts": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, True),
         }
         assert settings.notes == ()
         assert settings.policies.realtime_window == timedelta(seconds=30)
         assert settings.policies.score == ScorePolicy(50, 90, 60, 80)
-        assert settings.plaid.pool_size == 64
+        assert settings.plaid.tuning.pool_size == 64
 
     def test_the_old_registry_keys_still_load_with_one_migration_note(self, write_toml):
         path = write_toml(
@@ -170,7 +231,7 @@ class TestFile:
             "old-sts": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, True),
             # A balance rule alone says nothing of the type: inferred per answer.
             "old-unknown": RulesetDeclaration(None, True),
-            "new": RulesetDeclaration(RulesetType.TRANSACTION_SCORES),
+            "new": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, None),
         }
         (note,) = settings.notes
         assert "old-bal, old-sts, old-unknown are declared with the old keys" in note
@@ -353,8 +414,8 @@ class TestServer:
 
     def test_limits_come_from_the_file(self, write_toml):
         path = write_toml("[server]\nmax_in_flight = 7\ngrace_s = 3\n")
-        server = Settings.from_environ({}, config_path=path).server
-        assert (server.max_in_flight, server.grace_s) == (7, 3)
+        limits = Settings.from_environ({}, config_path=path).server.limits
+        assert (limits.max_in_flight, limits.grace_s) == (7, 3)
 
 
 class TestPolicyConsistency:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from service.app.decide import Budgets, Evaluator, PaymentRequest
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import PlaidAccount, SignalContext
-from service.config.policies import Policies
+from service.config.policies import PolicySections
 from service.domain.degraded import (
     DegradedPolicy,
     DegradedRule,
@@ -29,24 +30,27 @@ from service.domain.model import (
     Source,
 )
 from service.domain.money import Money
-from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
 from service.domain.secret import Secret
 from tests.clock import ManualClock
 from tests.fakes import FakeSignalSource
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ANY_FAILURE = frozenset(FailureClass)
 CAPPED = DegradedPolicy(
     rules=(
         DegradedRule(
             Result.ACCEPT,
             frozenset({FailureClass.TIMEOUT, FailureClass.PLAID_UNAVAILABLE}),
+            min_amount=None,
             max_amount=Decimal("50.00"),
         ),
-        DegradedRule(Result.REROUTE, min_amount=Decimal("1000")),
-        DegradedRule(Result.REVIEW),
-    )
+        DegradedRule(Result.REROUTE, ANY_FAILURE, Decimal("1000"), None),
+        DegradedRule(Result.REVIEW, ANY_FAILURE, None, None),
+    ),
+    try_balance_endpoint=False,
 )
+FAIL_CLOSED = DegradedPolicy(rules=(), try_balance_endpoint=False)
 
 
 def usd(cents: int) -> Money:
@@ -76,13 +80,19 @@ class TestRules:
 
     def test_no_matching_rule_fails_closed(self) -> None:
         policy = DegradedPolicy(
-            (DegradedRule(Result.REVIEW, frozenset({FailureClass.TIMEOUT})),)
+            (
+                DegradedRule(
+                    Result.REVIEW, frozenset({FailureClass.TIMEOUT}), None, None
+                ),
+            ),
+            try_balance_endpoint=False,
         )
         assert decide_degraded(FailureClass.RATE_LIMITED, usd(1), policy) is None
 
     def test_the_default_policy_fails_closed(self) -> None:
-        assert DegradedPolicy().fails_closed
-        assert decide_degraded(FailureClass.TIMEOUT, usd(1), DegradedPolicy()) is None
+        default = PolicySections().policies().degraded_default
+        assert default.fails_closed
+        assert decide_degraded(FailureClass.TIMEOUT, usd(1), default) is None
 
 
 def evaluator(
@@ -91,14 +101,9 @@ def evaluator(
     rulesets: Mapping[str, RulesetDeclaration] | None = None,
     clock: ManualClock | None = None,
 ) -> Evaluator:
-    policies = Policies(
-        rulesets=rulesets or {},
-        score=ScorePolicy(),
-        balance_default=BalancePolicy(),
-        balance_by_rail={},
-        realtime_window=timedelta(seconds=120),
-        degraded_default=DegradedPolicy(),
-        degraded_by_caller={"checkout": degraded},
+    defaults = PolicySections().policies()
+    policies = replace(
+        defaults, rulesets=rulesets or {}, degraded_by_caller={"checkout": degraded}
     )
     return Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock or ManualClock(NOW))
 
@@ -165,7 +170,7 @@ class TestShell:
         balance = Balance(Decimal("100.00"), Decimal("100.00"), "USD")
         call = PlaidCall("/accounts/balance/get", "r-2", 200, None, 30)
         fake.balance.append((BalanceAnswer("r-2", balance, NOW, NOW), (call,)))
-        policy = DegradedPolicy(try_balance_endpoint=True)
+        policy = DegradedPolicy((), try_balance_endpoint=True)
         decision = await evaluator(fake, policy).evaluate(request(), None, "checkout")
         assert decision.degraded
         assert decision.verdict.source is Source.BALANCE_POLICY
@@ -191,7 +196,7 @@ class TestShell:
         fake = FakeSignalSource()
         fake.signal.append(failure(FailureKind.TIMEOUT))
         fake.balance.append(failure(FailureKind.UNAVAILABLE))
-        policy = DegradedPolicy(try_balance_endpoint=True)
+        policy = DegradedPolicy((), try_balance_endpoint=True)
         with pytest.raises(PlaidFailure) as caught:
             await evaluator(fake, policy).evaluate(request(), None, "checkout")
         assert caught.value.kind is FailureKind.TIMEOUT
@@ -202,8 +207,8 @@ class TestShell:
 SCORES_BUDGET = (10, 5)
 LIVE_BALANCE_BUDGET = (40, 35)
 REGISTRY = {
-    "sts-scores": RulesetDeclaration(RulesetType.TRANSACTION_SCORES),
-    "balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY),
+    "sts-scores": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, None),
+    "balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, None),
     "legacy": RulesetDeclaration(None, balance_rule=False),
 }
 
@@ -222,7 +227,7 @@ class TestBudgets:
             pytest.param(
                 Rail.ACH_SAME_DAY,
                 None,
-                {"default": RulesetDeclaration(RulesetType.TRANSACTION_SCORES)},
+                {"default": RulesetDeclaration(RulesetType.TRANSACTION_SCORES, None)},
                 SCORES_BUDGET,
                 id="ACH, no key, `default` declared Transaction Scores: scores",
             ),
@@ -274,7 +279,7 @@ class TestBudgets:
         fake.signal.append(failure(FailureKind.TIMEOUT))
         fake.balance.append(failure(FailureKind.TIMEOUT))
         clock = ManualClock(NOW)
-        ev = evaluator(fake, DegradedPolicy(), registry, clock)
+        ev = evaluator(fake, FAIL_CLOSED, registry, clock)
         with pytest.raises(PlaidFailure):
             await ev.evaluate(request(rail, ruleset_key=ruleset_key), None)
         [budget] = fake.budgets
@@ -288,7 +293,7 @@ class TestBudgets:
         clock = ManualClock(NOW)
         deadline = clock.monotonic() + 1.5
         with pytest.raises(PlaidFailure):
-            await evaluator(fake, DegradedPolicy(), clock=clock).evaluate(
+            await evaluator(fake, FAIL_CLOSED, clock=clock).evaluate(
                 request(), deadline
             )
         assert fake.budgets[0].deadline == deadline

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from service.app.errors import (
 )
 from service.app.evaluate import IdempotentEvaluator, payment_fingerprint
 from service.app.ports import PlaidAccount, SignalContext
-from service.config.policies import Policies
+from service.config.policies import PolicySections
 from service.domain.model import (
     AppliedRuleset,
     Balance,
@@ -31,7 +32,6 @@ from service.domain.model import (
     SignalAnswer,
 )
 from service.domain.money import Money
-from service.domain.policy import BalancePolicy, ScorePolicy
 from service.domain.realtime import RulesetDeclaration, RulesetType
 from service.domain.secret import Secret
 from tests.clock import ManualClock
@@ -84,12 +84,9 @@ def idempotent(
     clock: ManualClock | None = None,
 ) -> IdempotentEvaluator:
     clock = clock or ManualClock(NOW)
-    policies = Policies(
+    policies = replace(
+        PolicySections().policies(),
         rulesets={"balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True)},
-        score=ScorePolicy(),
-        balance_default=BalancePolicy(),
-        balance_by_rail={},
-        realtime_window=timedelta(seconds=120),
     )
     evaluator = Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock)
     return IdempotentEvaluator(evaluator, store, KEY, owner, 40, clock)

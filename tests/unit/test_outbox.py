@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 
 from service.app.errors import FailureKind, PlaidFailure
-from service.app.outbox import OutboxPolicy, OutboxWorker
+from service.app.outbox import OutboxWorker
 from service.app.ports import CallBudget, DeliveryStatus, ReportKind
+from service.config.outbox import OutboxSection
 from service.domain.model import (
     Balance,
     Basis,
@@ -73,8 +75,12 @@ def worker(
     clock: ManualClock,
     observe: Callable[[str, str, str], None] = lambda kind, outcome, reason: None,
 ) -> OutboxWorker:
-    policy = OutboxPolicy(
-        idle_poll_s=1, backoff_initial_s=1, backoff_max_s=8, max_permanent_failures=3
+    policy = replace(
+        OutboxSection().policy(),
+        idle_poll_s=1,
+        backoff_initial_s=1,
+        backoff_max_s=8,
+        max_permanent_failures=3,
     )
     return OutboxWorker(store, sender, "me", policy, clock, observe)
 

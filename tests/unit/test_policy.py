@@ -38,6 +38,16 @@ from tests.strategies import (
 )
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
+# The tests below are written against these thresholds and balance rules.
+SCORES = ScorePolicy(
+    review_customer_initiated=70,
+    reroute_customer_initiated=90,
+    review_bank_initiated=60,
+    reroute_bank_initiated=80,
+)
+BALANCE = BalancePolicy(
+    margin=Decimal(0), allow_current_fallback=False, max_balance_age_s=3600
+)
 USD_100 = Money(10000, "USD")
 LOW_SCORES = Scores(
     customer_initiated=10, customer_tier=1, bank_initiated=10, bank_tier=1
@@ -89,7 +99,7 @@ class TestDecideSignal:
     @pytest.mark.parametrize("result", list(Result))
     def test_a_ruleset_result_is_the_decision(self, result):
         verdict = decide_signal(
-            answer(AppliedRuleset("sts", result.value, "nsf-hold")), ScorePolicy()
+            answer(AppliedRuleset("sts", result.value, "nsf-hold")), SCORES
         )
         assert verdict.result is result
         assert verdict.source is Source.SIGNAL_RULESET
@@ -97,7 +107,7 @@ class TestDecideSignal:
 
     def test_the_reason_names_the_ruleset_and_the_custom_action_key(self):
         verdict = decide_signal(
-            answer(AppliedRuleset("sts", "REVIEW", "3-day-hold", "note")), ScorePolicy()
+            answer(AppliedRuleset("sts", "REVIEW", "3-day-hold", "note")), SCORES
         )
         message = verdict.reasons[0].message
         assert "sts" in message
@@ -107,34 +117,34 @@ class TestDecideSignal:
     def test_the_internal_note_names_the_rule_when_there_is_no_custom_action_key(self):
         verdict = decide_signal(
             answer(AppliedRuleset("sts", "ACCEPT", None, "good customer")),
-            ScorePolicy(),
+            SCORES,
         )
         assert "(rule 'good customer')" in verdict.reasons[0].message
 
     def test_a_result_without_rule_details_came_from_the_fallback_rule(self):
-        verdict = decide_signal(answer(AppliedRuleset("sts", "ACCEPT")), ScorePolicy())
+        verdict = decide_signal(answer(AppliedRuleset("sts", "ACCEPT")), SCORES)
         assert "(fallback rule)" in verdict.reasons[0].message
 
     def test_a_ruleset_with_no_key_is_called_unnamed(self):
-        verdict = decide_signal(answer(AppliedRuleset(None, "ACCEPT")), ScorePolicy())
+        verdict = decide_signal(answer(AppliedRuleset(None, "ACCEPT")), SCORES)
         assert "<unnamed>" in verdict.reasons[0].message
 
     @pytest.mark.parametrize("result", ["BLOCK", "accept", ""])
     def test_an_unknown_ruleset_result_is_held_for_review(self, result):
-        verdict = decide_signal(answer(AppliedRuleset("sts", result)), ScorePolicy())
+        verdict = decide_signal(answer(AppliedRuleset("sts", result)), SCORES)
         assert verdict.result is Result.REVIEW
         assert verdict.source is Source.SIGNAL_RULESET
         assert codes(verdict) == ["UNKNOWN_RULESET_RESULT"]
         assert repr(result) in verdict.reasons[0].message
 
     def test_without_a_ruleset_the_score_policy_decides(self):
-        verdict = decide_signal(answer(None, score(95, 10)), ScorePolicy())
+        verdict = decide_signal(answer(None, score(95, 10)), SCORES)
         assert verdict.result is Result.REROUTE
         assert verdict.source is Source.SIGNAL_NO_RULESET
 
     def test_without_a_ruleset_or_scores_the_plaid_warnings_are_the_reason(self):
         warning = PlaidWarning("BANK_ERROR", "ITEM_LOGIN_REQUIRED", "relink")
-        verdict = decide_signal(answer(None, None, (warning,)), ScorePolicy())
+        verdict = decide_signal(answer(None, None, (warning,)), SCORES)
         assert verdict.result is Result.REVIEW
         assert codes(verdict) == ["NO_SCORES"]
         assert "ITEM_LOGIN_REQUIRED" in verdict.reasons[0].message
@@ -142,7 +152,7 @@ class TestDecideSignal:
     def test_an_accept_with_neither_scores_nor_balance_is_held_for_review(self):
         warning = PlaidWarning("BANK_ERROR", "ITEM_LOGIN_REQUIRED", "relink")
         verdict = decide_signal(
-            answer(AppliedRuleset("sts", "ACCEPT"), None, (warning,)), ScorePolicy()
+            answer(AppliedRuleset("sts", "ACCEPT"), None, (warning,)), SCORES
         )
         assert verdict.result is Result.REVIEW
         assert verdict.source is Source.SIGNAL_RULESET
@@ -150,15 +160,13 @@ class TestDecideSignal:
         assert "ITEM_LOGIN_REQUIRED" in verdict.reasons[1].message
 
     def test_an_accept_without_evidence_says_plaid_gave_no_warnings(self):
-        verdict = decide_signal(
-            answer(AppliedRuleset("sts", "ACCEPT"), None), ScorePolicy()
-        )
+        verdict = decide_signal(answer(AppliedRuleset("sts", "ACCEPT"), None), SCORES)
         assert "(warnings: none)" in verdict.reasons[1].message
 
     @pytest.mark.parametrize("result", [Result.REVIEW, Result.REROUTE])
     def test_a_non_accept_without_evidence_stands(self, result):
         verdict = decide_signal(
-            answer(AppliedRuleset("sts", result.value), None), ScorePolicy()
+            answer(AppliedRuleset("sts", result.value), None), SCORES
         )
         assert verdict.result is result
         assert codes(verdict) == ["RULESET_RESULT"]
@@ -174,7 +182,7 @@ class TestDecideSignal:
         signal_answer = replace(
             answer(AppliedRuleset("balance-only", "ACCEPT"), None), balance=evidence
         )
-        verdict = decide_signal(signal_answer, ScorePolicy())
+        verdict = decide_signal(signal_answer, SCORES)
         assert verdict.result is Result.ACCEPT
 
     @given(signal_answers(evidence=False), score_policies)
@@ -209,37 +217,37 @@ class TestDecideScores:
         ],
     )
     def test_thresholds_are_inclusive(self, customer, bank, result, reason_codes):
-        verdict = decide_scores(score(customer, bank), (), ScorePolicy())
+        verdict = decide_scores(score(customer, bank), (), SCORES)
         assert verdict.result is result
         assert verdict.source is Source.SIGNAL_NO_RULESET
         assert codes(verdict) == reason_codes
 
     def test_each_reason_names_the_score_and_its_threshold(self):
-        verdict = decide_scores(score(75, 85), (), ScorePolicy())
+        verdict = decide_scores(score(75, 85), (), SCORES)
         assert [n.message for n in verdict.reasons] == [
             "bank-initiated return-risk score 85 is at or above 80"
         ]
-        verdict = decide_scores(score(75, 1), (), ScorePolicy())
+        verdict = decide_scores(score(75, 1), (), SCORES)
         assert verdict.reasons[0].message == (
             "customer-initiated return-risk score 75 is at or above 70"
         )
 
     def test_an_accept_states_both_scores_against_their_thresholds(self):
-        verdict = decide_scores(score(12, 34), (), ScorePolicy())
+        verdict = decide_scores(score(12, 34), (), SCORES)
         assert verdict.reasons[0].message == (
             "scores below review thresholds: customer-initiated 12 < 70, "
             "bank-initiated 34 < 60"
         )
 
     def test_missing_scores_are_held_for_review(self):
-        verdict = decide_scores(None, (), ScorePolicy())
+        verdict = decide_scores(None, (), SCORES)
         assert verdict.result is Result.REVIEW
         assert verdict.reasons[0].message == (
             "Plaid applied no ruleset and returned no scores"
         )
 
     def test_missing_scores_name_every_plaid_warning(self):
-        verdict = decide_scores(None, ("A", "B"), ScorePolicy())
+        verdict = decide_scores(None, ("A", "B"), SCORES)
         assert verdict.reasons[0].message.endswith("; Plaid warned A, B")
 
     @given(scores, score_policies)
@@ -274,14 +282,14 @@ class TestDecideScores:
 
 class TestDecideBalance:
     def test_accepts_when_available_covers_the_amount(self):
-        verdict = decide_balance(USD_100, balance("100.00"), BalancePolicy(), NOW)
+        verdict = decide_balance(USD_100, balance("100.00"), BALANCE, NOW)
         assert verdict.result is Result.ACCEPT
         assert verdict.source is Source.BALANCE_POLICY
         assert codes(verdict) == ["BALANCE_COVERS_AMOUNT"]
         assert "available balance 100.00" in verdict.reasons[0].message
 
     def test_reroutes_when_available_is_one_cent_short(self):
-        verdict = decide_balance(USD_100, balance("99.99"), BalancePolicy(), NOW)
+        verdict = decide_balance(USD_100, balance("99.99"), BALANCE, NOW)
         assert verdict.result is Result.REROUTE
         assert codes(verdict) == ["BALANCE_BELOW_REQUIRED"]
 
@@ -290,13 +298,13 @@ class TestDecideBalance:
         [("104.99", Result.REROUTE), ("105.00", Result.ACCEPT)],
     )
     def test_the_margin_raises_the_required_balance(self, available, result):
-        policy = BalancePolicy(margin=Decimal("0.05"))
+        policy = replace(BALANCE, margin=Decimal("0.05"))
         verdict = decide_balance(USD_100, balance(available), policy, NOW)
         assert verdict.result is result
         assert "105.00" in verdict.reasons[0].message
 
     def test_a_reroute_explains_amount_and_margin(self):
-        policy = BalancePolicy(margin=Decimal("0.05"))
+        policy = replace(BALANCE, margin=Decimal("0.05"))
         verdict = decide_balance(USD_100, balance("1.00"), policy, NOW)
         assert verdict.reasons[0].message == (
             "available balance 1.00 is below the required 105.0000 "
@@ -304,9 +312,7 @@ class TestDecideBalance:
         )
 
     def test_without_available_and_no_fallback_it_reviews(self):
-        verdict = decide_balance(
-            USD_100, balance(None, current="500.00"), BalancePolicy(), NOW
-        )
+        verdict = decide_balance(USD_100, balance(None, current="500.00"), BALANCE, NOW)
         assert verdict.result is Result.REVIEW
         assert codes(verdict) == ["AVAILABLE_BALANCE_MISSING"]
 
@@ -320,20 +326,20 @@ class TestDecideBalance:
     def test_without_available_the_fallback_decides_on_current(
         self, current, result, last_code
     ):
-        policy = BalancePolicy(allow_current_fallback=True)
+        policy = replace(BALANCE, allow_current_fallback=True)
         verdict = decide_balance(USD_100, balance(None, current=current), policy, NOW)
         assert verdict.result is result
         assert codes(verdict) == ["USED_CURRENT_BALANCE", last_code]
         assert verdict.reasons[1].message.startswith("current balance")
 
     def test_the_fallback_cannot_help_when_current_is_missing_too(self):
-        policy = BalancePolicy(allow_current_fallback=True)
+        policy = replace(BALANCE, allow_current_fallback=True)
         verdict = decide_balance(USD_100, balance(None, None), policy, NOW)
         assert verdict.result is Result.REVIEW
         assert codes(verdict) == ["AVAILABLE_BALANCE_MISSING"]
 
     def test_available_wins_over_current_even_with_the_fallback(self):
-        policy = BalancePolicy(allow_current_fallback=True)
+        policy = replace(BALANCE, allow_current_fallback=True)
         verdict = decide_balance(
             USD_100, balance("1.00", current="1000.00"), policy, NOW
         )
@@ -345,11 +351,11 @@ class TestDecideBalance:
         [(3600, Result.ACCEPT), (3601, Result.REVIEW), (-30, Result.ACCEPT)],
     )
     def test_a_balance_older_than_the_maximum_age_is_reviewed(self, age_s, result):
-        verdict = decide_balance(USD_100, balance(age_s=age_s), BalancePolicy(), NOW)
+        verdict = decide_balance(USD_100, balance(age_s=age_s), BALANCE, NOW)
         assert verdict.result is result
 
     def test_the_staleness_reason_states_the_age_and_the_limit(self):
-        policy = BalancePolicy(max_balance_age_s=60)
+        policy = replace(BALANCE, max_balance_age_s=60)
         verdict = decide_balance(USD_100, balance(age_s=61), policy, NOW)
         assert codes(verdict) == ["BALANCE_TOO_OLD"]
         assert verdict.reasons[0].message == (
@@ -357,12 +363,12 @@ class TestDecideBalance:
         )
 
     def test_a_balance_of_unknown_age_is_not_stale(self):
-        verdict = decide_balance(USD_100, balance(age_s=None), BalancePolicy(), NOW)
+        verdict = decide_balance(USD_100, balance(age_s=None), BALANCE, NOW)
         assert verdict.result is Result.ACCEPT
 
     def test_too_old_means_review_whatever_the_balance(self):
         verdict = decide_balance(
-            USD_100, balance("1000000.00"), BalancePolicy(), NOW, too_old=True
+            USD_100, balance("1000000.00"), BALANCE, NOW, too_old=True
         )
         assert verdict.result is Result.REVIEW
         assert codes(verdict) == ["BALANCE_TOO_OLD"]
@@ -370,7 +376,7 @@ class TestDecideBalance:
 
     def test_a_balance_in_another_currency_is_reviewed(self):
         verdict = decide_balance(
-            USD_100, balance("1000.00", currency="EUR"), BalancePolicy(), NOW
+            USD_100, balance("1000.00", currency="EUR"), BALANCE, NOW
         )
         assert verdict.result is Result.REVIEW
         assert codes(verdict) == ["CURRENCY_MISMATCH"]
@@ -380,7 +386,7 @@ class TestDecideBalance:
 
     def test_a_balance_of_unknown_currency_is_reviewed_not_compared(self):
         verdict = decide_balance(
-            USD_100, balance("100.00", currency=None), BalancePolicy(), NOW
+            USD_100, balance("100.00", currency=None), BALANCE, NOW
         )
         assert verdict.result is Result.REVIEW
         assert verdict.reasons[0].code == "CURRENCY_MISMATCH"
@@ -388,10 +394,10 @@ class TestDecideBalance:
     def test_currency_exponents_are_respected(self):
         yen = Money(1500, "JPY")
         assert (
-            decide_balance(yen, balance("1500", currency="JPY"), BalancePolicy(), NOW)
+            decide_balance(yen, balance("1500", currency="JPY"), BALANCE, NOW)
         ).result is Result.ACCEPT
         assert (
-            decide_balance(yen, balance("1499", currency="JPY"), BalancePolicy(), NOW)
+            decide_balance(yen, balance("1499", currency="JPY"), BALANCE, NOW)
         ).result is Result.REROUTE
 
 

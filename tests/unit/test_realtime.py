@@ -58,7 +58,7 @@ REGISTRY = {
     "balance-only": RulesetDeclaration(BALANCE_ONLY, balance_rule=True),
     "sts-with-balance": RulesetDeclaration(TRANSACTION_SCORES, balance_rule=True),
     "sts-scores-only": RulesetDeclaration(TRANSACTION_SCORES, balance_rule=False),
-    "sts-undeclared-rules": RulesetDeclaration(TRANSACTION_SCORES),
+    "sts-undeclared-rules": RulesetDeclaration(TRANSACTION_SCORES, balance_rule=None),
     "legacy-balance-rule": RulesetDeclaration(None, balance_rule=True),
 }
 EXTRACTION_FAILED = PlaidWarning(

@@ -6,6 +6,7 @@ body, so `/signal/evaluate` keeps its client_transaction_id (Plaid's idempotency
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -22,7 +23,6 @@ from service.adapters.plaid.http import PlaidReply, PlaidTransport
 from service.app.clock import Clock
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import CallBudget
-from service.config.settings import RetryPolicy
 from service.domain.model import PlaidCall
 
 log = structlog.get_logger("service.plaid")
@@ -32,6 +32,17 @@ log = structlog.get_logger("service.plaid")
 SAFETY_SHARE = 0.05
 MAX_SAFETY_MARGIN_S = 0.1
 MIN_CALL_S = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How transient Plaid failures are retried: bounded attempts, full-jitter backoff
+    (the [plaid.retry] table, service/config/plaid.py)."""
+
+    max_attempts: int
+    initial_backoff_s: float
+    max_backoff_s: float
+    min_attempt_s: float  # an attempt with less time than this is not started
 
 
 class _deadline_stop(stop_base):  # noqa: N801 (tenacity names its stops in lower case)

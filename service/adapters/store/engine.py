@@ -15,6 +15,18 @@ SUPPORTED = ("sqlite", "postgresql")
 _SQLITE_PRAGMAS = ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON")
 
 
+def with_async_driver(raw: str) -> str:
+    """Accept plain URLs and pick the async drivers: aiosqlite and psycopg 3."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+    ):
+        if raw.startswith(plain):
+            return driver + raw.removeprefix(plain)
+    return raw
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     """`sqlite+aiosqlite:///path` (parent dir created) or `postgresql+psycopg://...`."""
     url = make_url(database_url)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.store import purge as sql_purge
-from service.adapters.store.engine import create_engine
+from service.adapters.store.engine import create_engine, with_async_driver
 from service.adapters.store.ledger import LedgerWriter, SqlLedger
 from service.adapters.store.migrate import migrate
 from service.adapters.store.outbox import SqlOutbox
@@ -27,7 +27,9 @@ from service.app.ports import StoredDecision
 
 
 async def open_store(database_url: str) -> SqlDecisionStore:
-    """Connect, migrate the schema to head, and return the store."""
+    """Connect, migrate the schema to head, and return the store. Plain URLs
+    (sqlite:///path, postgresql://...) get the async drivers."""
+    database_url = with_async_driver(database_url)
     engine = create_engine(database_url)  # refuses what the store cannot run on
     if engine.dialect.name == "postgresql":
         writer: LedgerWriter = PgWriter(database_url)

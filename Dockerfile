@@ -11,6 +11,8 @@ WORKDIR /src
 # Everything the wheel is built from (pyproject.toml names README.md as the long description).
 COPY pyproject.toml README.md ./
 COPY service ./service
+# The Plaid emulator, a package of the same wheel (the compose stack runs it from this image).
+COPY plaid_emulator ./plaid_emulator
 # A virtualenv without pip: the runtime stage gets the service and its dependencies only.
 # Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed.
 RUN python -m venv --without-pip /opt/venv \

@@ -56,7 +56,7 @@ _BY_KIND: dict[FailureKind, _Mapping] = {
     FailureKind.REQUEST_REJECTED: _Mapping(grpc.StatusCode.INVALID_ARGUMENT),
     FailureKind.QUOTA_EXHAUSTED: _Mapping(grpc.StatusCode.RESOURCE_EXHAUSTED),
     FailureKind.CREDENTIALS_REJECTED: _Mapping(grpc.StatusCode.INTERNAL, ours=True),
-    # The failure carries the limit's window (adapters.plaid_errors).
+    # The failure carries the limit's window (adapters/plaid/errors.py).
     FailureKind.RATE_LIMITED: _Mapping(
         grpc.StatusCode.RESOURCE_EXHAUSTED, retry_after_s=60.0
     ),

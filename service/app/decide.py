@@ -210,7 +210,7 @@ class Evaluator:
                 fallback = await self._evaluate_balance(request, budget)
             except (PlaidFailure, DeadlineTooShort) as second:
                 extra = second.calls if isinstance(second, PlaidFailure) else ()
-                failure.calls = (*failure.calls, *extra)
+                failure = failure.with_calls((*failure.calls, *extra))
             else:
                 return _degraded_fallback(fallback, failure.calls, cause)
         verdict = decide_degraded(failure_class, request.attempt.amount, policy)

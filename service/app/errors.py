@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 from service.domain.model import PlaidCall
 
@@ -114,7 +115,11 @@ _TRANSIENT = frozenset(
 
 
 class PlaidFailure(RiskServiceError):
-    """Plaid answered with an error, or not at all. Never carries Plaid's raw body."""
+    """Plaid answered with an error, or not at all. Never carries Plaid's raw body.
+
+    Never changed once raised: whoever learns of more calls (the retries, a fallback)
+    raises `with_calls(...)`, a copy, so a failure seen twice says the same thing twice.
+    """
 
     def __init__(
         self,
@@ -131,15 +136,30 @@ class PlaidFailure(RiskServiceError):
         retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
-        self.retry_after_s = retry_after_s  # when a retry can succeed, if Plaid says
-        self.answer_field = answer_field  # the malformed field of Plaid's answer
-        self.kind = kind
-        self.endpoint = endpoint
-        self.http_status = http_status
-        self.error_type = error_type
-        self.error_code = error_code
-        self.request_id = request_id
-        self.calls = calls
+        self.retry_after_s: Final = retry_after_s  # when a retry can succeed, if known
+        self.answer_field: Final = answer_field  # the malformed field of Plaid's answer
+        self.kind: Final = kind
+        self.endpoint: Final = endpoint
+        self.http_status: Final = http_status
+        self.error_type: Final = error_type
+        self.error_code: Final = error_code
+        self.request_id: Final = request_id
+        self.calls: Final = calls
+
+    def with_calls(self, calls: tuple[PlaidCall, ...]) -> PlaidFailure:
+        """The same failure, carrying `calls` as its record of attempts."""
+        return PlaidFailure(
+            self.kind,
+            str(self),
+            endpoint=self.endpoint,
+            http_status=self.http_status,
+            error_type=self.error_type,
+            error_code=self.error_code,
+            request_id=self.request_id,
+            calls=calls,
+            answer_field=self.answer_field,
+            retry_after_s=self.retry_after_s,
+        )
 
     def reached(self, endpoint: str) -> bool:
         """Whether any attempt was made at `endpoint` (answered or not)."""

@@ -2,8 +2,8 @@
 
 Rejected credentials make the service NOT_SERVING and start a probe, since an orchestrator
 stops sending traffic to a pod that is not ready and no call would ever succeed again.
-The same holds for a ledger that does not answer (checked by app.py's housekeeping).
-Shutdown sets NOT_SERVING on its own (app.py).
+The same holds for a ledger that does not answer (checked by main.py's housekeeping).
+Shutdown sets NOT_SERVING on its own (main.py).
 """
 
 from __future__ import annotations

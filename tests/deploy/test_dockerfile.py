@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
 
 from tests.deploy.files import ROOT, names_read_by_service, venv_tool
 
@@ -96,5 +97,16 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     }
     assert {".venv", "node_modules", ".git", "tests", "var", "build"} <= ignored
     assert {".pytest_cache", ".mypy_cache", ".ruff_cache", "**/__pycache__"} <= ignored
-    copied = {"pyproject.toml", "README.md", "service"}
+    copied = {"pyproject.toml", "README.md", "service", "plaid_emulator"}
     assert not copied & ignored
+
+
+def test_every_package_of_the_wheel_is_copied_into_the_build() -> None:
+    """A package pyproject.toml ships but the build stage lacks is silently left out
+    of the wheel: the image would start without it."""
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {p.rstrip("*") for p in find["packages"]["find"]["include"]}
+    assert packages == {"service", "plaid_emulator"}
+    text = (ROOT / "Dockerfile").read_text()
+    for package in packages:
+        assert f"COPY {package} ./{package}" in text

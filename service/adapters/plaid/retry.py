@@ -123,8 +123,7 @@ class RetryingPoster:
             reply = await self._attempt(endpoint, body, budget, 1, calls)
         except PlaidFailure as failure:
             if not _is_transient(failure) or self._policy.max_attempts <= 1:
-                failure.calls = tuple(calls)
-                raise
+                raise failure.with_calls(tuple(calls)) from None
             first_failure = failure
         else:
             return reply, tuple(calls)
@@ -151,8 +150,7 @@ class RetryingPoster:
                         raise first_failure
                     reply = await self._attempt(endpoint, body, budget, number, calls)
         except PlaidFailure as failure:
-            failure.calls = tuple(calls)
-            raise
+            raise failure.with_calls(tuple(calls)) from None
         return reply, tuple(calls)
 
     async def _attempt(

@@ -1,1 +1,1 @@
-"""Alembic migrations of the ledger and outbox; sql_migrate.py applies them at start-up."""
+"""Alembic migrations of the ledger and outbox; migrate.py applies them at start-up."""

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection that sql_migrate.py hands over."""
+"""Alembic environment: runs on the connection that migrate.py hands over."""
 
 from __future__ import annotations
 

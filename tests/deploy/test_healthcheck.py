@@ -6,7 +6,6 @@ import asyncio
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,10 +116,10 @@ async def test_nothing_listening_is_exit_code_1_at_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     address = f"127.0.0.1:{_unused_port()}"
-    started = time.monotonic()
-    assert await _check(address, timeout_s=2.0, env=NO_TLS) == 1
-    assert time.monotonic() - started < 1.5
+    assert await _check(address, timeout_s=30.0, env=NO_TLS) == 1
     out = capsys.readouterr().out
+    # UNAVAILABLE, not DEADLINE_EXCEEDED: it gave up at the refused connection rather
+    # than waiting out its 30 s for a server to appear.
     assert out.startswith(f"{address} <server>: UNAVAILABLE")
     assert out.count("\n") == 1
 
@@ -137,9 +136,10 @@ def silent_listener() -> Iterator[str]:
 async def test_a_silent_peer_times_out(
     silent_listener: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    started = time.monotonic()
-    assert await _check(silent_listener, timeout_s=0.3, env=NO_TLS) == 1
-    assert time.monotonic() - started < 1.5
+    # Without its own deadline the check would wait forever; the guard turns that
+    # into a failure, and DEADLINE_EXCEEDED says the check's timeout ended it.
+    async with asyncio.timeout(30):
+        assert await _check(silent_listener, timeout_s=0.3, env=NO_TLS) == 1
     assert "DEADLINE_EXCEEDED" in capsys.readouterr().out
 
 

@@ -92,7 +92,7 @@ class Evaluator:
         """Decide `request`; `deadline` is absolute on the clock's monotonic(), None for
         none."""
         started = self._clock.monotonic()
-        budget = self._budget(request.attempt, started, deadline)
+        budget = self._budget(request.attempt, deadline)
         try:
             if request.attempt.rail.is_ach:
                 decision = await self._evaluate_ach(request, budget)
@@ -110,9 +110,7 @@ class Evaluator:
             decision, duration_ms=int((self._clock.monotonic() - started) * 1000)
         )
 
-    def _budget(
-        self, attempt: PaymentAttempt, now: float, deadline: float | None
-    ) -> CallBudget:
+    def _budget(self, attempt: PaymentAttempt, deadline: float | None) -> CallBudget:
         """Transaction Scores answers come in seconds; a live balance can take 30 s or
         more, so anything not declared Transaction Scores gets the long budget."""
         b = self._budgets
@@ -121,7 +119,7 @@ class Evaluator:
             total_s, attempt_s = b.scores_s, b.scores_attempt_s
         else:
             total_s, attempt_s = b.live_balance_s, b.live_balance_attempt_s
-        return CallBudget(min(deadline or float("inf"), now + total_s), attempt_s)
+        return CallBudget.from_now(self._clock, total_s, attempt_s, deadline)
 
     async def _evaluate_ach(
         self, request: PaymentRequest, budget: CallBudget

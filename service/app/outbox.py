@@ -113,10 +113,8 @@ class OutboxWorker:
             await self._deliver(record)
 
     async def _deliver(self, record: ReportRecord) -> None:
-        budget = CallBudget(
-            self._clock.monotonic() + self._policy.attempt_timeout_s,
-            self._policy.attempt_timeout_s,
-        )
+        timeout_s = self._policy.attempt_timeout_s
+        budget = CallBudget.from_now(self._clock, timeout_s, timeout_s)
         try:
             call = await self._sender.send_report(record.kind, record.body, budget)
         except (PlaidFailure, DeadlineTooShort) as failure:

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from service.app.clock import Clock
 from service.domain.model import (
     BalanceAnswer,
     Decision,
@@ -81,12 +82,31 @@ SIGNAL_EVALUATE = "/signal/evaluate"
 class CallBudget:
     """Time for one Plaid call, retries included.
 
-    `deadline` is absolute on the clock's monotonic() (app/clock.py); each attempt waits at most
-    `attempt_timeout_s` so that a retry can still fit before the deadline.
+    `deadline` is absolute on the clock's monotonic() (app/clock.py); each attempt waits at
+    most `attempt_timeout_s` so that a retry can still fit before the deadline. Every
+    budget is made by `from_now` and read by `left_s`: the arithmetic lives here.
     """
 
     deadline: float
     attempt_timeout_s: float
+
+    @classmethod
+    def from_now(
+        cls,
+        clock: Clock,
+        total_s: float,
+        attempt_s: float,
+        callers_deadline: float | None = None,
+    ) -> CallBudget:
+        """`total_s` from now on `clock`, ended sooner by the caller's own deadline."""
+        deadline = clock.monotonic() + total_s
+        if callers_deadline is not None:
+            deadline = min(deadline, callers_deadline)
+        return cls(deadline, attempt_s)
+
+    def left_s(self, clock: Clock) -> float:
+        """Seconds until the deadline (negative once it has passed)."""
+        return self.deadline - clock.monotonic()
 
 
 class SignalSource(Protocol):

@@ -100,9 +100,7 @@ class CredentialsWatch:
     async def _probe_until_accepted(self) -> None:
         while self._rejected:
             await self._clock.sleep(self._interval_s)
-            budget = CallBudget(
-                self._clock.monotonic() + self._timeout_s, self._timeout_s
-            )
+            budget = CallBudget.from_now(self._clock, self._timeout_s, self._timeout_s)
             try:
                 accepted = await self._plaid.credentials_accepted(budget)
             except Exception:

@@ -26,9 +26,7 @@ class PlaidReportSender:
     async def send_report(
         self, kind: ReportKind, body: dict[str, Any], budget: CallBudget
     ) -> PlaidCall:
-        timeout_s = min(
-            budget.deadline - self._clock.monotonic(), budget.attempt_timeout_s
-        )
+        timeout_s = min(budget.left_s(self._clock), budget.attempt_timeout_s)
         if timeout_s <= 0:
             raise DeadlineTooShort("no time left to deliver the report")
         reply = await self._transport.post(ENDPOINTS[kind], body, timeout_s)

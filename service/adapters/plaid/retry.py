@@ -48,14 +48,14 @@ class RetryPolicy:
 class _deadline_stop(stop_base):  # noqa: N801 (tenacity names its stops in lower case)
     """Stop when the next attempt would start with less than min_attempt_s left."""
 
-    def __init__(self, clock: Clock, deadline: float, min_attempt_s: float) -> None:
+    def __init__(self, clock: Clock, budget: CallBudget, min_attempt_s: float) -> None:
         self._clock = clock
-        self._deadline = deadline
+        self._budget = budget
         self._min_attempt_s = min_attempt_s
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        starts_at = self._clock.monotonic() + retry_state.upcoming_sleep
-        return starts_at + self._min_attempt_s > self._deadline
+        left_at_start_s = self._budget.left_s(self._clock) - retry_state.upcoming_sleep
+        return left_at_start_s < self._min_attempt_s
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -129,7 +129,7 @@ class RetryingPoster:
             return reply, tuple(calls)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._policy.max_attempts)
-            | _deadline_stop(self._clock, budget.deadline, self._policy.min_attempt_s),
+            | _deadline_stop(self._clock, budget, self._policy.min_attempt_s),
             wait=wait_random_exponential(
                 multiplier=self._policy.initial_backoff_s,
                 max=self._policy.max_backoff_s,
@@ -161,7 +161,7 @@ class RetryingPoster:
         number: int,
         calls: list[PlaidCall],
     ) -> PlaidReply:
-        remaining_s = budget.deadline - self._clock.monotonic()
+        remaining_s = budget.left_s(self._clock)
         left_s = remaining_s - min(MAX_SAFETY_MARGIN_S, SAFETY_SHARE * remaining_s)
         if left_s < MIN_CALL_S:
             raise DeadlineTooShort(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import grimp
@@ -19,3 +20,13 @@ def test_the_domain_imports_only_the_standard_library_and_itself() -> None:
         and not imported.startswith("service.domain")
     }
     assert outside == set()
+
+
+def test_a_production_process_never_loads_the_emulator() -> None:
+    """Only the embedded default (PLAID_ENV=emulator without PLAID_BASE_URL) imports
+    plaid_emulator, at that moment; importing the service for serving does not."""
+    code = (
+        "import sys, service.cli, service.main, service.api.servicer;"
+        "sys.exit('plaid_emulator' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

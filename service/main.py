@@ -32,8 +32,8 @@ from service.api.callers import ApiKeys
 from service.api.interceptors import Gatekeeper
 from service.api.servicer import RiskDecisionServicer
 from service.app.clock import Clock, SystemClock
-from service.app.decide import Evaluator
-from service.app.evaluate import IdempotentEvaluator
+from service.app.decide import Decider
+from service.app.evaluate import EvaluatePayment
 from service.app.outbox import OutboxWorker
 from service.app.ports import (
     DecisionLedger,
@@ -127,8 +127,8 @@ async def start_service(
             clock,
             observe=metrics.delivery,
         )
-        evaluator = IdempotentEvaluator(
-            Evaluator(source, settings.policies, tuning.budgets(), clock, credentials),
+        evaluator = EvaluatePayment(
+            Decider(source, settings.policies, tuning.budgets(), clock, credentials),
             store,
             settings.state.fingerprint_key.reveal().encode(),
             owner,

@@ -19,7 +19,7 @@ from service.api.status import to_status
 from service.api.wire import Undecodable
 from service.app.clock import Clock
 from service.app.errors import PlaidFailure, RiskServiceError
-from service.app.evaluate import IdempotentEvaluator
+from service.app.evaluate import EvaluatePayment
 from service.app.ports import StoredDecision
 from service.app.reports import Reports
 from service.domain.model import Decision
@@ -44,7 +44,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
 
     def __init__(
         self,
-        evaluator: IdempotentEvaluator,
+        evaluator: EvaluatePayment,
         reports: Reports,
         metrics: Metrics,
         clock: Clock,

@@ -69,8 +69,9 @@ class PaymentRequest:
     context: SignalContext
 
 
-class Evaluator:
-    """Evaluates one payment against Plaid and the configured policies."""
+class Decider:
+    """Decides one payment: asks Plaid, lets the domain decide, or degrades when
+    Plaid fails. Stores nothing (EvaluatePayment in app/evaluate.py does)."""
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import json
 from dataclasses import replace
 
 from service.app.clock import Clock, within
-from service.app.decide import ANONYMOUS, Evaluator, PaymentRequest
+from service.app.decide import ANONYMOUS, Decider, PaymentRequest
 from service.app.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
 from service.app.ports import SIGNAL_EVALUATE, ClaimState, DecisionLedger
 from service.domain.model import Decision
@@ -46,19 +46,20 @@ def payment_fingerprint(request: PaymentRequest, key: bytes) -> str:
     return hmac.digest(key, canonical, hashlib.sha256).hex()  # one C call
 
 
-class IdempotentEvaluator:
-    """Wraps Evaluator with the ledger: store before returning, replay repeats."""
+class EvaluatePayment:
+    """The EvaluatePayment use case: claim the payment in the ledger, let the Decider
+    decide, store the decision before returning it; repeats are replayed."""
 
     def __init__(
         self,
-        evaluator: Evaluator,
+        decider: Decider,
         store: DecisionLedger,
         fingerprint_key: bytes,
         owner: str,
         lease_s: float,
         clock: Clock,
     ) -> None:
-        self._evaluator = evaluator
+        self._decider = decider
         self._store = store
         self._key = fingerprint_key
         self._owner = owner
@@ -148,7 +149,7 @@ class IdempotentEvaluator:
     ) -> Decision:
         txid = request.attempt.client_transaction_id
         try:
-            decision = await self._evaluator.evaluate(request, deadline, caller)
+            decision = await self._decider.evaluate(request, deadline, caller)
         except BaseException as failure:
             # A failed evaluation is not a decision: a retry with this id may succeed.
             # If Plaid may have seen the id, the row stays (lease ended) to say so.

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from service.app.decide import Budgets, Evaluator, PaymentRequest
+from service.app.decide import Budgets, Decider, PaymentRequest
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import PlaidAccount, SignalContext
 from service.config.policies import PolicySections
@@ -100,12 +100,12 @@ def evaluator(
     degraded: DegradedPolicy,
     rulesets: Mapping[str, RulesetDeclaration] | None = None,
     clock: ManualClock | None = None,
-) -> Evaluator:
+) -> Decider:
     defaults = PolicySections().policies()
     policies = replace(
         defaults, rulesets=rulesets or {}, degraded_by_caller={"checkout": degraded}
     )
-    return Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock or ManualClock(NOW))
+    return Decider(fake, policies, Budgets(10, 40, 5, 35), clock or ManualClock(NOW))
 
 
 def request(

@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from service.app.decide import Budgets, Evaluator, PaymentRequest
+from service.app.decide import Budgets, Decider, PaymentRequest
 from service.app.errors import (
     DeadlineTooShort,
     FailureKind,
     IdempotencyKeyReused,
     PlaidFailure,
 )
-from service.app.evaluate import IdempotentEvaluator, payment_fingerprint
+from service.app.evaluate import EvaluatePayment, payment_fingerprint
 from service.app.ports import PlaidAccount, SignalContext
 from service.config.policies import PolicySections
 from service.domain.model import (
@@ -82,14 +82,14 @@ def idempotent(
     store: InMemoryDecisionStore,
     owner: str = "me",
     clock: ManualClock | None = None,
-) -> IdempotentEvaluator:
+) -> EvaluatePayment:
     clock = clock or ManualClock(NOW)
     policies = replace(
         PolicySections().policies(),
         rulesets={"balance-only": RulesetDeclaration(RulesetType.BALANCE_ONLY, True)},
     )
-    evaluator = Evaluator(fake, policies, Budgets(10, 40, 5, 35), clock)
-    return IdempotentEvaluator(evaluator, store, KEY, owner, 40, clock)
+    evaluator = Decider(fake, policies, Budgets(10, 40, 5, 35), clock)
+    return EvaluatePayment(evaluator, store, KEY, owner, 40, clock)
 
 
 def request(

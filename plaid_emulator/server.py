@@ -28,6 +28,10 @@ from plaid_emulator.scenario import (
 )
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# How the emulator waits out a delay, given in seconds: asyncio.sleep when serving, or a
+# test's stand-in that notes the delay asked for without letting real time pass.
+Sleep = Callable[[float], Awaitable[None]]
+SLEEP: Final = web.AppKey[Sleep]("sleep")
 # A client opening hundreds of connections a second (a service holding thousands of
 # slow calls) overflowed aiohttp's default accept queue of 128: each dropped connection
 # waited a 1 s SYN retransmit, which was the whole p99 excess of an earlier load test's waiting run.
@@ -79,10 +83,10 @@ async def _answer(
     try:
         if fault is not None:
             call.fault = fault.describe()
-            await _wait(call, fault.delay_ms)
+            await _wait(request.app[SLEEP], call, fault.delay_ms)
             if fault.answers:
                 return _inject(request, engine, call, fault, body)
-        await _wait(call, engine.delay_ms(endpoint, body))
+        await _wait(request.app[SLEEP], call, engine.delay_ms(endpoint, body))
     except asyncio.CancelledError:
         # aiohttp cancels the handler when the client hangs up. Plaid finishes (and
         # bills) work its client abandoned, and a retry with the same id meets it
@@ -97,10 +101,10 @@ async def _answer(
     return _reply(_process(request, engine, endpoint, call, body))
 
 
-async def _wait(call: Call, delay_ms: float) -> None:
+async def _wait(sleep: Sleep, call: Call, delay_ms: float) -> None:
     if delay_ms:
         call.latency_ms += delay_ms
-        await asyncio.sleep(delay_ms / 1000)
+        await sleep(delay_ms / 1000)
 
 
 def _decoded(raw: bytes) -> object:
@@ -154,10 +158,11 @@ async def _plaid_not_found(
         return _reply(request.app[ENGINE].reject(request.path, not_found(request.path)))
 
 
-def build_app(engine: Engine) -> web.Application:
-    """The aiohttp application serving `engine`."""
+def build_app(engine: Engine, sleep: Sleep = asyncio.sleep) -> web.Application:
+    """The aiohttp application serving `engine`, waiting out delays with `sleep`."""
     app = web.Application(middlewares=[_plaid_not_found])
     app[ENGINE] = engine
+    app[SLEEP] = sleep
     for endpoint in ENDPOINTS:
         app.router.add_post(endpoint, _plaid_route(endpoint))
     add_admin_routes(app)
@@ -183,14 +188,19 @@ async def start_emulator(
     port: int = 0,
     *,
     clock: Clock = utc_now,
+    sleep: Sleep = asyncio.sleep,
 ) -> RunningEmulator:
-    """Serve `scenario` (default: the packaged one) on host:port; port 0 picks one."""
+    """Serve `scenario` (default: the packaged one) on host:port; port 0 picks one.
+
+    `clock` dates calls and drives rate-limit windows; `sleep` waits out latency and
+    fault delays. Tests pass stand-ins for both so that no real time has to pass.
+    """
     if scenario is None:
         scenario = load_scenario(default_scenario_path())
     engine = Engine(scenario, clock)
     # No access log: it costs more than the emulator's own work per call.
     runner = web.AppRunner(
-        build_app(engine),
+        build_app(engine, sleep),
         access_log=None,
         shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
         # A hung-up client ends its handler at once (see _answer) rather than

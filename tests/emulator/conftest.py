@@ -1,5 +1,6 @@
 """Fixtures for the emulator tests: a live emulator, a plaid-python client, the admin API."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from plaid_emulator import (
     parse_scenario,
     start_emulator,
 )
+from plaid_emulator.engine import utc_now
+from plaid_emulator.server import Sleep
 from tests.plaid_schema import PlaidSchema
 from tests.plaid_schema import plaid_schema as load_plaid_schema
 
@@ -89,21 +92,78 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
+class RecordingSleep:
+    """Stands in for asyncio.sleep: notes each wait the emulator asks for, in seconds,
+    and returns at once, so a test checks the delay without spending it."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+# Only a broken emulator takes this long to reach a state a test waits for: the bound
+# turns a hang into a failure, and a passing test never comes near it.
+_HANG_GUARD_S = 10.0
+
+
+class HeldSleep:
+    """Stands in for asyncio.sleep: each wait lasts until the test calls release().
+
+    A test sees which calls are waiting at a given moment, as real time never shows
+    reliably, and whether a wait ended by cancellation rather than by release.
+    """
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.holding = 0
+        self.cancelled = 0
+        self._released = asyncio.Event()
+        self._changed = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self._count_holding(+1)
+        try:
+            await self._released.wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self._count_holding(-1)
+
+    def release(self) -> None:
+        """End every wait, now and from now on."""
+        self._released.set()
+
+    async def until_holding(self, count: int) -> None:
+        """Return once exactly `count` waits are in progress."""
+        async with asyncio.timeout(_HANG_GUARD_S):
+            while self.holding != count:
+                await self._changed.wait()
+                self._changed.clear()
+
+    def _count_holding(self, change: int) -> None:
+        self.holding += change
+        self._changed.set()
+
+
 StartEmulator = Callable[..., Awaitable[RunningEmulator]]
 
 
 @pytest.fixture
 async def start() -> AsyncIterator[StartEmulator]:
-    """Start emulators on other scenarios or clocks; each is closed after the test."""
+    """Start emulators on other scenarios, clocks or sleeps; each is closed after the test."""
     started: list[RunningEmulator] = []
 
     async def start_one(
-        scenario: dict[str, Any] | None = None, clock: FakeClock | None = None
+        scenario: dict[str, Any] | None = None,
+        clock: FakeClock | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> RunningEmulator:
         parsed = None if scenario is None else parse_scenario(scenario)
-        running = await (
-            start_emulator(parsed, clock=clock) if clock else start_emulator(parsed)
-        )
+        running = await start_emulator(parsed, clock=clock or utc_now, sleep=sleep)
         started.append(running)
         return running
 

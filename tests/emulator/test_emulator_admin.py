@@ -4,14 +4,12 @@ import asyncio
 import os
 import signal
 import sys
-import time
 
 import pytest
-from plaid.model.signal_prepare_request import SignalPrepareRequest
 
 from plaid_emulator import parse_scenario
 from plaid_emulator.server import parse_listen
-from tests.emulator.conftest import plaid_api
+from tests.emulator.conftest import Admin, RecordingSleep
 
 EVALUATE = {
     "access_token": "access-sandbox-checking-ok",
@@ -176,17 +174,18 @@ class TestHttpEdge:
             "INVALID_API_KEYS",
         )
 
-    async def test_latency_is_added_per_endpoint(self, admin, default_scenario_data):
+    async def test_latency_is_added_per_endpoint(
+        self, start, http, default_scenario_data
+    ):
+        sleep = RecordingSleep()
+        admin = Admin(http, (await start(sleep=sleep)).url)
         default_scenario_data["latency_ms"] = {"/signal/evaluate": 150}
         await admin.request("PUT", "/_emulator/scenario", default_scenario_data)
-        started = time.perf_counter()
-        await admin.post("/signal/evaluate", EVALUATE)
-        assert time.perf_counter() - started >= 0.15
-        started = time.perf_counter()
-        await admin.post(
-            "/accounts/balance/get", {"access_token": "access-sandbox-risky"}
-        )
-        assert time.perf_counter() - started < 0.15
+        assert (await admin.post("/signal/evaluate", EVALUATE))[0] == 200
+        assert sleep.waits == [0.15]
+        balance = {"access_token": "access-sandbox-risky"}
+        assert (await admin.post("/accounts/balance/get", balance))[0] == 200
+        assert sleep.waits == [0.15]  # no latency for balance: no wait at all
 
     async def test_the_url_has_no_trailing_slash(self, emulator):
         assert emulator.url.startswith("http://127.0.0.1:")
@@ -252,20 +251,3 @@ class TestRunEmulator:
             f"plaid-emulator: {path}: items[0].accounts[0].available: "
             "Input should be a valid number\n"
         )
-
-
-class TestWireEfficiency:
-    async def test_sequential_calls_do_not_wait_for_delayed_acks(self, emulator):
-        # Nagle's algorithm against a delayed ACK costs ~40 ms a call when headers
-        # and body go out in separate writes (docs/plaid-behaviour.md).
-        with plaid_api(emulator.url) as client:
-            request = SignalPrepareRequest(access_token="access-sandbox-checking-ok")
-            await asyncio.to_thread(client.signal_prepare, request)  # connect
-
-            def twenty_calls() -> float:
-                started = time.perf_counter()
-                for _ in range(20):
-                    client.signal_prepare(request)
-                return time.perf_counter() - started
-
-            assert await asyncio.to_thread(twenty_calls) < 0.4

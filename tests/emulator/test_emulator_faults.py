@@ -5,7 +5,6 @@ Each fault is queued per endpoint, first in first out, and shows in the call log
 
 import asyncio
 import json
-import time
 from typing import Any
 
 import aiohttp
@@ -16,7 +15,15 @@ import urllib3
 from plaid.api.plaid_api import PlaidApi
 
 from plaid_emulator.errors import KNOWN_ERRORS
-from tests.emulator.conftest import PLAID_HEADERS, Admin, plaid_api
+from plaid_emulator.server import Sleep
+from tests.emulator.conftest import (
+    PLAID_HEADERS,
+    Admin,
+    HeldSleep,
+    RecordingSleep,
+    StartEmulator,
+    plaid_api,
+)
 from tests.emulator.test_emulator_sdk import balance_request, evaluate_request
 
 EVALUATE = "/signal/evaluate"
@@ -34,16 +41,6 @@ def deprecated_fields() -> bool:
     """On: these tests read STS answers through plaid-python 46's type-checked models,
     which raise TypeError without each score's deprecated risk_tier."""
     return True
-
-
-async def answered(admin: Admin, seq: int, within_s: float) -> dict[str, Any]:
-    """Call `seq` of the log once it has a status; fails after `within_s` seconds."""
-    async with asyncio.timeout(within_s):
-        while True:
-            call = next(c for c in await admin.calls() if c["seq"] == seq)
-            if call["status"] is not None:
-                return call
-            await asyncio.sleep(0.01)
 
 
 async def sdk_evaluate(client: PlaidApi, txn: str = "txn-fault") -> Any:
@@ -267,14 +264,21 @@ class TestDroppedConnections:
             )
 
 
+async def admin_with(
+    start: StartEmulator, http: aiohttp.ClientSession, sleep: Sleep
+) -> Admin:
+    """The admin API of a fresh emulator on the packaged scenario that waits with `sleep`."""
+    return Admin(http, (await start(sleep=sleep)).url)
+
+
 class TestDelays:
-    async def test_a_delay_is_measurable_and_the_call_still_succeeds(self, admin):
+    async def test_a_delay_is_waited_out_and_the_call_still_succeeds(self, start, http):
+        sleep = RecordingSleep()
+        admin = await admin_with(start, http, sleep)
         await admin.fault({"endpoint": EVALUATE, "delay_ms": 300})
-        started = time.perf_counter()
         status, _ = await admin.post(EVALUATE, BODY)
-        elapsed = time.perf_counter() - started
         assert status == 200
-        assert 0.3 <= elapsed < 1.0
+        assert sleep.waits == [0.3]
         call = await admin.last_call()
         assert (call["status"], call["fault"], call["latency_ms"]) == (
             200,
@@ -282,16 +286,21 @@ class TestDelays:
             300,
         )
 
-    async def test_a_delayed_call_is_in_the_log_while_it_waits(self, admin):
+    async def test_a_delayed_call_is_in_the_log_while_it_waits(self, start, http):
+        sleep = HeldSleep()
+        admin = await admin_with(start, http, sleep)
         await admin.fault({"endpoint": EVALUATE, "delay_ms": 400})
         pending = asyncio.create_task(admin.post(EVALUATE, BODY))
-        await asyncio.sleep(0.15)
+        await sleep.until_holding(1)
         (waiting,) = await admin.calls()
         assert (waiting["status"], waiting["fault"]) == (None, {"delay_ms": 400})
+        sleep.release()
         assert (await pending)[0] == 200
         assert (await admin.last_call())["status"] == 200
 
-    async def test_a_delay_can_precede_an_error(self, admin):
+    async def test_a_delay_can_precede_an_error(self, start, http):
+        sleep = HeldSleep()
+        admin = await admin_with(start, http, sleep)
         await admin.fault(
             {
                 "endpoint": EVALUATE,
@@ -299,9 +308,13 @@ class TestDelays:
                 "error_code": "INTERNAL_SERVER_ERROR",
             }
         )
-        started = time.perf_counter()
-        assert (await admin.post(EVALUATE, BODY))[0] == 500
-        assert time.perf_counter() - started >= 0.1
+        pending = asyncio.create_task(admin.post(EVALUATE, BODY))
+        await sleep.until_holding(1)
+        # The error waits for the delay: not yet answered while the delay lasts.
+        assert (await admin.last_call())["status"] is None
+        sleep.release()
+        assert (await pending)[0] == 500
+        assert sleep.waits == [0.1]
 
     @pytest.mark.parametrize(
         ("repeated_transaction_id", "retry_status", "retry_code", "replayed"),
@@ -310,7 +323,7 @@ class TestDelays:
             ("refuse", 400, "CLIENT_TRANSACTION_ID_ALREADY_IN_USE", False),
         ],
     )
-    async def test_held_past_the_client_timeout_then_the_retry_meets_the_first(
+    async def test_held_until_the_client_gives_up_then_the_retry_meets_the_first(
         self,
         start,
         http,
@@ -321,19 +334,20 @@ class TestDelays:
         replayed,
     ):
         default_scenario_data["repeated_transaction_id"] = repeated_transaction_id
-        running = await start(default_scenario_data)
+        sleep = HeldSleep()
+        running = await start(default_scenario_data, sleep=sleep)
         admin = Admin(http, running.url)
         await admin.fault({"endpoint": EVALUATE, "delay_ms": 2000})
         body = BODY | {"ruleset_key": "balance-only"}
-        with pytest.raises(TimeoutError):
-            await http.post(
-                f"{running.url}{EVALUATE}",
-                json=body,
-                headers=PLAID_HEADERS,
-                timeout=aiohttp.ClientTimeout(total=0.2),
-            )
-        # Finished at once when the server sees the hang-up, long before the 2 s.
-        first = await answered(admin, seq=1, within_s=1.5)
+        first_try = asyncio.create_task(admin.post(EVALUATE, body))
+        await sleep.until_holding(1)
+        # The client gives up while the call is held, as its timeout would.
+        first_try.cancel()
+        # The delay never ends: only the hang-up can have finished the call.
+        await sleep.until_holding(0)
+        assert sleep.cancelled == 1
+        sleep.release()
+        (first,) = await admin.calls()
         assert (first["status"], first["abandoned"]) == (200, True)
         assert first["realtime_balance_attempted"] is True
         assert first["realtime_balance_fetched"] is True

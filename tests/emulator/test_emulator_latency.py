@@ -2,7 +2,6 @@
 
 import asyncio
 import statistics
-import time
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from plaid_emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
 from plaid_emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
 from plaid_emulator.endpoints import Endpoint
 from plaid_emulator.latency import LatencyDistribution, LatencySampler
-from tests.emulator.conftest import Admin
+from tests.emulator.conftest import Admin, HeldSleep, RecordingSleep
 from tests.emulator.test_emulator_scenario import error_of
 
 SLOW_BANK = LatencyDistribution(p50=3000, p95=11000)
@@ -198,11 +197,10 @@ class TestOverHttp:
             "latency_ms": {EVALUATE: 10},
             "ruleset_latency_ms": {"balance_only": 150, "transaction_score": 30},
         }
-        admin = Admin(http, (await start(default_scenario_data)).url)
-        started = time.perf_counter()
+        sleep = RecordingSleep()
+        admin = Admin(http, (await start(default_scenario_data, sleep=sleep)).url)
         balance_only = BODY | {"ruleset_key": "balance-only"}
         assert (await admin.post(EVALUATE, balance_only))[0] == 200
-        assert time.perf_counter() - started >= 0.15
         for txn, ruleset in (("txn-2", "sts-scores-only"), ("txn-3", None)):
             fields = {"client_transaction_id": txn}
             if ruleset is not None:
@@ -216,16 +214,17 @@ class TestOverHttp:
             (None, 10),
             ("balance-only", 10),
         ]
+        assert sleep.waits == [0.15, 0.03, 0.01, 0.01]
         assert calls[-1]["replayed"] is True
 
     async def test_a_distribution_delays_the_call_and_the_log_says_how_long(
         self, start, http, default_scenario_data
     ):
         default_scenario_data["latency_ms"] = {EVALUATE: {"p50": 60, "p95": 60}}
-        admin = Admin(http, (await start(default_scenario_data)).url)
-        started = time.perf_counter()
+        sleep = RecordingSleep()
+        admin = Admin(http, (await start(default_scenario_data, sleep=sleep)).url)
         assert (await admin.post(EVALUATE, BODY))[0] == 200
-        assert time.perf_counter() - started >= 0.06
+        assert sleep.waits == [pytest.approx(0.06)]
         assert (await admin.last_call())["latency_ms"] == 60
 
     async def test_reset_replays_the_same_delays(
@@ -249,14 +248,16 @@ class TestOverHttp:
         self, start, http, default_scenario_data
     ):
         default_scenario_data["latency_ms"] = {BALANCE: 300}
-        admin = Admin(http, (await start(default_scenario_data)).url)
-        started = time.perf_counter()
-        answers = await asyncio.gather(
+        sleep = HeldSleep()
+        admin = Admin(http, (await start(default_scenario_data, sleep=sleep)).url)
+        answers = asyncio.gather(
             *(
                 admin.post(BALANCE, {"access_token": "access-sandbox-risky"})
                 for _ in range(30)
             )
         )
-        assert [status for status, _ in answers] == [200] * 30
-        # Thirty calls of 300 ms each, together in well under a second.
-        assert time.perf_counter() - started < 0.9
+        # All thirty wait at the same moment: one slow call holds up no other.
+        await sleep.until_holding(30)
+        sleep.release()
+        assert [status for status, _ in await answers] == [200] * 30
+        assert sleep.waits == [0.3] * 30

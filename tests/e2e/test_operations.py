@@ -243,7 +243,9 @@ class TestShedding:
     ) -> None:
         config = packaged_config_plus(tmp_path, "[server]\nmax_in_flight = 5\n")
         scenario = default_scenario()
-        scenario["latency_ms"] = {"/signal/evaluate": 500}
+        # Long enough that no served call ends (freeing a slot) before all 20 have
+        # arrived, even on a loaded machine (at 500 ms one run served 6).
+        scenario["latency_ms"] = {"/signal/evaluate": 2000}
         await admin.put_scenario(scenario)
         running = await start_harness(emulator.url, config, database_url=database_url)
         try:

@@ -104,6 +104,7 @@ class InMemoryDecisionStore:
         self.reports: list[ReportRecord] = []  # report id n at index n - 1
         self._report_leases: dict[int, datetime] = {}
         self.claims = 0
+        self.claim_rounds = 0  # claim_reports calls: how often the outbox looked
 
     # --- DecisionLedger ------------------------------------------------------------
 
@@ -209,6 +210,7 @@ class InMemoryDecisionStore:
     async def claim_reports(
         self, owner: str, limit: int, lease_s: float, now: datetime
     ) -> list[ReportRecord]:
+        self.claim_rounds += 1
         now = utc(now)
         waiting: set[tuple[str, str]] = set()  # a transaction's later reports wait
         due: list[ReportRecord] = []

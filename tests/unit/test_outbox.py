@@ -204,6 +204,30 @@ class TestRunning:
         finally:
             await outbox.stop()
 
+    async def test_after_a_wake_it_goes_back_to_its_poll(self) -> None:
+        """A wake is spent by the round it started: the worker does not spin on it."""
+        store, sender, clock = (
+            await store_with_decision(),
+            ScriptedSender(),
+            ManualClock(),
+        )
+        outcomes = Outcomes()
+        outbox = worker(store, sender, clock, outcomes)
+        outbox.start()
+        try:
+            await clock.sleeping()
+            await store.add_report("c", "tx-1", ReportKind.RETURN, {"a": 1}, START)
+            outbox.wake()
+            await outcomes.wait_for(1)
+            await clock.sleeping()  # idle again, waiting for its next poll
+            rounds = store.claim_rounds
+            for _ in range(20):  # a spinning worker would claim on every turn
+                await asyncio.sleep(0)
+            assert store.claim_rounds == rounds
+            assert clock.pending == [1]
+        finally:
+            await outbox.stop()
+
     async def test_a_wake_delivers_without_waiting_for_the_poll(self) -> None:
         store, sender, clock = (
             await store_with_decision(),

@@ -171,12 +171,13 @@ class Ticket:
         gate = self._gate
         clock = gate._clock
         waited = 0.0
+        waited_for = self._keys[0][0]
         rate_keys = tuple(key for _, _, key in self._keys)
         while True:
             refusal = await gate._ledger.take_spends(rate_keys, clock.now())
             if refusal is None:
                 if waited:
-                    self._note(self._keys[0][0], "waited", waited)
+                    self._note(waited_for, "waited", waited)
                 return waited
             scope, limit = self._find(refusal.key)
             wait_s = max(refusal.retry_after_s, 0.001)
@@ -185,7 +186,7 @@ class Ticket:
                 self._note(scope, "refused", waited)
                 raise RateBudgetExhausted(self.endpoint, scope, limit, wait_s)
             await clock.sleep(wait_s)
-            waited += wait_s
+            waited, waited_for = waited + wait_s, scope
             holder = WAITED.get()
             if holder is not None:
                 holder.seconds += wait_s

@@ -39,9 +39,11 @@ from service.app.ports import (
     DecisionLedger,
     LedgerUpkeep,
     OutboxQueue,
+    RateLedger,
     ReportInbox,
     SignalSource,
 )
+from service.app.rate_budget import RateGate
 from service.app.reports import Reports
 from service.config.settings import Settings
 from service.ops.metrics import Metrics
@@ -57,6 +59,7 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 MAX_PENDING_CALLS = 10_000
 PURGE_INTERVAL_S = 3600.0
 STATS_INTERVAL_S = 5.0
+SWEEP_INTERVAL_S = 60.0
 # Keepalive: find dead clients within a minute; let clients ping every 10 s at most.
 KEEPALIVE_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -67,7 +70,9 @@ KEEPALIVE_OPTIONS = [
 ]
 
 
-class Store(DecisionLedger, ReportInbox, OutboxQueue, LedgerUpkeep, Protocol):
+class Store(
+    DecisionLedger, ReportInbox, OutboxQueue, LedgerUpkeep, RateLedger, Protocol
+):
     """Every port the ledger adapter fills; only the composition root needs them all."""
 
 
@@ -108,8 +113,17 @@ async def start_service(
             stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
         readiness = Readiness(partial(_set_serving, health))
+        metrics = Metrics()
+        rates = RateGate(
+            store,
+            settings.rate_budgets,
+            settings.state.fingerprint_key.reveal().encode(),
+            settings.plaid.client_id,
+            clock,
+            observe=metrics.rate_budget,
+        )
         source = signal_source or PlaidSignalSource(
-            RetryingPoster(transport, tuning.retry.policy(), clock), clock
+            RetryingPoster(transport, tuning.retry.policy(), clock), clock, rates
         )
         credentials = CredentialsWatch(
             source,
@@ -118,7 +132,6 @@ async def start_service(
             probe_interval_s=tuning.credentials_probe_interval_s,
         )
         stack.push_async_callback(credentials.close)
-        metrics = Metrics()
         outbox = OutboxWorker(
             store,
             PlaidReportSender(transport, clock),
@@ -162,6 +175,7 @@ async def start_service(
             settings.state.ledger.retention_days,
             clock,
             stack,
+            rates,
         )
         metrics_port = _serve_metrics(settings.server.metrics_listen, metrics, stack)
         _log_started(settings, port, owner)
@@ -210,14 +224,19 @@ def _start_housekeeping(
     retention_days: int,
     clock: Clock,
     stack: contextlib.AsyncExitStack,
+    rates: RateGate,
 ) -> None:
     """Every few seconds the ledger's health (readiness) and the outbox gauges;
-    decisions past retention purged hourly."""
+    rate-budget spends past their windows swept every minute; decisions past
+    retention purged hourly."""
 
     async def forever() -> None:
-        last_purge = -PURGE_INTERVAL_S
+        last_purge = last_sweep = -PURGE_INTERVAL_S
         while True:
             try:
+                if clock.monotonic() - last_sweep >= SWEEP_INTERVAL_S:
+                    last_sweep = clock.monotonic()
+                    await rates.sweep()
                 await readiness.set("ledger", await store.ready())
                 metrics.outbox(await store.outbox_stats(clock.now()))
                 if clock.monotonic() - last_purge >= PURGE_INTERVAL_S:

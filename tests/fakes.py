@@ -22,9 +22,11 @@ from service.app.ports import (
     ClaimState,
     DeliveryStatus,
     PlaidAccount,
+    RateKey,
     ReportKind,
     ReportRecord,
     SignalContext,
+    SpendRefused,
     StoredDecision,
     UnknownTransaction,
 )
@@ -82,6 +84,53 @@ class FakeSignalSource:
         return item
 
 
+class InMemoryRateLedger:
+    """RateLedger in a list, counting as rate_rules.py does (weights, sliding
+    windows); one process only. Every InMemoryDecisionStore is one too."""
+
+    def __init__(self) -> None:
+        self.spends: list[tuple[str, float, int]] = []  # (key, spent_at, weight)
+        self.takes = 0
+
+    async def take_spends(
+        self, keys: tuple[RateKey, ...], now: datetime
+    ) -> SpendRefused | None:
+        self.takes += 1
+        at = now.timestamp()
+        refused: SpendRefused | None = None
+        for key in sorted(keys, key=lambda k: k.name):
+            window = sorted(
+                (
+                    s
+                    for s in self.spends
+                    if s[0] == key.name and s[1] > at - key.window_s
+                ),
+                key=lambda s: s[1],
+                reverse=True,
+            )
+            if sum(s[2] for s in window) < key.limit:
+                continue
+            newer = 0
+            for _, spent_at, weight in window:
+                newer += weight
+                if newer >= key.limit:
+                    wait_s = spent_at + key.window_s - at
+                    break
+            if refused is None or wait_s > refused.retry_after_s:
+                refused = SpendRefused(key.name, wait_s)
+        if refused is None:
+            self.spends += [(key.name, at, 1) for key in keys]
+        return refused
+
+    async def block_spends(self, key: RateKey, until: datetime, now: datetime) -> None:
+        self.spends.append((key.name, until.timestamp() - key.window_s, key.limit))
+
+    async def sweep_spends(self, before: datetime) -> int:
+        kept = [s for s in self.spends if s[1] >= before.timestamp()]
+        swept, self.spends = len(self.spends) - len(kept), kept
+        return swept
+
+
 @dataclass(slots=True)
 class LedgerRow:
     """One decisions row as the SQL store keeps it: the decision as its JSON text."""
@@ -93,13 +142,14 @@ class LedgerRow:
     decision_json: str | None = None
 
 
-class InMemoryDecisionStore:
+class InMemoryDecisionStore(InMemoryRateLedger):
     """The ledger and the outbox in dicts, answering as the SQL store does (same
     states, ClaimNotHeld, leases, decisions through their JSON); one process only.
     tests/store/test_fake_store.py runs the same scenarios on it and on both databases.
     """
 
     def __init__(self) -> None:
+        InMemoryRateLedger.__init__(self)
         self.rows: dict[tuple[str, str], LedgerRow] = {}
         self.reports: list[ReportRecord] = []  # report id n at index n - 1
         self._report_leases: dict[int, datetime] = {}

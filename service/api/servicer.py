@@ -21,6 +21,7 @@ from service.app.clock import Clock
 from service.app.errors import PlaidFailure, RiskServiceError
 from service.app.evaluate import EvaluatePayment
 from service.app.ports import StoredDecision
+from service.app.rate_budget import WAITED, Waited
 from service.app.reports import Reports
 from service.domain.model import Decision
 from service.ops.metrics import Metrics
@@ -180,6 +181,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
     ) -> pb.Decision:
         """Convert, evaluate and convert back: every step inside the error mapping."""
         started = self._clock.monotonic()
+        WAITED.set(Waited())  # the rate budgets' waits, for the log line
         payment = convert.payment_request(request)
         decision = await self._evaluator.evaluate(
             payment, deadline, CURRENT_CALLER.get()
@@ -250,11 +252,22 @@ def _log_decision(decision: Decision, duration_ms: int) -> None:
         attempts=len(decision.plaid_calls),
         replayed=decision.replayed,
         degraded=decision.degraded,
+        rate_wait_ms=_rate_wait_ms(),
     )
 
 
+def _rate_wait_ms() -> int:
+    """Time this request waited for Plaid rate budgets (app/rate_budget.py)."""
+    waited = WAITED.get()
+    return 0 if waited is None else int(waited.seconds * 1000)
+
+
 def _log_failure(exc: Exception, duration_ms: int, code: str) -> None:
-    fields: dict[str, Any] = {"duration_ms": duration_ms, "error": type(exc).__name__}
+    fields: dict[str, Any] = {
+        "duration_ms": duration_ms,
+        "error": type(exc).__name__,
+        "rate_wait_ms": _rate_wait_ms(),
+    }
     if isinstance(exc, PlaidFailure):
         fields |= {
             "failure_kind": exc.kind.value,

@@ -5,6 +5,7 @@ Status messages are for developers: no secrets, no PII; dynamic values go in met
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import grpc
@@ -22,6 +23,7 @@ from service.app.errors import (
     ReportingOff,
     TransactionNotFound,
 )
+from service.app.rate_budget import RateBudgetExhausted
 
 DOMAIN = "achrisk"
 PLAID_DOMAIN = "plaid.com"
@@ -103,6 +105,8 @@ def to_status(exc: BaseException) -> status_pb2.Status:
             str(exc),
             _info("DEADLINE_TOO_SHORT", DOMAIN, {}),
         )
+    if isinstance(exc, RateBudgetExhausted):
+        return _budget_status(exc)
     if isinstance(exc, PlaidFailure):
         return _plaid_status(exc)
     for kind, (code, reason) in _OURS.items():
@@ -132,6 +136,28 @@ def overloaded_status(max_in_flight: int) -> status_pb2.Status:
         _info("OVERLOADED", DOMAIN, {"maxInFlight": str(max_in_flight)}),
         error_details_pb2.RetryInfo(
             retry_delay=duration_pb2.Duration(nanos=200_000_000)
+        ),
+    )
+
+
+def _budget_status(exc: RateBudgetExhausted) -> status_pb2.Status:
+    """Our own rate budget refused the call before Plaid saw it; RetryInfo says when
+    the budget has room again (rounded up to the millisecond)."""
+    retry_ms = max(1, math.ceil((exc.retry_after_s or 0.0) * 1000))
+    metadata = {
+        "scope": exc.scope.value,
+        "endpoint": exc.endpoint,
+        "limit": str(exc.budget.limit),
+        "windowS": f"{exc.budget.window_s:g}",
+    }
+    return _status(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"rate budget for Plaid {exc.endpoint}: {exc}",
+        _info("RATE_BUDGET_EXHAUSTED", DOMAIN, metadata),
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(
+                seconds=retry_ms // 1000, nanos=(retry_ms % 1000) * 1_000_000
+            )
         ),
     )
 

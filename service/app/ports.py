@@ -325,6 +325,44 @@ class LedgerUpkeep(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RateKey:
+    """One budget as the store counts it: a name (never a token), at most `limit`
+    spends in any `window_s` seconds."""
+
+    name: str
+    limit: int
+    window_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRefused:
+    """The budget `key` (a RateKey's name) is spent; room again in retry_after_s."""
+
+    key: str
+    retry_after_s: float
+
+
+class RateLedger(Protocol):
+    """Owned by app/rate_budget.py: spends of Plaid rate budgets, shared by every
+    replica on the database; "at most N in any window" holds across all of them."""
+
+    async def take_spends(
+        self, keys: tuple[RateKey, ...], now: datetime
+    ) -> SpendRefused | None:
+        """Atomically: if every key has room, record one spend on each and return None;
+        else record nothing and say which key frees last-needed room, and when."""
+        ...
+
+    async def block_spends(self, key: RateKey, until: datetime, now: datetime) -> None:
+        """Fill `key`'s window so that it has no room before `until` (Plaid's 429)."""
+        ...
+
+    async def sweep_spends(self, before: datetime) -> int:
+        """Delete spends older than `before`; how many."""
+        ...
+
+
 class ReportSender(Protocol):
     """Delivers one outbox report to Plaid: one attempt, PlaidFailure on failure."""
 

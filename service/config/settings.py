@@ -16,11 +16,13 @@ from typing import Literal, get_args
 
 from pydantic import ValidationError
 
+from service.app.rate_budget import RateBudgets
 from service.config.environ import read_text
 from service.config.ledger import LedgerSection, StateSettings, state_settings
 from service.config.outbox import OutboxSection
 from service.config.plaid import PlaidEnv, PlaidSection, PlaidSettings, plaid_settings
 from service.config.policies import PolicySections
+from service.config.rate_budgets import RateBudgetsSection
 from service.config.server import (
     DEFAULT_LISTEN,
     ServerSection,
@@ -44,6 +46,7 @@ class ConfigFile(PolicySections):
     ledger: LedgerSection = LedgerSection()
     outbox: OutboxSection = OutboxSection()
     server: ServerSection = ServerSection()
+    rate_budgets: RateBudgetsSection = RateBudgetsSection()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class Settings:
     policies: Policies
     state: StateSettings
     server: ServerSettings
+    rate_budgets: RateBudgets
     log_format: LogFormat
     log_level: str
     config_source: str  # the file read, for the start-up log
@@ -105,6 +109,7 @@ class Settings:
             policies=file.policies(),
             state=state,
             server=server,
+            rate_budgets=file.rate_budgets.budgets(plaid_env),
             log_format=log_format,  # type: ignore[arg-type]
             log_level=log_level,
             config_source=source,

@@ -118,6 +118,35 @@ class Metrics:
             "outcome",
         )
 
+        self.budget_waits = new.counter(
+            "achrisk_rate_budget_waits_total",
+            "Plaid calls that waited for room in a rate budget, by endpoint and scope.",
+            "endpoint",
+            "scope",
+        )
+        self.budget_wait = new.histogram(
+            "achrisk_rate_budget_wait_seconds",
+            "Time Plaid calls waited for room in a rate budget (calls that waited).",
+            "endpoint",
+        )
+        self.budget_refusals = new.counter(
+            "achrisk_rate_budget_refusals_total",
+            "Plaid calls refused by a spent rate budget before Plaid saw them, by "
+            "endpoint and the budget's scope.",
+            "endpoint",
+            "scope",
+        )
+
+    def rate_budget(
+        self, endpoint: str, scope: str, outcome: str, waited_s: float
+    ) -> None:
+        """A rate budget made a Plaid call wait (outcome "waited") or refused it."""
+        if outcome == "refused":
+            self.budget_refusals.labels(endpoint, scope).inc()
+        else:
+            self.budget_waits.labels(endpoint, scope).inc()
+            self.budget_wait.labels(endpoint).observe(waited_s)
+
     def rpc_finished(self, method: str, code: str, seconds: float) -> None:
         """A handled RPC: its latency goes into the histogram."""
         self.rpc_duration.labels(method, code).observe(seconds)

@@ -30,6 +30,7 @@ from service.app.errors import (
     RiskServiceError,
     TransactionNotFound,
 )
+from service.app.rate_budget import Budget, RateBudgetExhausted, Scope
 
 README = (Path(__file__).parents[2] / "README.md").read_text()
 ENDPOINT = "/signal/evaluate"
@@ -354,7 +355,17 @@ OWN_ERRORS: dict[type[RiskServiceError], tuple[RiskServiceError, str, str | None
         "REPORTING_OFF_FOR_BALANCE_ONLY",
     ),
     PlaidFailure: (failure(K.TIMEOUT), "DEADLINE_EXCEEDED", None),
+    RateBudgetExhausted: (
+        RateBudgetExhausted(ENDPOINT, Scope.ITEM, Budget(70, 3600.0), 12.5),
+        "RESOURCE_EXHAUSTED",
+        "RATE_BUDGET_EXHAUSTED",
+    ),
 }
+# The README's row for our own rate budgets (reason, RetryInfo and metadata).
+BUDGET_ROW = (
+    "| `RESOURCE_EXHAUSTED` + `RetryInfo`, reason `RATE_BUDGET_EXHAUSTED` |"
+    " our own rate budget"
+)
 
 
 def subclasses(base: type) -> set[type]:
@@ -379,8 +390,33 @@ class TestOwnErrors:
         assert UPPER_SNAKE.match(info.reason)
         if reason is not None:
             assert (info.domain, info.reason) == ("achrisk", reason)
-        if cls is not PlaidFailure:
+        if cls not in (PlaidFailure, RateBudgetExhausted):
             assert error_details_pb2.RetryInfo not in details(status)
+
+    def test_a_spent_rate_budget_says_which_and_when_it_refills(self) -> None:
+        assert BUDGET_ROW in README
+        exc = RateBudgetExhausted(ENDPOINT, Scope.CLIENT, Budget(20, 1.0), 0.2504)
+        found = details(to_status(exc))
+        info = found[error_details_pb2.ErrorInfo]
+        assert (info.domain, info.reason) == ("achrisk", "RATE_BUDGET_EXHAUSTED")
+        assert dict(info.metadata) == {
+            "scope": "client",
+            "endpoint": ENDPOINT,
+            "limit": "20",
+            "windowS": "1",
+        }
+        delay = found[error_details_pb2.RetryInfo].retry_delay
+        assert delay.ToTimedelta().total_seconds() == pytest.approx(0.251)
+
+    def test_a_spent_rate_budget_keeps_its_details_when_calls_are_added(self) -> None:
+        exc = RateBudgetExhausted(ENDPOINT, Scope.ITEM, Budget(5, 60.0), 30.0)
+        again = exc.with_calls(())
+        assert isinstance(again, RateBudgetExhausted)
+        assert (again.scope, again.budget, again.retry_after_s) == (
+            Scope.ITEM,
+            Budget(5, 60.0),
+            30.0,
+        )
 
     def test_invalid_request_names_every_field(self) -> None:
         status = to_status(

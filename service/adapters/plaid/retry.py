@@ -23,6 +23,7 @@ from service.adapters.plaid.http import PlaidReply, PlaidTransport
 from service.app.clock import Clock
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import CallBudget
+from service.app.rate_budget import Ticket
 from service.domain.model import PlaidCall
 
 log = structlog.get_logger("service.plaid")
@@ -113,14 +114,20 @@ class RetryingPoster:
         self._clock = clock
 
     async def post(
-        self, endpoint: str, body: dict[str, Any], budget: CallBudget
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        budget: CallBudget,
+        ticket: Ticket | None = None,
     ) -> tuple[PlaidReply, tuple[PlaidCall, ...]]:
-        """The reply and every attempt's record; a failure carries all records too."""
+        """The reply and every attempt's record; a failure carries all records too.
+        With a ticket, every attempt first spends from its rate budgets
+        (app/rate_budget.py), and Plaid's 429 is recorded against them."""
         calls: list[PlaidCall] = []
         # Almost every call succeeds first time: try once before building tenacity's
         # machinery (~0.15 ms of CPU per call under load).
         try:
-            reply = await self._attempt(endpoint, body, budget, 1, calls)
+            reply = await self._attempt(endpoint, body, budget, 1, calls, ticket)
         except PlaidFailure as failure:
             if not _is_transient(failure) or self._policy.max_attempts <= 1:
                 raise failure.with_calls(tuple(calls)) from None
@@ -148,7 +155,9 @@ class RetryingPoster:
                         # Tenacity decides on the first attempt's failure as it would
                         # have, had it made the attempt: same stops, same backoff.
                         raise first_failure
-                    reply = await self._attempt(endpoint, body, budget, number, calls)
+                    reply = await self._attempt(
+                        endpoint, body, budget, number, calls, ticket
+                    )
         except PlaidFailure as failure:
             raise failure.with_calls(tuple(calls)) from None
         return reply, tuple(calls)
@@ -160,7 +169,10 @@ class RetryingPoster:
         budget: CallBudget,
         number: int,
         calls: list[PlaidCall],
+        ticket: Ticket | None = None,
     ) -> PlaidReply:
+        if ticket is not None:
+            await ticket.spend(budget, self._policy.min_attempt_s)
         remaining_s = budget.left_s(self._clock)
         left_s = remaining_s - min(MAX_SAFETY_MARGIN_S, SAFETY_SHARE * remaining_s)
         if left_s < MIN_CALL_S:
@@ -174,6 +186,8 @@ class RetryingPoster:
             )
         except PlaidFailure as failure:
             calls.extend(failure.calls)
+            if ticket is not None and failure.kind is FailureKind.RATE_LIMITED:
+                await ticket.refused_by_plaid(failure)
             raise
         calls.append(reply.call)
         return reply

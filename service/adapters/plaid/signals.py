@@ -22,6 +22,7 @@ from service.adapters.plaid.retry import RetryingPoster, outcome_unknown
 from service.app.clock import Clock
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import CallBudget, PlaidAccount, SignalContext
+from service.app.rate_budget import RateGate, Ticket
 from service.domain.model import (
     Balance,
     BalanceAnswer,
@@ -40,9 +41,12 @@ PROBE_TOKEN = "access-probe-00000000-0000-0000-0000-000000000000"  # noqa: S105 
 class PlaidSignalSource:
     """Plaid's Signal and Balance endpoints as evidence for the core, within budgets."""
 
-    def __init__(self, poster: RetryingPoster, clock: Clock) -> None:
+    def __init__(
+        self, poster: RetryingPoster, clock: Clock, rates: RateGate | None = None
+    ) -> None:
         self._poster = poster
         self._clock = clock
+        self._rates = rates  # rate budgets spent before every attempt
 
     async def evaluate_signal(
         self,
@@ -54,7 +58,12 @@ class PlaidSignalSource:
         body = signal_evaluate_body(attempt, account, context)
         sent_at = self._clock.now()
         try:
-            reply, calls = await self._poster.post(SIGNAL_EVALUATE, body, budget)
+            reply, calls = await self._poster.post(
+                SIGNAL_EVALUATE,
+                body,
+                budget,
+                self._ticket(SIGNAL_EVALUATE, account),
+            )
         except PlaidFailure as failure:
             unknown = outcome_unknown(failure, context.id_sent_before)
             if unknown is failure:
@@ -77,7 +86,9 @@ class PlaidSignalSource:
         body = balance_get_body(account, min_last_updated)
         sent_at = self._clock.now()
         try:
-            reply, calls = await self._poster.post(BALANCE_GET, body, budget)
+            reply, calls = await self._poster.post(
+                BALANCE_GET, body, budget, self._ticket(BALANCE_GET, account)
+            )
         except PlaidFailure as failure:
             if failure.error_code != "LAST_UPDATED_DATETIME_OUT_OF_RANGE":
                 raise
@@ -91,6 +102,11 @@ class PlaidSignalSource:
             reply.call.request_id or "", balance, sent_at, self._clock.now()
         )
         return answer, calls
+
+    def _ticket(self, endpoint: str, account: PlaidAccount) -> Ticket | None:
+        if self._rates is None:
+            return None
+        return self._rates.ticket(endpoint, account.access_token)
 
     async def credentials_accepted(self, budget: CallBudget) -> bool:
         """`/item/get` with a token no Item has: Plaid checks our keys before the token.

@@ -30,6 +30,16 @@ class LedgerWriter(Protocol):
 
     async def run(self, rule: Rule[T]) -> T: ...
 
+    async def run_atomic(self, rule: Rule[T]) -> T:
+        """Run a rule's statements in one transaction."""
+        ...
+
+    @property
+    def locks(self) -> bool:
+        """Whether rules must take locks to be atomic across replicas (PostgreSQL);
+        SQLite's writer holds the database's write lock for its whole batch."""
+        ...
+
 
 class SqlLedger:
     """The ledger's per-evaluation writes; every key includes the caller."""

@@ -10,8 +10,9 @@ one of them the owner.
 
 from __future__ import annotations
 
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
@@ -39,6 +40,7 @@ class PgWriter:
     """Runs the ledger's rules on PostgreSQL, on an autocommit psycopg pool."""
 
     dialect = DIALECT
+    locks = True  # replicas write concurrently: rate rules take advisory locks
 
     def __init__(self, database_url: str, pool_size: int = POOL_SIZE) -> None:
         self._pool = AsyncConnectionPool(
@@ -66,12 +68,21 @@ class PgWriter:
 
     async def run(self, rule: Rule[T]) -> T:
         """Run a ledger rule on one pooled connection, each statement committing."""
-        steps: Steps[T] = rule()
         async with self._pool.connection() as db:
-            try:
-                statement, values = next(steps)
-                while True:
-                    cursor = await db.execute(statement, values)
-                    statement, values = steps.send(await cursor.fetchone())
-            except StopIteration as done:
-                return cast(T, done.value)
+            return await _drive(db, rule())
+
+    async def run_atomic(self, rule: Rule[T]) -> T:
+        """Run a rule's statements in one transaction (its advisory locks are held
+        until it commits)."""
+        async with self._pool.connection() as db, db.transaction():
+            return await _drive(db, rule())
+
+
+async def _drive(db: AsyncConnection[Any], steps: Steps[T]) -> T:
+    try:
+        statement, values = next(steps)
+        while True:
+            cursor = await db.execute(statement, values)
+            statement, values = steps.send(await cursor.fetchone())
+    except StopIteration as done:
+        return cast(T, done.value)

@@ -97,3 +97,15 @@ reports = sa.Table(
     # Never reuse a purged report's id: a stale worker might still hold it.
     sqlite_autoincrement=True,
 )
+
+# One row per call spent from a Plaid rate budget (adapters/store/rate_rules.py):
+# `spent_at` in seconds since the epoch, `weight` calls (a Plaid 429 fills a window).
+rate_spends = sa.Table(
+    "rate_spends",
+    metadata,
+    sa.Column("budget_key", sa.Text, nullable=False),
+    sa.Column("spent_at", sa.Double, nullable=False),
+    sa.Column("weight", sa.Integer, nullable=False),
+    sa.Index("ix_rate_spends_key_time", "budget_key", "spent_at"),
+    sa.Index("ix_rate_spends_time", "spent_at"),
+)

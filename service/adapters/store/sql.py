@@ -20,6 +20,7 @@ from service.adapters.store.ledger import LedgerWriter, SqlLedger
 from service.adapters.store.migrate import migrate
 from service.adapters.store.outbox import SqlOutbox
 from service.adapters.store.postgres import PgWriter
+from service.adapters.store.rates import SqlRateLedger
 from service.adapters.store.records import decision_from_json, report_from_row
 from service.adapters.store.schema import DONE, decisions, reports
 from service.adapters.store.sqlite import SqliteWriter
@@ -49,7 +50,7 @@ async def open_store(database_url: str) -> SqlDecisionStore:
     return SqlDecisionStore(engine, writer)
 
 
-class SqlDecisionStore(SqlLedger, SqlOutbox):
+class SqlDecisionStore(SqlLedger, SqlOutbox, SqlRateLedger):
     """The ledger and the outbox in one SQL database; every key includes the caller.
 
     It serves every use case's port (app/ports.py): the ledger's writes come from

@@ -1,0 +1,140 @@
+"""Three replicas on one PostgreSQL storm Plaid's documented limits with the
+emulator enforcing them: the shared rate budgets keep Plaid from ever answering 429,
+callers get RATE_BUDGET_EXHAUSTED or an answer that waited within their deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
+from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
+from tests import processes
+from tests.conftest import default_scenario, payment
+from tests.e2e.test_replicas import calls
+
+EVALUATE = "/signal/evaluate"
+BALANCE = "/accounts/balance/get"
+
+
+def scenario_file(where: Path, items: int) -> Path:
+    scenario: dict[str, Any] = default_scenario()
+    first = scenario["items"][0]
+    for n in range(items):
+        extra = copy.deepcopy(first)
+        extra["access_token"] = f"access-sandbox-storm-{n:03d}"
+        scenario["items"].append(extra)
+    scenario["rate_limits"] = {"enabled": True}
+    path = where / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
+async def outcome(call: Any) -> tuple[str, dict[str, str] | None, float | None]:
+    """OK, or the status code with the ErrorInfo metadata and the RetryInfo delay."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as error:
+        status = rpc_status.from_call(error)
+        assert status is not None
+        info, delay = None, None
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                unpacked = error_details_pb2.ErrorInfo()
+                detail.Unpack(unpacked)
+                assert unpacked.reason == "RATE_BUDGET_EXHAUSTED", unpacked
+                info = dict(unpacked.metadata)
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                delay = retry.retry_delay.ToTimedelta().total_seconds()
+        return error.code().name, info, delay
+    return "OK", None, None
+
+
+@pytest.mark.slow
+async def test_three_replicas_never_make_plaid_answer_429(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    emulator = processes.start_emulator(tmp_path, scenario_file(tmp_path, 30))
+    replicas = [
+        processes.start_service(tmp_path, f"replica-{i}", emulator, postgres_url)
+        for i in range(3)
+    ]
+    try:
+        channels = [grpc.aio.insecure_channel(r.address) for r in replicas]
+        stubs = [pb_grpc.RiskDecisionServiceStub(c) for c in channels]
+
+        def send(n: int, request: pb.EvaluatePaymentRequest) -> Any:
+            return outcome(stubs[n % 3].EvaluatePayment(request, timeout=10))
+
+        # 20/s per client: 30 Items at once; ten wait for the next second.
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        many_items = await asyncio.gather(
+            *(
+                send(n, payment(access_token=f"access-sandbox-storm-{n:03d}"))
+                for n in range(30)
+            )
+        )
+        many_items_s = loop.time() - started
+        await asyncio.sleep(1.1)
+        # 70/hour per Item: four waves of 20 on one Item, a second apart.
+        one_item = []
+        for _ in range(4):
+            one_item += await asyncio.gather(*(send(n, payment()) for n in range(20)))
+            await asyncio.sleep(1.1)
+        # 5/min per Item on /accounts/balance/get.
+        balances = await asyncio.gather(
+            *(send(n, payment(rail=pb.PAYMENT_RAIL_RTP)) for n in range(8))
+        )
+        for channel in channels:
+            await channel.close()
+    finally:
+        for replica in replicas:
+            assert replica.stop() == 0
+    seen = await calls(emulator)
+    emulator.stop()
+    statuses = Counter((c["endpoint"], c["status"]) for c in seen)
+    assert not [key for key in statuses if key[1] == 429], statuses
+
+    assert Counter(o[0] for o in many_items)["OK"] >= 20
+    assert many_items_s < 10
+
+    item_ok = [o for o in one_item if o[0] == "OK"]
+    item_refused = [o for o in one_item if o[0] != "OK"]
+    # Plaid saw at most 70 evaluations of this Item, and refused none.
+    assert statuses[(EVALUATE, 200)] <= 70 + 30
+    assert 60 <= len(item_ok) <= 70
+    assert item_refused
+    for code, info, delay in item_refused:
+        assert code == "RESOURCE_EXHAUSTED"
+        assert info is not None
+        assert info["endpoint"] == EVALUATE
+        assert info["scope"] in ("item", "client")
+        assert delay is not None
+        assert delay > 0
+    assert any(info and info["scope"] == "item" for _, info, _ in item_refused)
+
+    balance_ok = [o for o in balances if o[0] == "OK"]
+    assert len(balance_ok) == 5
+    assert statuses[(BALANCE, 200)] == 5
+    for code, info, delay in (o for o in balances if o[0] != "OK"):
+        assert code == "RESOURCE_EXHAUSTED"
+        assert info == {
+            "scope": "item",
+            "endpoint": BALANCE,
+            "limit": "5",
+            "windowS": "60",
+        }
+        assert delay is not None
+        assert 0 < delay <= 60

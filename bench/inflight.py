@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
+from bench.service_config import load_test_config
 from plaid_emulator import default_scenario_path
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
@@ -70,7 +71,14 @@ class Processes:
             "ACH_RISK_LOG_FORMAT": "json",
         }
         self.service = subprocess.Popen(
-            [str(BIN / "ach-risk"), "serve", "--listen", self.service_addr],
+            [
+                str(BIN / "ach-risk"),
+                "serve",
+                "--listen",
+                self.service_addr,
+                "--config",
+                str(load_test_config(workdir)),
+            ],
             env=env,
             stdout=logs[1],
             stderr=logs[1],

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
 from bench.report import ProcessUsage, RunResult, summarise, write_reports
+from bench.service_config import load_test_config
 from plaid_emulator import default_scenario_path
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
@@ -221,7 +222,14 @@ class Stack:
                 self.procs.append(
                     Proc(
                         name,
-                        [str(BIN / "ach-risk"), "serve", "--listen", self.address],
+                        [
+                            str(BIN / "ach-risk"),
+                            "serve",
+                            "--listen",
+                            self.address,
+                            "--config",
+                            str(load_test_config(workdir)),
+                        ],
                         workdir / f"{name}.log",
                         env,
                     )

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.echo_server import encoded_response
+from bench.service_config import load_test_config
+from service.config.settings import Settings
 
 GHZ = Path(__file__).resolve().parents[2] / "bench" / "ghz"
 CONFIGS = sorted(GHZ.glob("*.json"))
@@ -51,3 +53,15 @@ class TestEchoResponse:
         encoded = encoded_response(size)
         assert encoded[0] == 0x0A  # field 1, length-delimited
         assert abs(len(encoded) - size) <= 2
+
+
+class TestLoadTestConfig:
+    def test_it_keeps_the_emulators_registry_and_turns_rate_budgets_off(
+        self, tmp_path: Path
+    ) -> None:
+        path = load_test_config(tmp_path)
+        settings = Settings.from_environ({}, config_path=str(path))
+        assert not settings.rate_budgets.enabled
+        packaged = Settings.from_environ({})
+        assert packaged.rate_budgets.enabled  # what the bench turns off
+        assert settings.policies.rulesets == packaged.policies.rulesets

@@ -19,7 +19,7 @@ from grpc_status import rpc_status
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from tests import processes
-from tests.conftest import default_scenario, payment
+from tests.conftest import default_scenario, payment, start_harness, stop_harness
 from tests.e2e.test_replicas import calls
 
 EVALUATE = "/signal/evaluate"
@@ -138,3 +138,64 @@ async def test_three_replicas_never_make_plaid_answer_429(
         }
         assert delay is not None
         assert 0 < delay <= 60
+
+
+class TestWhatSpends:
+    """In one process: which calls spend the Item's 5-a-minute balance budget."""
+
+    async def test_a_replay_spends_nothing(
+        self, emulator: Any, admin: Any, database_url: str
+    ) -> None:
+        running = await start_harness(emulator.url, database_url=database_url)
+        try:
+            first = payment(rail=pb.PAYMENT_RAIL_RTP)
+            await running.stub.EvaluatePayment(first, timeout=10)
+            for _ in range(10):  # replays, answered from the ledger
+                reply = await running.stub.EvaluatePayment(first, timeout=10)
+                assert reply.decision.replayed
+            # Four more payments fit in the budget of five: no replay was counted.
+            for _ in range(4):
+                await running.stub.EvaluatePayment(
+                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
+                )
+            code, info, _ = await outcome(
+                running.stub.EvaluatePayment(
+                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
+                )
+            )
+            assert code == "RESOURCE_EXHAUSTED"
+            assert info is not None
+            assert info["scope"] == "item"
+        finally:
+            await stop_harness(running)
+        balance_calls = [c for c in await admin.calls() if c["endpoint"] == BALANCE]
+        assert len(balance_calls) == 5
+
+    async def test_a_retry_spends_again(
+        self, emulator: Any, admin: Any, database_url: str
+    ) -> None:
+        running = await start_harness(emulator.url, database_url=database_url)
+        try:
+            await admin.fault(endpoint=BALANCE, error_code="INTERNAL_SERVER_ERROR")
+            # The first attempt fails, the retry answers: two spends of five.
+            await running.stub.EvaluatePayment(
+                payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
+            )
+            for _ in range(3):
+                await running.stub.EvaluatePayment(
+                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
+                )
+            code, info, _ = await outcome(
+                running.stub.EvaluatePayment(
+                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
+                )
+            )
+            assert code == "RESOURCE_EXHAUSTED"
+            assert info is not None
+            assert info["scope"] == "item"
+        finally:
+            await stop_harness(running)
+        statuses = [
+            c["status"] for c in await admin.calls() if c["endpoint"] == BALANCE
+        ]
+        assert statuses == [500, 200, 200, 200, 200]

@@ -90,16 +90,13 @@ def _is_live(call: PlaidCall, realtime: RealtimeReport | None) -> bool:
     """Whether the call asked the bank for a live balance."""
     if call.endpoint == BALANCE_GET:
         return True
-    answered_signal = (
-        realtime is not None
-        and call.http_status != 0
-        and realtime.basis not in (Basis.BALANCE_ENDPOINT, Basis.NO_PLAID_RESPONSE)
-    )
-    if answered_signal and realtime is not None:
-        return realtime.was_attempted
-    if realtime is not None and realtime.basis is Basis.NO_PLAID_RESPONSE:
+    if realtime is None or realtime.basis is Basis.BALANCE_ENDPOINT:
+        # No Signal answer (a failed evaluation, or one the balance fallback replaced).
+        return bool(call.live_extraction)
+    if realtime.basis is Basis.NO_PLAID_RESPONSE:
         return realtime.was_attempted or bool(call.live_extraction)
-    return bool(call.live_extraction)
+    # Plaid answered this evaluation: every attempt of it ran the ruleset it applied.
+    return realtime.was_attempted
 
 
 def billed_calls(

@@ -16,7 +16,12 @@ import pytest
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from tests import processes
-from tests.conftest import packaged_config_plus, payment
+from tests.conftest import (
+    packaged_config_plus,
+    payment,
+    scenario_file,
+    without_rate_limits,
+)
 
 EVALUATE = "/signal/evaluate"
 RETURN_REPORT = "/signal/return/report"
@@ -38,13 +43,26 @@ async def calls(emulator: processes.Process) -> list[dict[str, Any]]:
         return list(body["calls"])
 
 
+@pytest.fixture
+def unlimited_emulator(tmp_path: Path) -> Iterator[processes.Process]:
+    """Fifty payments of one Item at once: over Plaid's 20 evaluations a second per
+    client. The storm tests the replicas' claims, not Plaid's quota: limits off."""
+    running = processes.start_emulator(
+        tmp_path, scenario_file(tmp_path, without_rate_limits())
+    )
+    yield running
+    running.stop()
+
+
 class TestStorm:
     async def test_three_replicas_make_one_plaid_call_per_payment(
-        self, tmp_path: Path, emulator: processes.Process, postgres_url: str
+        self, tmp_path: Path, unlimited_emulator: processes.Process, postgres_url: str
     ) -> None:
         """50 ids x 20 concurrent duplicates, spread over 3 processes on one database."""
         replicas = [
-            processes.start_service(tmp_path, f"replica-{i}", emulator, postgres_url)
+            processes.start_service(
+                tmp_path, f"replica-{i}", unlimited_emulator, postgres_url
+            )
             for i in range(3)
         ]
         try:
@@ -64,7 +82,7 @@ class TestStorm:
         finally:
             for replica in replicas:
                 assert replica.stop() == 0
-        seen = [c for c in await calls(emulator) if c["endpoint"] == EVALUATE]
+        seen = [c for c in await calls(unlimited_emulator) if c["endpoint"] == EVALUATE]
         assert len(seen) == 50
         assert len({c["client_transaction_id"] for c in seen}) == 50
         groups: dict[str, set[bytes]] = {}

@@ -76,6 +76,9 @@ def call(
         (call(status=0, live=False), None, Billing(STS)),
         (call(status=0), None, Billing(STS)),
         (call(status=0), UNKNOWN_EXTRACTION, Billing(LIVE)),
+        # An unanswered attempt before the answered retry ran the same ruleset.
+        (call(status=0), BALANCE_ONLY_FETCHED, Billing(LIVE)),
+        (call(status=0), SCORES, Billing(STS)),
         (call(status=0), NO_RESPONSE, Billing(STS)),
         (call(status=0, live=True), ENDPOINT_FETCHED, Billing(LIVE)),  # then a fallback
         # An answer the service could not read was still answered (and billed).

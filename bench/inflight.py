@@ -20,15 +20,14 @@ import time
 from pathlib import Path
 
 import grpc
-import yaml
 from google.type.money_pb2 import Money
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
+from bench.scenario import LIMITS_OFF, write_bench_scenario
 from bench.service_config import load_test_config
-from plaid_emulator import default_scenario_path
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 
@@ -39,12 +38,7 @@ class Processes:
     """The emulator and the service, each in its own process."""
 
     def __init__(self, latency_ms: int, workdir: Path) -> None:
-        scenario = yaml.safe_load(default_scenario_path().read_text())
-        scenario["latency_ms"] = {
-            "/signal/evaluate": latency_ms,
-            "/accounts/balance/get": latency_ms,
-        }
-        (workdir / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+        write_bench_scenario(workdir / "scenario.yaml", latency_ms)
         self.emulator_addr = f"127.0.0.1:{free_port()}"
         self.service_addr = f"127.0.0.1:{free_port()}"
         self._logs = logs = (
@@ -164,7 +158,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             held = await inflight_phase(procs, args)
         finally:
             procs.stop()
-    return {"cpu_per_evaluation": cpu, "in_flight": held}
+    return {"emulator": LIMITS_OFF, "cpu_per_evaluation": cpu, "in_flight": held}
 
 
 async def cpu_phase(procs: Processes, args: argparse.Namespace) -> dict[str, object]:

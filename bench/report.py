@@ -109,6 +109,7 @@ def to_markdown(
         "",
         f"Machine: {meta.get('cpus', '?')} CPUs; ghz {meta.get('ghz_version', '?')}; "
         f"mode: {meta.get('mode', '?')}; run id `{meta.get('run_id', '?')}`.",
+        f"Plaid emulator: {meta.get('emulator', '?')}.",
         "",
         "## Targets",
         "",

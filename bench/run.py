@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import yaml
 from google.type.money_pb2 import Money
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -34,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
 from bench.report import ProcessUsage, RunResult, summarise, write_reports
+from bench.scenario import LIMITS_OFF, write_bench_scenario
 from bench.service_config import load_test_config
-from plaid_emulator import default_scenario_path
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 
@@ -183,12 +182,7 @@ class Stack:
         workdir.mkdir(parents=True, exist_ok=True)
         self.procs: list[Proc] = []
         self.address = f"127.0.0.1:{free_port()}"
-        scenario = yaml.safe_load(default_scenario_path().read_text())
-        scenario["latency_ms"] = {
-            "/signal/evaluate": latency_ms,
-            "/accounts/balance/get": latency_ms,
-        }
-        (workdir / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+        write_bench_scenario(workdir / "scenario.yaml", latency_ms)
         emulator = f"127.0.0.1:{free_port()}"
         try:
             self.procs.append(
@@ -615,6 +609,7 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "ghz_version": f"{GHZ_VERSION} (pinned; `go install` builds report 'dev')",
         "run_id": run_id,
+        "emulator": LIMITS_OFF,
         "plan": asdict(plan),
     }
     verdicts: list[dict[str, Any]] = []

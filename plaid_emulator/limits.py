@@ -47,9 +47,10 @@ class EndpointLimits(_Frozen):
 
 
 class RateLimits(_Frozen):
-    """The scenario's `rate_limits`: off unless enabled."""
+    """The scenario's `rate_limits`: Plaid's documented production limits unless the
+    scenario turns them off (`enabled: false`) or picks the sandbox profile."""
 
-    enabled: bool = False
+    enabled: bool = True
     profile: Literal["production", "sandbox"] = "production"
     endpoints: dict[Endpoint, EndpointLimits] = Field(default_factory=dict)
 

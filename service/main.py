@@ -139,6 +139,7 @@ async def start_service(
             settings.state.outbox.policy(),
             clock,
             observe=metrics.delivery,
+            sent=metrics.report_sent,
         )
         evaluator = EvaluatePayment(
             Decider(source, settings.policies, tuning.budgets(), clock, credentials),

@@ -34,6 +34,24 @@ def default_scenario() -> dict[str, Any]:
     return loaded
 
 
+def without_rate_limits(scenario: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`scenario` (the packaged one by default) with Plaid's rate limits off.
+
+    The emulator enforces Plaid's documented limits by default (20 evaluations a second
+    per client, 70 an hour per Item, 5 balance gets a minute per Item). A test that sends
+    more at once to one Item measures the service (batching, draining, replicas,
+    throughput), not Plaid's quota: it runs on this, and says why where it does.
+    """
+    return (scenario or default_scenario()) | {"rate_limits": {"enabled": False}}
+
+
+def scenario_file(where: Path, scenario: dict[str, Any]) -> Path:
+    """`scenario` written as YAML under `where`, for an emulator process."""
+    path = where / "scenario.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
+
+
 @dataclass
 class EmulatorAdmin:
     """The emulator's admin API, as a test uses it."""

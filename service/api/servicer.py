@@ -23,6 +23,7 @@ from service.app.evaluate import EvaluatePayment
 from service.app.ports import StoredDecision
 from service.app.rate_budget import WAITED, Waited
 from service.app.reports import Reports
+from service.domain.billing import Product, billed_calls, count
 from service.domain.model import Decision
 from service.ops.metrics import Metrics
 
@@ -173,7 +174,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         """The status for a failed call (mapped once), logged and counted."""
         status = to_status(exc)
         _log_failure(exc, self._ms_since(started), code_pb2.Code.Name(status.code))
-        self._metrics.failed(exc)
+        self._metrics.failed(exc, CURRENT_CALLER.get())
         return status
 
     async def _decide(
@@ -187,7 +188,7 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
             payment, deadline, CURRENT_CALLER.get()
         )
         _log_decision(decision, self._ms_since(started))
-        self._metrics.decided(decision)
+        self._metrics.decided(decision, CURRENT_CALLER.get())
         return convert.decision_pb(decision)
 
     def _deadline(self, context: Ctx[Any, Any]) -> float | None:
@@ -237,6 +238,7 @@ def _stored_pb(stored: StoredDecision) -> pb.Decision:
 
 
 def _log_decision(decision: Decision, duration_ms: int) -> None:
+    billed = billed_calls(decision.plaid_calls, decision.realtime)
     log.info(
         "rpc.finished",
         status="OK",
@@ -250,6 +252,8 @@ def _log_decision(decision: Decision, duration_ms: int) -> None:
         realtime_warnings=[w.code for w in decision.realtime.warnings],
         plaid_request_ids=[c.request_id for c in decision.plaid_calls if c.request_id],
         attempts=len(decision.plaid_calls),
+        billable_balance_extractions=count(billed, Product.BALANCE_EXTRACTION),
+        billable_signal_evaluations=count(billed, Product.SIGNAL_TRANSACTION_SCORES),
         replayed=decision.replayed,
         degraded=decision.degraded,
         rate_wait_ms=_rate_wait_ms(),
@@ -273,6 +277,12 @@ def _log_failure(exc: Exception, duration_ms: int, code: str) -> None:
             "failure_kind": exc.kind.value,
             "plaid_error_code": exc.error_code,
             "plaid_request_ids": [c.request_id for c in exc.calls if c.request_id],
+            "billable_balance_extractions": count(
+                billed_calls(exc.calls), Product.BALANCE_EXTRACTION
+            ),
+            "billable_signal_evaluations": count(
+                billed_calls(exc.calls), Product.SIGNAL_TRANSACTION_SCORES
+            ),
         }
     if isinstance(exc, RiskServiceError):
         log.info("rpc.finished", status=code, **fields)

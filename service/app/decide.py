@@ -127,14 +127,18 @@ class Decider:
     ) -> Decision:
         attempt = request.attempt
         context = request.context
-        if (
-            self._policies.requested_type(attempt.ruleset_key)
-            is RulesetType.BALANCE_ONLY
-        ):
+        declared = self._policies.requested_type(attempt.ruleset_key)
+        if declared is RulesetType.BALANCE_ONLY:
             context = context.for_balance_only()
-        answer, calls = await self._plaid.evaluate_signal(
-            attempt, request.account, context, budget
-        )
+        try:
+            answer, calls = await self._plaid.evaluate_signal(
+                attempt, request.account, context, budget
+            )
+        except PlaidFailure as failure:
+            # No answer says what Plaid ran: the declared type tells what it bills.
+            live = None if declared is None else declared is RulesetType.BALANCE_ONLY
+            tagged = tuple(replace(c, live_extraction=live) for c in failure.calls)
+            raise failure.with_calls(tagged) from failure
         realtime = assess_signal(
             answer,
             attempt.ruleset_key,

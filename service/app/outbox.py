@@ -57,8 +57,10 @@ class OutboxWorker:
         policy: OutboxPolicy,
         clock: Clock,
         observe: Callable[[str, str, str], None] = lambda kind, outcome, reason: None,
+        sent: Callable[[str, bool], None] = lambda caller, answered: None,
     ) -> None:
         self._observe = observe  # (report kind, outcome, reason) for metrics
+        self._sent = sent  # (caller, answered) per report sent to Plaid, for metrics
         self._store = store
         self._sender = sender
         self._owner = owner
@@ -118,8 +120,11 @@ class OutboxWorker:
         try:
             call = await self._sender.send_report(record.kind, record.body, budget)
         except (PlaidFailure, DeadlineTooShort) as failure:
+            if isinstance(failure, PlaidFailure) and failure.calls:
+                self._sent(record.caller, False)  # sent, and refused or unanswered
             await self._failed(record, failure)
             return
+        self._sent(record.caller, True)
         await self._store.report_delivered(record.id, self._clock.now())
         self._observe(record.kind.value, "delivered", "")
         log.info(

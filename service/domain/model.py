@@ -208,6 +208,11 @@ class PlaidCall:
     error_code: str | None
     duration_ms: int
     attempt: int = 1
+    # Whether the call was sent to extract a live balance, as far as the service knew
+    # when it sent it (a Signal evaluation under a ruleset declared Balance-only); None
+    # when not known. What Plaid bills a call as (domain/billing.py) reads it when no
+    # answer says more.
+    live_extraction: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from service.app.errors import PlaidFailure
 from service.app.ports import OutboxStats
+from service.domain.billing import Billing, Product, billed_calls
 from service.domain.model import Decision, PlaidCall
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
@@ -137,6 +138,21 @@ class Metrics:
             "scope",
         )
 
+        # What Plaid bills, per caller (docs/plaid-behaviour.md, "What Plaid bills"):
+        # every call is counted `attempted` under the product it is billed as, and
+        # `succeeded` as well when Plaid answered it (a live extraction: and a fresh
+        # balance came back).
+        self.billable = new.counter(
+            "achrisk_plaid_billable_calls_total",
+            "Plaid calls by caller, the product Plaid bills them as (balance_extraction, "
+            "signal_transaction_scores, free) and outcome (attempted: every call, "
+            "answered or not; succeeded: answered, and for a live extraction a fresh "
+            "balance came back). Retries are calls.",
+            "caller",
+            "product",
+            "outcome",
+        )
+
     def rate_budget(
         self, endpoint: str, scope: str, outcome: str, waited_s: float
     ) -> None:
@@ -155,7 +171,7 @@ class Metrics:
         """An RPC refused before it was handled: counted, kept out of the latencies."""
         self.refused.labels(method, code).inc()
 
-    def decided(self, decision: Decision) -> None:
+    def decided(self, decision: Decision, caller: str = "anonymous") -> None:
         if decision.replayed:
             self.replays.inc()
             return
@@ -176,10 +192,24 @@ class Metrics:
         if decision.degraded_cause is not None:
             self.degraded.labels(decision.degraded_cause.failure_class).inc()
         self.plaid_calls(decision.plaid_calls)
+        self.billed(caller, billed_calls(decision.plaid_calls, decision.realtime))
 
-    def failed(self, exc: BaseException) -> None:
+    def failed(self, exc: BaseException, caller: str = "anonymous") -> None:
         if isinstance(exc, PlaidFailure):
             self.plaid_calls(exc.calls)
+            self.billed(caller, billed_calls(exc.calls))
+
+    def billed(self, caller: str, billings: tuple[Billing, ...]) -> None:
+        """Plaid calls made for `caller`, by what Plaid bills them as."""
+        for billing in billings:
+            product = billing.product.value
+            self.billable.labels(caller, product, "attempted").inc()
+            if billing.succeeded:
+                self.billable.labels(caller, product, "succeeded").inc()
+
+    def report_sent(self, caller: str, answered: bool) -> None:
+        """One delivery attempt of a report to Plaid: free."""
+        self.billed(caller, (Billing(Product.FREE, succeeded=answered),))
 
     def plaid_calls(self, calls: tuple[PlaidCall, ...]) -> None:
         for call in calls:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bench.procstat import peak_rss_mib
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from tests import processes
+from tests.conftest import scenario_file, without_rate_limits
 
 SERVICE = "/achrisk.v1.RiskDecisionService/"
 UNARY = ["EvaluatePayment", "GetDecision", "ReportDecision", "ReportReturn"]
@@ -42,7 +43,12 @@ int64 = st.integers(-(2**63), 2**63 - 1)
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     workdir = tmp_path_factory.mktemp("fuzz")
-    emulator = processes.start_emulator(workdir)
+    # Hundreds of calls in quick succession, over Plaid's 20 evaluations a second per
+    # client: a 429 would end each one before the paths being fuzzed. The subject is
+    # hostile input, not Plaid's quota, so the limits are off.
+    emulator = processes.start_emulator(
+        workdir, scenario_file(workdir, without_rate_limits())
+    )
     service = processes.start_service(
         workdir, "service", emulator, f"sqlite:///{workdir / 'ledger.db'}"
     )

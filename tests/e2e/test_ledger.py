@@ -11,7 +11,14 @@ from google.rpc import code_pb2, error_details_pb2
 
 from plaid_emulator import RunningEmulator
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
-from tests.conftest import EmulatorAdmin, Harness, payment, start_harness, stop_harness
+from tests.conftest import (
+    EmulatorAdmin,
+    Harness,
+    payment,
+    start_harness,
+    stop_harness,
+    without_rate_limits,
+)
 from tests.e2e.test_errors import details
 
 EVALUATE = "/signal/evaluate"
@@ -139,6 +146,9 @@ class TestBatch:
     async def test_a_batch_is_answered_in_order_with_errors_inline(
         self, harness: Harness, admin: EmulatorAdmin
     ) -> None:
+        # Thirty evaluations of one Item at once: over Plaid's 20 a second per client.
+        # The subject is the batch's order, not Plaid's quota.
+        await admin.put_scenario(without_rate_limits())
         requests = [payment(client_transaction_id=f"batch-{i}") for i in range(30)]
         requests[7] = payment(client_transaction_id="batch-7", amount="0.00")
         requests[12] = payment("access-sandbox-nope", client_transaction_id="batch-12")

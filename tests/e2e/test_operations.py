@@ -29,6 +29,7 @@ from tests.conftest import (
     scrape,
     start_harness,
     stop_harness,
+    without_rate_limits,
 )
 from tests.e2e.test_errors import details
 
@@ -282,7 +283,9 @@ class TestShutdown:
     async def test_sigterm_under_load_drains_every_call_and_exits_0(
         self, tmp_path: Path
     ) -> None:
-        scenario = default_scenario()
+        # Thirty evaluations at once (over Plaid's 20 a second per client): a test of
+        # draining, not of Plaid's quota, so the limits are off.
+        scenario = without_rate_limits()
         scenario["latency_ms"] = {"/signal/evaluate": 1000}
         (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(scenario))
         emulator = processes.start_emulator(tmp_path, tmp_path / "scenario.yaml")

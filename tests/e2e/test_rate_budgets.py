@@ -137,7 +137,7 @@ async def test_three_replicas_never_make_plaid_answer_429(
             "windowS": "60",
         }
         assert delay is not None
-        assert 0 < delay <= 60
+        assert 0 < delay <= 61  # Plaid's minute and the margin for transit
 
 
 class TestWhatSpends:

@@ -183,6 +183,9 @@ class TestTheCommand:
         assert len(finished) == 1
         assert finished[0]["realtime_basis"] == "NO_RULESET"
         assert finished[0]["caller"] == "anonymous"  # auth is off on loopback here
+        # No ruleset: one Signal evaluation billed as such, no live extraction.
+        assert finished[0]["billable_signal_evaluations"] == 1
+        assert finished[0]["billable_balance_extractions"] == 0
         assert finished[0]["plaid_request_ids"]
         for secret in (
             "access-sandbox",

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from plaid_emulator import Engine, parse_scenario
+from plaid_emulator import Engine, default_scenario_path, load_scenario, parse_scenario
 from plaid_emulator.endpoints import ACCOUNTS_BALANCE_GET as BALANCE
 from plaid_emulator.endpoints import SIGNAL_DECISION_REPORT
 from plaid_emulator.endpoints import SIGNAL_EVALUATE as EVALUATE
@@ -13,6 +13,10 @@ from tests.emulator.conftest import PLAID_HEADERS, Admin
 from tests.emulator.test_emulator_scenario import error_of
 
 CREDENTIALS = {"client_id": "c", "secret": "s"}
+# Plaid's documented error object (docs/plaid-behaviour.md): these keys, always.
+_DOCUMENTED_ERROR_KEYS = frozenset(
+    {"error_type", "error_code", "error_message", "display_message", "request_id"}
+)
 
 
 def with_limits(scenario: dict[str, Any], **limits: Any) -> dict[str, Any]:
@@ -93,10 +97,56 @@ class TestBalanceLimitsOverHttp:
         status, body = await admin.post("/item/get", item)
         assert (status, body["error_code"]) == (429, "ITEM_GET_LIMIT")
 
-    async def test_limits_are_off_unless_enabled(self, admin):
+    async def test_limits_are_on_by_default_with_the_documented_bodies(
+        self, start, clock, http
+    ):
+        # No scenario at all: the packaged one, production limits.
+        admin = Admin(http, (await start(None, clock)).url)
+        item = {"access_token": "access-sandbox-checking-ok"}
+        for _ in range(5):
+            assert (await admin.post(BALANCE, item))[0] == 200
+        status, body = await admin.post(BALANCE, item)
+        assert status == 429
+        assert set(body) >= _DOCUMENTED_ERROR_KEYS
+        assert (body["error_type"], body["error_code"]) == (
+            "RATE_LIMIT_EXCEEDED",
+            "BALANCE_LIMIT",
+        )
+        assert "5 calls to /accounts/balance/get per Item in 60 s" in str(
+            body["error_message"]
+        )
+        for i in range(20):
+            reply = await admin.post(EVALUATE, evaluate_body(f"d{i}"))
+            assert reply[0] == 200
+        status, body = await admin.post(EVALUATE, evaluate_body("d20"))
+        assert (status, body["error_type"], body["error_code"]) == (
+            429,
+            "RATE_LIMIT_EXCEEDED",
+            "RATE_LIMIT",
+        )
+        assert "per client in 1 s" in str(body["error_message"])
+
+    async def test_a_scenario_turns_them_off(
+        self, start, clock, http, default_scenario_data
+    ):
+        scenario = default_scenario_data | {"rate_limits": {"enabled": False}}
+        admin = Admin(http, (await start(scenario, clock)).url)
         item = {"access_token": "access-sandbox-checking-ok"}
         for _ in range(30):
             assert (await admin.post(BALANCE, item))[0] == 200
+        for i in range(30):
+            assert (await admin.post(EVALUATE, evaluate_body(f"o{i}")))[0] == 200
+
+    async def test_the_sandbox_profile_over_http(
+        self, start, clock, http, default_scenario_data
+    ):
+        scenario = default_scenario_data | {"rate_limits": {"profile": "sandbox"}}
+        admin = Admin(http, (await start(scenario, clock)).url)
+        item = {"access_token": "access-sandbox-checking-ok"}
+        for _ in range(25):
+            assert (await admin.post(BALANCE, item))[0] == 200
+        status, body = await admin.post(BALANCE, item)
+        assert (status, body["error_code"]) == (429, "BALANCE_LIMIT")
 
     async def test_reset_forgets_the_counts(
         self, start, clock, http, default_scenario_data
@@ -199,7 +249,12 @@ class TestConfiguration:
         assert evaluate["per_item"].limit == 70
 
     def test_disabled_means_no_limits(self):
-        assert effective_limits(RateLimits(), BALANCE) == {}
+        assert effective_limits(RateLimits(enabled=False), BALANCE) == {}
+
+    def test_enabled_with_the_production_profile_by_default(self):
+        assert RateLimits() == RateLimits(enabled=True, profile="production")
+        packaged = load_scenario(default_scenario_path()).rate_limits
+        assert (packaged.enabled, packaged.profile) == (True, "production")
 
     @pytest.mark.parametrize(
         ("limits", "expected"),

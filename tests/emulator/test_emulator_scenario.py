@@ -236,10 +236,11 @@ class TestValidation:
 
 
 class TestNewOptions:
-    def test_defaults_keep_the_old_behaviour(self):
+    def test_defaults_keep_the_old_behaviour_but_enforce_rate_limits(self):
         scenario = parse_scenario({})
         assert scenario.signal_addendum_signed is True
-        assert scenario.rate_limits.enabled is False
+        assert scenario.rate_limits.enabled is True
+        assert scenario.rate_limits.profile == "production"
         assert (scenario.seed, scenario.latency_ms) == (0, {})
 
     def test_all_options_together(self):

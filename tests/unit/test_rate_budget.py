@@ -19,6 +19,7 @@ from service.app.rate_budget import (
     RateGate,
     Scope,
     Waited,
+    transit_margin_s,
 )
 from service.domain.secret import Secret
 from tests.clock import ManualClock
@@ -67,7 +68,8 @@ class TestSpend:
         assert refused.value.scope is Scope.ITEM
         assert refused.value.kind is FailureKind.RATE_LIMITED
         assert refused.value.calls == ()
-        assert refused.value.retry_after_s == pytest.approx(60.0)
+        # Plaid's minute, and the margin for the calls' transit (a tenth, at most 1 s)
+        assert refused.value.retry_after_s == pytest.approx(61.0)
         assert seen == [(BALANCE_GET, "item", "refused", 0.0)]
         other = rates.ticket(BALANCE_GET, Secret("access-sandbox-other"))
         assert other is not None
@@ -85,11 +87,12 @@ class TestSpend:
         holder = Waited()
         WAITED.set(holder)
         waiting = asyncio.ensure_future(ticket.spend(budget(clock), 0.25))
-        assert await clock.run(waiting) == [pytest.approx(1.0)]
-        assert waiting.result() == pytest.approx(1.0)
-        assert holder.seconds == pytest.approx(1.0)
+        window_s = 1.1  # Plaid's second, and a tenth for the calls' transit
+        assert await clock.run(waiting) == [pytest.approx(window_s)]
+        assert waiting.result() == pytest.approx(window_s)
+        assert holder.seconds == pytest.approx(window_s)
         assert [event[:3] for event in seen] == [(SIGNAL_EVALUATE, "client", "waited")]
-        assert seen[0][3] == pytest.approx(1.0)
+        assert seen[0][3] == pytest.approx(window_s)
 
     async def test_no_wait_past_the_callers_deadline(self):
         clock, ledger = ManualClock(), InMemoryRateLedger()
@@ -180,3 +183,13 @@ class TestPlaidRateLimit:
             )
         )
         assert ledger.spends == []
+
+
+class TestTransitMargin:
+    @pytest.mark.parametrize(
+        ("window_s", "margin_s"), [(1.0, 0.1), (60.0, 1.0), (3600.0, 1.0)]
+    )
+    def test_a_tenth_of_the_window_at_most_a_second(
+        self, window_s: float, margin_s: float
+    ) -> None:
+        assert transit_margin_s(window_s) == pytest.approx(margin_s)

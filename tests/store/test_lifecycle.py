@@ -57,7 +57,7 @@ class TestMigrations:
                 versions = await connection.execute(
                     sa.text("SELECT version_num FROM alembic_version")
                 )
-                assert versions.scalars().all() == ["0001"]
+                assert versions.scalars().all() == ["0002_balance_reuse"]
         finally:
             await engine.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from google.protobuf.duration_pb2 import Duration
@@ -34,7 +35,7 @@ async def secured(
     await stop_harness(running)
 
 
-def recent(max_age_s: int, **extra: object) -> pb.EvaluatePaymentRequest:
+def recent(max_age_s: int, **extra: Any) -> pb.EvaluatePaymentRequest:
     return payment(
         rail=pb.PAYMENT_RAIL_RTP,
         balance_freshness=pb.BALANCE_FRESHNESS_ACCEPT_RECENT,

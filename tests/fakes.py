@@ -16,6 +16,7 @@ from service.adapters.store.records import (
 from service.adapters.store.schema import DONE, PENDING, utc
 from service.app.errors import PlaidFailure
 from service.app.ports import (
+    BalanceFetch,
     CallBudget,
     Claim,
     ClaimNotHeld,
@@ -140,6 +141,7 @@ class LedgerRow:
     owner: str
     lease_until: datetime | None
     decision_json: str | None = None
+    fetch: BalanceFetch | None = None  # the live balance it lends, keyed
 
 
 class InMemoryDecisionStore(InMemoryRateLedger):
@@ -190,7 +192,13 @@ class InMemoryDecisionStore(InMemoryRateLedger):
         return Claim(ClaimState.NEW, taken_over=True)
 
     async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+        self,
+        caller: str,
+        txid: str,
+        owner: str,
+        decision: Decision,
+        now: datetime,
+        fetch: BalanceFetch | None = None,
     ) -> None:
         utc(now)
         row = self._pending_of(caller, txid, owner)
@@ -198,6 +206,25 @@ class InMemoryDecisionStore(InMemoryRateLedger):
             raise ClaimNotHeld(owner, txid)
         row.state, row.lease_until = DONE, None
         row.decision_json = decision_to_json(decision)
+        row.fetch = fetch
+
+    async def recent_balance(
+        self, caller: str, key: str, since: datetime
+    ) -> Decision | None:
+        since = utc(since)
+        found = [
+            (row.fetch.fetched_at, row.decision_json)
+            for (c, _), row in self.rows.items()
+            if c == caller
+            and row.state == DONE
+            and row.fetch is not None
+            and row.fetch.key == key
+            and utc(row.fetch.fetched_at) >= since
+            and row.decision_json is not None
+        ]
+        if not found:
+            return None
+        return decision_from_json(max(found, key=lambda f: f[0])[1])
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         if self._pending_of(caller, txid, owner) is not None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.money_pb2 import Money as MoneyPb
 
@@ -13,9 +14,11 @@ from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.app.decide import PaymentRequest
 from service.app.errors import FieldViolation, InvalidRequest
 from service.app.ports import EndUser, PlaidAccount, SignalContext
+from service.domain.freshness import MAX_REUSE_AGE, MIN_REUSE_AGE
 from service.domain.model import (
     Balance,
     Decision,
+    Freshness,
     PaymentAttempt,
     PlaidCall,
     Rail,
@@ -33,6 +36,11 @@ _NANOS = Decimal("1e-9")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RAILS = {getattr(pb, f"PAYMENT_RAIL_{r.value}"): r for r in Rail}
 _RAIL_PB = {r: v for v, r in _RAILS.items()}
+_FRESHNESS = {
+    pb.BALANCE_FRESHNESS_UNSPECIFIED: Freshness.DEFAULT,
+    pb.BALANCE_FRESHNESS_REQUIRE_LIVE: Freshness.REQUIRE_LIVE,
+    pb.BALANCE_FRESHNESS_ACCEPT_RECENT: Freshness.ACCEPT_RECENT,
+}
 
 
 def payment_request(msg: pb.EvaluatePaymentRequest) -> PaymentRequest:
@@ -63,13 +71,67 @@ def payment_request(msg: pb.EvaluatePaymentRequest) -> PaymentRequest:
         bad.append(
             FieldViolation("user.address.country", "must be an ISO 3166-1 alpha-2 code")
         )
+    freshness, max_age = _freshness(msg, bad)
     if bad or rail is None or amount is None:
         raise InvalidRequest(bad)
     return PaymentRequest(
         attempt=PaymentAttempt(txid, amount, rail, ruleset_key),
         account=PlaidAccount(Secret(msg.access_token), msg.account_id),
         context=_context(msg),
+        freshness=freshness,
+        max_balance_age=max_age,
     )
+
+
+def _freshness(
+    msg: pb.EvaluatePaymentRequest, bad: list[FieldViolation]
+) -> tuple[Freshness, timedelta | None]:
+    """balance_freshness, and max_balance_age: required with ACCEPT_RECENT (1 s to
+    1 day), not allowed otherwise."""
+    freshness = _FRESHNESS.get(msg.balance_freshness)
+    if freshness is None:
+        bad.append(
+            FieldViolation(
+                "balance_freshness",
+                "must be BALANCE_FRESHNESS_UNSPECIFIED, _REQUIRE_LIVE or _ACCEPT_RECENT",
+            )
+        )
+        return Freshness.DEFAULT, None
+    has_age = msg.HasField("max_balance_age")
+    if freshness is not Freshness.ACCEPT_RECENT:
+        if has_age:
+            bad.append(
+                FieldViolation(
+                    "max_balance_age",
+                    "is allowed only with BALANCE_FRESHNESS_ACCEPT_RECENT",
+                )
+            )
+        return freshness, None
+    if not has_age:
+        bad.append(
+            FieldViolation(
+                "max_balance_age", "is required with BALANCE_FRESHNESS_ACCEPT_RECENT"
+            )
+        )
+        return freshness, None
+    age = _duration(msg.max_balance_age)
+    if age is None or not MIN_REUSE_AGE <= age <= MAX_REUSE_AGE:
+        bad.append(
+            FieldViolation(
+                "max_balance_age", "must be from 1 second to 1 day (86400 s)"
+            )
+        )
+        return freshness, None
+    return freshness, age
+
+
+def _duration(value: Duration) -> timedelta | None:
+    """A valid Duration as a timedelta (microseconds), or None when malformed."""
+    if not -999_999_999 <= value.nanos <= 999_999_999:
+        return None
+    if value.seconds * value.nanos < 0:
+        return None
+    return timedelta(seconds=value.seconds, microseconds=value.nanos // 1000)
 
 
 def _text(value: str, field: str, limit: int, bad: list[FieldViolation]) -> str:
@@ -268,7 +330,7 @@ def decision_pb(decision: Decision) -> pb.Decision:
 
 
 def _realtime(report: RealtimeReport) -> pb.RealtimeBalance:
-    return pb.RealtimeBalance(
+    out = pb.RealtimeBalance(
         fetched=report.fetched,
         attempted=report.was_attempted,
         basis=getattr(pb, f"REALTIME_BALANCE_BASIS_{report.basis.value}"),
@@ -277,6 +339,10 @@ def _realtime(report: RealtimeReport) -> pb.RealtimeBalance:
             for n in report.warnings
         ],
     )
+    if report.reused is not None:
+        out.reused_from_client_transaction_id = report.reused.client_transaction_id
+        out.reused_balance_age.FromTimedelta(report.reused.age)
+    return out
 
 
 def _plaid_call(call: PlaidCall) -> pb.PlaidCall:

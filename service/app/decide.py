@@ -16,11 +16,19 @@ from service.app.ports import (
     SignalSource,
 )
 from service.domain.degraded import DegradedPolicy, FailureClass, decide_degraded
+from service.domain.freshness import (
+    RecentBalance,
+    hold_unless_fetched,
+    needs_live_balance,
+    reuse_recent,
+    stricter,
+)
 from service.domain.model import (
     Balance,
     Basis,
     Decision,
     DegradedCause,
+    Freshness,
     Note,
     PaymentAttempt,
     PlaidCall,
@@ -47,6 +55,7 @@ DEGRADABLE = {
     FailureKind.INSTITUTION_DOWN: FailureClass.INSTITUTION_DOWN,
 }
 ANONYMOUS = "anonymous"
+BALANCE_GET = "/accounts/balance/get"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,19 @@ class PaymentRequest:
     attempt: PaymentAttempt
     account: PlaidAccount
     context: SignalContext
+    # How fresh the balance must be; max_balance_age only with ACCEPT_RECENT.
+    freshness: Freshness = Freshness.DEFAULT
+    max_balance_age: timedelta | None = None
+
+    @property
+    def reuses_recent(self) -> bool:
+        """A reused balance may decide: ACCEPT_RECENT on a non-ACH rail (ACH rails
+        call Signal anyway, so there it changes nothing)."""
+        return (
+            self.freshness is Freshness.ACCEPT_RECENT
+            and self.max_balance_age is not None
+            and not self.attempt.rail.is_ach
+        )
 
 
 class Decider:
@@ -88,12 +110,18 @@ class Decider:
         self._credentials = credentials
 
     async def evaluate(
-        self, request: PaymentRequest, deadline: float | None, caller: str = ANONYMOUS
+        self,
+        request: PaymentRequest,
+        deadline: float | None,
+        caller: str = ANONYMOUS,
+        recent: RecentBalance | None = None,
     ) -> Decision:
         """Decide `request`; `deadline` is absolute on the clock's monotonic(), None for
-        none."""
+        none. `recent`: a live balance fetched earlier that the request lets us reuse."""
         started = self._clock.monotonic()
-        budget = self._budget(request.attempt, deadline)
+        if recent is not None and request.reuses_recent:
+            return self._reuse(request, recent)
+        budget = self._budget(request, deadline)
         try:
             if request.attempt.rail.is_ach:
                 decision = await self._evaluate_ach(request, budget)
@@ -107,16 +135,23 @@ class Decider:
         else:
             if self._credentials:
                 await self._credentials.plaid_answered()
+            if request.freshness is Freshness.REQUIRE_LIVE:
+                decision = await self._require_live(request, budget, decision, caller)
         return replace(
             decision, duration_ms=int((self._clock.monotonic() - started) * 1000)
         )
 
-    def _budget(self, attempt: PaymentAttempt, deadline: float | None) -> CallBudget:
+    def _budget(self, request: PaymentRequest, deadline: float | None) -> CallBudget:
         """Transaction Scores answers come in seconds; a live balance can take 30 s or
-        more, so anything not declared Transaction Scores gets the long budget."""
-        b = self._budgets
+        more, so anything not declared Transaction Scores gets the long budget, and so
+        does a request that requires a live balance (a second call may follow)."""
+        b, attempt = self._budgets, request.attempt
         declared = self._policies.requested_type(attempt.ruleset_key)
-        if attempt.rail.is_ach and declared is RulesetType.TRANSACTION_SCORES:
+        if (
+            attempt.rail.is_ach
+            and declared is RulesetType.TRANSACTION_SCORES
+            and request.freshness is not Freshness.REQUIRE_LIVE
+        ):
             total_s, attempt_s = b.scores_s, b.scores_attempt_s
         else:
             total_s, attempt_s = b.live_balance_s, b.live_balance_attempt_s
@@ -179,6 +214,87 @@ class Decider:
             plaid_calls=calls,
         )
 
+    def _reuse(self, request: PaymentRequest, recent: RecentBalance) -> Decision:
+        """Decide on a live balance fetched earlier: no Plaid call, no fee."""
+        attempt, now = request.attempt, self._clock.now()
+        policy = self._policies.balance_for(attempt.rail)
+        verdict, realtime = reuse_recent(attempt, recent, policy, now)
+        return Decision(
+            attempt=attempt,
+            verdict=verdict,
+            balance=recent.balance,
+            realtime=realtime,
+            evaluated_at=now,
+        )
+
+    async def _require_live(
+        self,
+        request: PaymentRequest,
+        budget: CallBudget,
+        decision: Decision,
+        caller: str,
+    ) -> Decision:
+        """REQUIRE_LIVE: a Signal ruleset that asked the bank for nothing gets a live
+        balance from /accounts/balance/get and the stricter verdict wins; a decision
+        with no fresh balance from this call is held (docs/realtime-balance.md)."""
+        if decision.degraded:
+            return decision  # the caller's degraded policy decided, explicitly
+        if needs_live_balance(decision.attempt, decision.realtime, live_required=True):
+            try:
+                live = await self._evaluate_balance(request, budget)
+            except DeadlineTooShort as short:
+                # Signal's id went out already: a timeout, not a call never made.
+                timeout = PlaidFailure(
+                    FailureKind.TIMEOUT, str(short), endpoint=BALANCE_GET
+                )
+                return self._live_unavailable(request, decision, timeout, caller)
+            except PlaidFailure as failure:
+                if (
+                    failure.kind is FailureKind.CREDENTIALS_REJECTED
+                    and self._credentials
+                ):
+                    await self._credentials.credentials_rejected()
+                return self._live_unavailable(request, decision, failure, caller)
+            decision = _with_live_balance(decision, live)
+        return replace(
+            decision, verdict=hold_unless_fetched(decision.verdict, decision.realtime)
+        )
+
+    def _live_unavailable(
+        self,
+        request: PaymentRequest,
+        signal: Decision,
+        failure: PlaidFailure,
+        caller: str,
+    ) -> Decision:
+        """Signal answered, the live balance did not: the caller's degraded rules
+        answer (never more lenient than Signal), or the error stands."""
+        calls = (*signal.plaid_calls, *failure.calls)
+        failure = failure.with_calls(calls)
+        failure_class = DEGRADABLE.get(failure.kind)
+        policy = self._policies.degraded_for(caller)
+        if failure_class is None:
+            raise failure
+        degraded = decide_degraded(failure_class, request.attempt.amount, policy)
+        if degraded is None:
+            raise failure
+        note = Note(
+            "LIVE_BALANCE_UNAVAILABLE",
+            "the request requires a live balance and /accounts/balance/get did not "
+            f"answer ({failure_class.value}); the degraded policy decided",
+        )
+        realtime = replace(signal.realtime, warnings=(*signal.realtime.warnings, note))
+        return replace(
+            signal,
+            verdict=stricter(degraded, signal.verdict),
+            realtime=realtime,
+            plaid_calls=calls,
+            degraded=True,
+            degraded_cause=DegradedCause(
+                failure_class.value, failure.error_code, str(failure)
+            ),
+        )
+
     def _unanswered(
         self, request: PaymentRequest, failure: PlaidFailure
     ) -> RealtimeReport:
@@ -236,6 +352,22 @@ def _maybe_extracted(failure: PlaidFailure) -> bool:
     refused as a repeat): Plaid may have run, and billed, the extraction."""
     unknown = failure.kind in (FailureKind.TIMEOUT, FailureKind.OUTCOME_UNKNOWN)
     return unknown and failure.reached(SIGNAL_EVALUATE)
+
+
+def _with_live_balance(signal: Decision, live: Decision) -> Decision:
+    """Signal's evidence and the live balance's, the stricter verdict deciding; the
+    real-time report is the balance endpoint's (Signal's warnings kept)."""
+    realtime = replace(
+        live.realtime, warnings=(*signal.realtime.warnings, *live.realtime.warnings)
+    )
+    return replace(
+        signal,
+        verdict=stricter(signal.verdict, live.verdict),
+        balance=live.balance,
+        realtime=realtime,
+        evaluated_at=live.evaluated_at,
+        plaid_calls=(*signal.plaid_calls, *live.plaid_calls),
+    )
 
 
 def _degraded_fallback(

@@ -17,7 +17,14 @@ from dataclasses import replace
 from service.app.clock import Clock, within
 from service.app.decide import ANONYMOUS, Decider, PaymentRequest
 from service.app.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
-from service.app.ports import SIGNAL_EVALUATE, ClaimState, DecisionLedger
+from service.app.ports import (
+    SIGNAL_EVALUATE,
+    BalanceFetch,
+    ClaimState,
+    DecisionLedger,
+    PlaidAccount,
+)
+from service.domain.freshness import RecentBalance, fetched_balance_time
 from service.domain.model import Decision
 
 
@@ -44,6 +51,14 @@ def payment_fingerprint(request: PaymentRequest, key: bytes) -> str:
     ]
     canonical = json.dumps(fields, separators=(",", ":")).encode()
     return hmac.digest(key, canonical, hashlib.sha256).hex()  # one C call
+
+
+def balance_fingerprint(account: PlaidAccount, key: bytes) -> str:
+    """A keyed digest of the account a balance belongs to (Item token and account_id):
+    the ledger finds a recent live balance by it and never holds the token."""
+    fields = ["balance", account.access_token.reveal(), account.account_id]
+    canonical = json.dumps(fields, separators=(",", ":")).encode()
+    return hmac.digest(key, canonical, hashlib.sha256).hex()
 
 
 class EvaluatePayment:
@@ -149,7 +164,8 @@ class EvaluatePayment:
     ) -> Decision:
         txid = request.attempt.client_transaction_id
         try:
-            decision = await self._decider.evaluate(request, deadline, caller)
+            recent = await self._recent_balance(request, caller)
+            decision = await self._decider.evaluate(request, deadline, caller, recent)
         except BaseException as failure:
             # A failed evaluation is not a decision: a retry with this id may succeed.
             # If Plaid may have seen the id, the row stays (lease ended) to say so.
@@ -161,14 +177,39 @@ class EvaluatePayment:
                 forget = self._store.release(caller, txid, self._owner)
             await asyncio.shield(forget)
             raise
+        fetched_at = fetched_balance_time(decision)
+        fetch = None
+        if fetched_at is not None:
+            fetch = BalanceFetch(
+                balance_fingerprint(request.account, self._key), fetched_at
+            )
         try:
             await self._store.complete(
-                caller, txid, self._owner, decision, self._clock.now()
+                caller, txid, self._owner, decision, self._clock.now(), fetch
             )
         except Exception:
             await asyncio.shield(self._store.release(caller, txid, self._owner))
             raise
         return decision
+
+    async def _recent_balance(
+        self, request: PaymentRequest, caller: str
+    ) -> RecentBalance | None:
+        """ACCEPT_RECENT: this caller's newest live balance for the account fetched
+        within the request's max_balance_age, if any (other callers' never)."""
+        if not request.reuses_recent or request.max_balance_age is None:
+            return None
+        key = balance_fingerprint(request.account, self._key)
+        since = self._clock.now() - request.max_balance_age
+        found = await self._store.recent_balance(caller, key, since)
+        if found is None:
+            return None
+        fetched_at = fetched_balance_time(found)
+        if fetched_at is None or fetched_at < since:
+            return None
+        return RecentBalance(
+            found.attempt.client_transaction_id, found.balance, fetched_at
+        )
 
 
 def _plaid_saw_id(failure: BaseException) -> bool:

@@ -234,6 +234,15 @@ class ClaimNotHeld(Exception):
 # need offer no more than that part.
 
 
+@dataclass(frozen=True, slots=True)
+class BalanceFetch:
+    """A live balance a decision fetched, as the ledger keys it for later reuse:
+    `key` is a keyed fingerprint of (access token, account_id), never the token."""
+
+    key: str
+    fetched_at: datetime
+
+
 class DecisionLedger(Protocol):
     """Owned by app/evaluate.py: one evaluation per (caller, client_transaction_id),
     across replicas, held by a lease while it runs."""
@@ -251,10 +260,24 @@ class DecisionLedger(Protocol):
         ...
 
     async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+        self,
+        caller: str,
+        txid: str,
+        owner: str,
+        decision: Decision,
+        now: datetime,
+        fetch: BalanceFetch | None = None,
     ) -> None:
         """Store the decision for a claim this owner holds; the row becomes DONE.
+        `fetch`, written in the same statement, makes its live balance reusable.
         Raises ClaimNotHeld if the claim is not (any more) this owner's."""
+        ...
+
+    async def recent_balance(
+        self, caller: str, key: str, since: datetime
+    ) -> Decision | None:
+        """The caller's newest decided decision whose live balance for `key` was
+        fetched at or after `since`, or None."""
         ...
 
     async def release(self, caller: str, txid: str, owner: str) -> None:

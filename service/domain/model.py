@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -54,10 +54,21 @@ class Basis(enum.Enum):
     INFERRED_FROM_RESPONSE = "INFERRED_FROM_RESPONSE"
     BALANCE_ENDPOINT = "BALANCE_ENDPOINT"
     NO_PLAID_RESPONSE = "NO_PLAID_RESPONSE"
+    # A live balance fetched earlier for the same caller and account, reused within
+    # the request's max_balance_age (docs/realtime-balance.md, "Balance freshness").
+    REUSED_RECENT_FETCH = "REUSED_RECENT_FETCH"
     # Decided from a ruleset's declared balance rule, before the ruleset type decided
     # (docs/realtime-balance.md). Never emitted now; kept so stored decisions load.
     RULESET_HAS_BALANCE_RULE = "RULESET_HAS_BALANCE_RULE"
     RULESET_HAS_NO_BALANCE_RULE = "RULESET_HAS_NO_BALANCE_RULE"
+
+
+class Freshness(enum.Enum):
+    """How fresh the balance behind a decision must be (docs/realtime-balance.md)."""
+
+    DEFAULT = "DEFAULT"  # the ruleset (ACH) or /accounts/balance/get decides
+    REQUIRE_LIVE = "REQUIRE_LIVE"  # a balance fetched live by this very call
+    ACCEPT_RECENT = "ACCEPT_RECENT"  # a recent live fetch may be reused (non-ACH)
 
 
 class TimeSource(enum.Enum):
@@ -180,6 +191,15 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class ReusedFetch:
+    """Which earlier live fetch a decision reused: the decision whose Plaid call
+    fetched the balance, and the balance's age when it was reused."""
+
+    client_transaction_id: str
+    age: timedelta
+
+
+@dataclass(frozen=True, slots=True)
 class RealtimeReport:
     """Whether a real-time balance call to the bank happened, and on what basis.
 
@@ -191,6 +211,8 @@ class RealtimeReport:
     basis: Basis
     warnings: tuple[Note, ...] = ()
     attempted: bool = False
+    # Set with basis REUSED_RECENT_FETCH only.
+    reused: ReusedFetch | None = None
 
     @property
     def was_attempted(self) -> bool:

@@ -57,7 +57,7 @@ class TestMigrations:
                 versions = await connection.execute(
                     sa.text("SELECT version_num FROM alembic_version")
                 )
-                assert versions.scalars().all() == ["0002_rate_budgets"]
+                assert versions.scalars().all() == ["0003_balance_reuse"]
         finally:
             await engine.dispose()
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.money_pb2 import Money as MoneyPb
 from hypothesis import given
@@ -24,6 +25,7 @@ from service.domain.model import (
     Balance,
     Basis,
     Decision,
+    Freshness,
     Note,
     PaymentAttempt,
     PlaidCall,
@@ -31,6 +33,7 @@ from service.domain.model import (
     Rail,
     RealtimeReport,
     Result,
+    ReusedFetch,
     Scores,
     Source,
     TimeSource,
@@ -512,3 +515,76 @@ def test_timestamps_are_what_protobuf_from_datetime_makes(moment: datetime) -> N
     expected.FromDatetime(moment)
 
     assert timestamp(moment) == expected
+
+
+class TestBalanceFreshness:
+    def test_unset_is_the_default_with_no_age(self):
+        converted = payment_request(request())
+        assert converted.freshness is Freshness.DEFAULT
+        assert converted.max_balance_age is None
+
+    def test_require_live_converts(self):
+        msg = request(balance_freshness=pb.BALANCE_FRESHNESS_REQUIRE_LIVE)
+        assert payment_request(msg).freshness is Freshness.REQUIRE_LIVE
+
+    @pytest.mark.parametrize(
+        ("age", "expected"),
+        [
+            (Duration(seconds=1), timedelta(seconds=1)),
+            (Duration(seconds=90, nanos=500_000_000), timedelta(seconds=90.5)),
+            (Duration(seconds=86_400), timedelta(days=1)),
+        ],
+    )
+    def test_accept_recent_takes_an_age_from_a_second_to_a_day(self, age, expected):
+        msg = request(
+            balance_freshness=pb.BALANCE_FRESHNESS_ACCEPT_RECENT, max_balance_age=age
+        )
+        converted = payment_request(msg)
+        assert converted.freshness is Freshness.ACCEPT_RECENT
+        assert converted.max_balance_age == expected
+
+    @pytest.mark.parametrize(
+        "age",
+        [
+            None,
+            Duration(seconds=0),
+            Duration(nanos=999_000_000),
+            Duration(seconds=86_401),
+            Duration(seconds=-5),
+            Duration(seconds=5, nanos=-1),
+        ],
+    )
+    def test_accept_recent_without_a_valid_age_is_refused(self, age):
+        msg = request(
+            balance_freshness=pb.BALANCE_FRESHNESS_ACCEPT_RECENT, max_balance_age=age
+        )
+        assert list(violations(msg)) == ["max_balance_age"]
+
+    @pytest.mark.parametrize(
+        "freshness",
+        [pb.BALANCE_FRESHNESS_UNSPECIFIED, pb.BALANCE_FRESHNESS_REQUIRE_LIVE],
+    )
+    def test_an_age_without_accept_recent_is_refused(self, freshness):
+        msg = request(balance_freshness=freshness, max_balance_age=Duration(seconds=60))
+        assert list(violations(msg)) == ["max_balance_age"]
+
+    def test_an_unknown_freshness_is_refused(self):
+        assert list(violations(request(balance_freshness=7))) == ["balance_freshness"]
+
+    def test_a_reused_balance_is_reported_with_its_age_and_source(self):
+        report = RealtimeReport(
+            False,
+            Basis.REUSED_RECENT_FETCH,
+            reused=ReusedFetch("tx-0", timedelta(seconds=42)),
+        )
+        out = decision_pb(decision(realtime=report)).realtime_balance
+        assert out.basis == pb.REALTIME_BALANCE_BASIS_REUSED_RECENT_FETCH
+        assert out.reused_from_client_transaction_id == "tx-0"
+        assert out.reused_balance_age.ToTimedelta() == timedelta(seconds=42)
+        assert not out.fetched
+        assert not out.attempted
+
+    def test_other_decisions_leave_the_reuse_fields_unset(self):
+        out = decision_pb(decision()).realtime_balance
+        assert not out.HasField("reused_balance_age")
+        assert out.reused_from_client_transaction_id == ""

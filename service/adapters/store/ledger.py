@@ -7,8 +7,8 @@ from typing import Protocol, TypeVar
 
 from service.adapters.store import ledger_rules as rules
 from service.adapters.store.ledger_rules import Dialect, Rule
-from service.adapters.store.records import decision_to_json
-from service.app.ports import Claim, ClaimNotHeld
+from service.adapters.store.records import decision_from_json, decision_to_json
+from service.app.ports import BalanceFetch, Claim, ClaimNotHeld
 from service.domain.model import Decision
 
 T = TypeVar("T")
@@ -68,15 +68,32 @@ class SqlLedger:
         )
 
     async def complete(
-        self, caller: str, txid: str, owner: str, decision: Decision, now: datetime
+        self,
+        caller: str,
+        txid: str,
+        owner: str,
+        decision: Decision,
+        now: datetime,
+        fetch: BalanceFetch | None = None,
     ) -> None:
-        """Store the decision for a claim this owner holds; the row becomes DONE."""
+        """Store the decision for a claim this owner holds; the row becomes DONE.
+        A live balance's reuse key is written by the same statement."""
         d, key = self._dialect, (caller, txid)
         stored, at = decision_to_json(decision), d.time(now)
+        lent = None if fetch is None else (fetch.key, d.time(fetch.fetched_at))
         if not await self._writer.run(
-            lambda: rules.complete(d, key, owner, stored, at)
+            lambda: rules.complete(d, key, owner, stored, at, lent)
         ):
             raise ClaimNotHeld(owner, txid)
+
+    async def recent_balance(
+        self, caller: str, key: str, since: datetime
+    ) -> Decision | None:
+        """The caller's newest decision whose live balance for `key` was fetched at
+        or after `since`, or None."""
+        d, at = self._dialect, self._dialect.time(since)
+        found = await self._writer.run(lambda: rules.recent_balance(d, caller, key, at))
+        return None if found is None else decision_from_json(found)
 
     async def release(self, caller: str, txid: str, owner: str) -> None:
         """Forget this owner's pending claim; a DONE decision is never deleted."""

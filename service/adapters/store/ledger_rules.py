@@ -59,10 +59,18 @@ _TAKE_OVER = (
 _HELD_BY_ANOTHER = (
     "SELECT 1 FROM decisions WHERE client_transaction_id = ? AND caller <> ? LIMIT 1"
 )
+# The live balance's reuse key and time ride on the completion: still one statement.
 _COMPLETE = (
     "UPDATE decisions SET state = 'DONE', decision_json = ?, completed_at = ?,"
-    " lease_until = NULL WHERE caller = ? AND client_transaction_id = ?"
+    " lease_until = NULL, balance_key = ?, balance_fetched_at = ?"
+    " WHERE caller = ? AND client_transaction_id = ?"
     " AND state = 'PENDING' AND owner = ? RETURNING caller"
+)
+# The newest reusable live balance of one caller's account (ix_decisions_balance).
+_RECENT_BALANCE = (
+    "SELECT decision_json FROM decisions WHERE caller = ? AND balance_key = ?"
+    " AND balance_fetched_at >= ? AND state = 'DONE'"
+    " ORDER BY balance_fetched_at DESC LIMIT 1"
 )
 _RELEASE = (
     "DELETE FROM decisions WHERE caller = ? AND client_transaction_id = ?"
@@ -124,10 +132,26 @@ def claim(
 
 
 def complete(
-    dialect: Dialect, key: Key, owner: str, decision_json: str, now: Any
+    dialect: Dialect,
+    key: Key,
+    owner: str,
+    decision_json: str,
+    now: Any,
+    fetch: tuple[str, Any] | None = None,
 ) -> Steps[bool]:
-    """Store the decision if this owner holds the claim; False if it does not."""
-    return _changed(dialect.sql(_COMPLETE), (decision_json, now, *key, owner))
+    """Store the decision if this owner holds the claim; False if it does not.
+    `fetch`: the (balance key, fetch time) of a live balance it may lend later."""
+    balance_key, fetched_at = fetch if fetch is not None else (None, None)
+    values = (decision_json, now, balance_key, fetched_at, *key, owner)
+    return _changed(dialect.sql(_COMPLETE), values)
+
+
+def recent_balance(
+    dialect: Dialect, caller: str, balance_key: str, since: Any
+) -> Steps[str | None]:
+    """The decision JSON of the caller's newest live balance for the key since then."""
+    row = yield dialect.sql(_RECENT_BALANCE), (caller, balance_key, since)
+    return None if row is None else str(row[0])
 
 
 def release(dialect: Dialect, key: Key, owner: str) -> Steps[bool]:

@@ -63,8 +63,13 @@ decisions = sa.Table(
     sa.Column("decision_json", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("completed_at", UtcDateTime, nullable=True),
+    # A live balance this decision fetched, for reuse (ACCEPT_RECENT): a keyed
+    # fingerprint of (access token, account_id) and when the balance was true.
+    sa.Column("balance_key", sa.Text, nullable=True),
+    sa.Column("balance_fetched_at", UtcDateTime, nullable=True),
     sa.CheckConstraint("state IN ('PENDING', 'DONE')", name="ck_decisions_state"),
     sa.Index("ix_decisions_completed_at", "completed_at"),
+    sa.Index("ix_decisions_balance", "caller", "balance_key", "balance_fetched_at"),
 )
 
 reports = sa.Table(

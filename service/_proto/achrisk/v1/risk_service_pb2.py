@@ -22,13 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x63hrisk/v1/risk_service.proto\x12\nachrisk.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x17google/type/money.proto\"\x83\x03\n\x16\x45valuatePaymentRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\"\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12%\n\x04rail\x18\x05 \x01(\x0e\x32\x17.achrisk.v1.PaymentRail\x12\x13\n\x0bruleset_key\x18\x06 \x01(\t\x12\x19\n\x0cuser_present\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x19\n\x0cis_recurring\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12\x16\n\x0e\x63lient_user_id\x18\t \x01(\t\x12%\n\x04user\x18\n \x01(\x0b\x32\x17.achrisk.v1.PaymentUser\x12)\n\x06\x64\x65vice\x18\x0b \x01(\x0b\x32\x19.achrisk.v1.PaymentDeviceB\x0f\n\r_user_presentB\x0f\n\r_is_recurring\"A\n\x17\x45valuatePaymentResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x14.achrisk.v1.Decision\"N\n\x17\x45valuatePaymentsRequest\x12\x33\n\x07payment\x18\x01 \x01(\x0b\x32\".achrisk.v1.EvaluatePaymentRequest\"\xa2\x01\n\x18\x45valuatePaymentsResponse\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12(\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0b\x32\x14.achrisk.v1.DecisionH\x00\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"3\n\x12GetDecisionRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\"=\n\x13GetDecisionResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x14.achrisk.v1.Decision\"\xe7\x02\n\x15ReportDecisionRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\x16\n\tinitiated\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x12\x64\x61ys_funds_on_hold\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\x35\n\x10\x64\x65\x63ision_outcome\x18\x04 \x01(\x0e\x32\x1b.achrisk.v1.DecisionOutcome\x12\x31\n\x0epayment_method\x18\x05 \x01(\x0e\x32\x19.achrisk.v1.PaymentMethod\x12\x36\n\x1a\x61mount_instantly_available\x18\x06 \x01(\x0b\x32\x12.google.type.Money\x12/\n\x0bsubmit_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\n\n_initiatedB\x15\n\x13_days_funds_on_hold\"F\n\x16ReportDecisionResponse\x12,\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1a.achrisk.v1.ReportDelivery\"z\n\x13ReportReturnRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\x13\n\x0breturn_code\x18\x02 \x01(\t\x12/\n\x0breturn_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x14ReportReturnResponse\x12,\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1a.achrisk.v1.ReportDelivery\"\xee\x06\n\x08\x44\x65\x63ision\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12*\n\x06result\x18\x02 \x01(\x0e\x32\x1a.achrisk.v1.DecisionResult\x12*\n\x06source\x18\x03 \x01(\x0e\x32\x1a.achrisk.v1.DecisionSource\x12%\n\x04rail\x18\x04 \x01(\x0e\x32\x17.achrisk.v1.PaymentRail\x12\"\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12+\n\x07reasons\x18\x06 \x03(\x0b\x32\x1a.achrisk.v1.DecisionReason\x12\x31\n\x0etriggered_rule\x18\x07 \x01(\x0b\x32\x19.achrisk.v1.TriggeredRule\x12\x1d\n\x15requested_ruleset_key\x18\x08 \x01(\t\x12\x1b\n\x13\x61pplied_ruleset_key\x18\t \x01(\t\x12(\n\x06scores\x18\n \x01(\x0b\x32\x18.achrisk.v1.SignalScores\x12\x30\n\x0eplaid_warnings\x18\x0b \x03(\x0b\x32\x18.achrisk.v1.PlaidWarning\x12,\n\x07\x62\x61lance\x18\x0c \x01(\x0b\x32\x1b.achrisk.v1.BalanceEvidence\x12\x35\n\x10realtime_balance\x18\r \x01(\x0b\x32\x1b.achrisk.v1.RealtimeBalance\x12*\n\x0bplaid_calls\x18\x0e \x03(\x0b\x32\x15.achrisk.v1.PlaidCall\x12\x19\n\x11plaid_request_ids\x18\x0f \x03(\t\x12\x31\n\revaluate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64uration_ms\x18\x11 \x01(\x03\x12\x10\n\x08replayed\x18\x12 \x01(\x08\x12\x10\n\x08\x64\x65graded\x18\x13 \x01(\x08\x12\x31\n\x0e\x64\x65graded_cause\x18\x14 \x01(\x0b\x32\x19.achrisk.v1.DegradedCause\x12+\n\x07reports\x18\x15 \x03(\x0b\x32\x1a.achrisk.v1.ReportDelivery\x12\x30\n\x0f\x63ore_attributes\x18\x16 \x01(\x0b\x32\x17.google.protobuf.Struct\"/\n\x0e\x44\x65\x63isionReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"A\n\rTriggeredRule\x12\x19\n\x11\x63ustom_action_key\x18\x01 \x01(\t\x12\x15\n\rinternal_note\x18\x02 \x01(\t\"\x94\x01\n\x0cSignalScores\x12\x43\n\x1e\x63ustomer_initiated_return_risk\x18\x01 \x01(\x0b\x32\x1b.achrisk.v1.ReturnRiskScore\x12?\n\x1a\x62\x61nk_initiated_return_risk\x18\x02 \x01(\x0b\x32\x1b.achrisk.v1.ReturnRiskScore\"7\n\x0fReturnRiskScore\x12\r\n\x05score\x18\x01 \x01(\x05\x12\x15\n\trisk_tier\x18\x02 \x01(\x05\x42\x02\x18\x01\"S\n\x0cPlaidWarning\x12\x14\n\x0cwarning_type\x18\x01 \x01(\t\x12\x14\n\x0cwarning_code\x18\x02 \x01(\t\x12\x17\n\x0fwarning_message\x18\x03 \x01(\t\"\x83\x02\n\x0f\x42\x61lanceEvidence\x12%\n\tavailable\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12#\n\x07\x63urrent\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12.\n\nas_of_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0c\x61s_of_source\x18\x05 \x01(\x0e\x32\x1d.achrisk.v1.BalanceTimeSource\x12\x18\n\x0b\x61ge_seconds\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_age_seconds\"\x9c\x01\n\x0fRealtimeBalance\x12\x0f\n\x07\x66\x65tched\x18\x01 \x01(\x08\x12/\n\x05\x62\x61sis\x18\x02 \x01(\x0e\x32 .achrisk.v1.RealtimeBalanceBasis\x12\x34\n\x08warnings\x18\x03 \x03(\x0b\x32\".achrisk.v1.RealtimeBalanceWarning\x12\x11\n\tattempted\x18\x04 \x01(\x08\"7\n\x16RealtimeBalanceWarning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x80\x01\n\tPlaidCall\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x03\x12\x0f\n\x07\x61ttempt\x18\x06 \x01(\x05\"K\n\rDegradedCause\x12\x15\n\rfailure_class\x18\x01 \x01(\t\x12\x12\n\nerror_code\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xf5\x01\n\x0eReportDelivery\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.achrisk.v1.ReportKind\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.achrisk.v1.DeliveryStatus\x12\x15\n\rattempt_count\x18\x03 \x01(\x05\x12\x17\n\x0flast_error_code\x18\x04 \x01(\t\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65liver_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0bPaymentUser\x12$\n\x04name\x18\x01 \x01(\x0b\x32\x16.achrisk.v1.PersonName\x12\x14\n\x0cphone_number\x18\x02 \x01(\t\x12\x15\n\remail_address\x18\x03 \x01(\t\x12*\n\x07\x61\x64\x64ress\x18\x04 \x01(\x0b\x32\x19.achrisk.v1.PostalAddress\"j\n\nPersonName\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0bmiddle_name\x18\x03 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x04 \x01(\t\x12\x0e\n\x06suffix\x18\x05 \x01(\t\"c\n\rPostalAddress\x12\x0e\n\x06street\x18\x01 \x01(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\"7\n\rPaymentDevice\x12\x12\n\nip_address\x18\x01 \x01(\t\x12\x12\n\nuser_agent\x18\x02 \x01(\t*\xe6\x01\n\x0bPaymentRail\x12\x1c\n\x18PAYMENT_RAIL_UNSPECIFIED\x10\x00\x12\x1d\n\x19PAYMENT_RAIL_ACH_STANDARD\x10\x01\x12\x1d\n\x19PAYMENT_RAIL_ACH_SAME_DAY\x10\x02\x12\x14\n\x10PAYMENT_RAIL_RTP\x10\x03\x12\x17\n\x13PAYMENT_RAIL_FEDNOW\x10\x04\x12\x15\n\x11PAYMENT_RAIL_WIRE\x10\x05\x12\x15\n\x11PAYMENT_RAIL_CARD\x10\x06\x12\x1e\n\x1aPAYMENT_RAIL_BALANCE_CHECK\x10\x07*\x86\x01\n\x0e\x44\x65\x63isionResult\x12\x1f\n\x1b\x44\x45\x43ISION_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45\x43ISION_RESULT_ACCEPT\x10\x01\x12\x1a\n\x16\x44\x45\x43ISION_RESULT_REVIEW\x10\x02\x12\x1b\n\x17\x44\x45\x43ISION_RESULT_REROUTE\x10\x03*\xc5\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x44\x45\x43ISION_SOURCE_SIGNAL_RULESET\x10\x01\x12%\n!DECISION_SOURCE_SIGNAL_NO_RULESET\x10\x02\x12\"\n\x1e\x44\x45\x43ISION_SOURCE_BALANCE_POLICY\x10\x03\x12#\n\x1f\x44\x45\x43ISION_SOURCE_DEGRADED_POLICY\x10\x04*\xd0\x03\n\x14RealtimeBalanceBasis\x12&\n\"REALTIME_BALANCE_BASIS_UNSPECIFIED\x10\x00\x12\x37\n/REALTIME_BALANCE_BASIS_RULESET_HAS_BALANCE_RULE\x10\x01\x1a\x02\x08\x01\x12:\n2REALTIME_BALANCE_BASIS_RULESET_HAS_NO_BALANCE_RULE\x10\x02\x1a\x02\x08\x01\x12%\n!REALTIME_BALANCE_BASIS_NO_RULESET\x10\x03\x12\x31\n-REALTIME_BALANCE_BASIS_INFERRED_FROM_RESPONSE\x10\x04\x12+\n\'REALTIME_BALANCE_BASIS_BALANCE_ENDPOINT\x10\x05\x12,\n(REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE\x10\x06\x12/\n+REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY\x10\x07\x12\x35\n1REALTIME_BALANCE_BASIS_RULESET_TRANSACTION_SCORES\x10\x08*\x87\x01\n\x11\x42\x61lanceTimeSource\x12#\n\x1f\x42\x41LANCE_TIME_SOURCE_UNSPECIFIED\x10\x00\x12&\n\"BALANCE_TIME_SOURCE_PLAID_REPORTED\x10\x01\x12%\n!BALANCE_TIME_SOURCE_RESPONSE_TIME\x10\x02*\xde\x01\n\x0f\x44\x65\x63isionOutcome\x12 \n\x1c\x44\x45\x43ISION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x45\x43ISION_OUTCOME_APPROVE\x10\x01\x12\x1b\n\x17\x44\x45\x43ISION_OUTCOME_REVIEW\x10\x02\x12\x1b\n\x17\x44\x45\x43ISION_OUTCOME_REJECT\x10\x03\x12-\n)DECISION_OUTCOME_TAKE_OTHER_RISK_MEASURES\x10\x04\x12\"\n\x1e\x44\x45\x43ISION_OUTCOME_NOT_EVALUATED\x10\x05*\xbf\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPAYMENT_METHOD_SAME_DAY_ACH\x10\x01\x12\x1f\n\x1bPAYMENT_METHOD_NEXT_DAY_ACH\x10\x02\x12\x1f\n\x1bPAYMENT_METHOD_STANDARD_ACH\x10\x03\x12+\n\'PAYMENT_METHOD_MULTIPLE_PAYMENT_METHODS\x10\x04*[\n\nReportKind\x12\x1b\n\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14REPORT_KIND_DECISION\x10\x01\x12\x16\n\x12REPORT_KIND_RETURN\x10\x02*\x90\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12!\n\x1d\x44\x45LIVERY_STATUS_DEAD_LETTERED\x10\x03\x32\xd0\x03\n\x13RiskDecisionService\x12Z\n\x0f\x45valuatePayment\x12\".achrisk.v1.EvaluatePaymentRequest\x1a#.achrisk.v1.EvaluatePaymentResponse\x12\x61\n\x10\x45valuatePayments\x12#.achrisk.v1.EvaluatePaymentsRequest\x1a$.achrisk.v1.EvaluatePaymentsResponse(\x01\x30\x01\x12N\n\x0bGetDecision\x12\x1e.achrisk.v1.GetDecisionRequest\x1a\x1f.achrisk.v1.GetDecisionResponse\x12W\n\x0eReportDecision\x12!.achrisk.v1.ReportDecisionRequest\x1a\".achrisk.v1.ReportDecisionResponse\x12Q\n\x0cReportReturn\x12\x1f.achrisk.v1.ReportReturnRequest\x1a .achrisk.v1.ReportReturnResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x61\x63hrisk/v1/risk_service.proto\x12\nachrisk.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\x1a\x17google/type/money.proto\"\xf0\x03\n\x16\x45valuatePaymentRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x02 \x01(\t\x12\x12\n\naccount_id\x18\x03 \x01(\t\x12\"\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x12.google.type.Money\x12%\n\x04rail\x18\x05 \x01(\x0e\x32\x17.achrisk.v1.PaymentRail\x12\x13\n\x0bruleset_key\x18\x06 \x01(\t\x12\x19\n\x0cuser_present\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x19\n\x0cis_recurring\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12\x16\n\x0e\x63lient_user_id\x18\t \x01(\t\x12%\n\x04user\x18\n \x01(\x0b\x32\x17.achrisk.v1.PaymentUser\x12)\n\x06\x64\x65vice\x18\x0b \x01(\x0b\x32\x19.achrisk.v1.PaymentDevice\x12\x37\n\x11\x62\x61lance_freshness\x18\x0c \x01(\x0e\x32\x1c.achrisk.v1.BalanceFreshness\x12\x32\n\x0fmax_balance_age\x18\r \x01(\x0b\x32\x19.google.protobuf.DurationB\x0f\n\r_user_presentB\x0f\n\r_is_recurring\"A\n\x17\x45valuatePaymentResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x14.achrisk.v1.Decision\"N\n\x17\x45valuatePaymentsRequest\x12\x33\n\x07payment\x18\x01 \x01(\x0b\x32\".achrisk.v1.EvaluatePaymentRequest\"\xa2\x01\n\x18\x45valuatePaymentsResponse\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x03\x12(\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0b\x32\x14.achrisk.v1.DecisionH\x00\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x12.google.rpc.StatusH\x00\x42\t\n\x07outcome\"3\n\x12GetDecisionRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\"=\n\x13GetDecisionResponse\x12&\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x14.achrisk.v1.Decision\"\xe7\x02\n\x15ReportDecisionRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\x16\n\tinitiated\x18\x02 \x01(\x08H\x00\x88\x01\x01\x12\x1f\n\x12\x64\x61ys_funds_on_hold\x18\x03 \x01(\x05H\x01\x88\x01\x01\x12\x35\n\x10\x64\x65\x63ision_outcome\x18\x04 \x01(\x0e\x32\x1b.achrisk.v1.DecisionOutcome\x12\x31\n\x0epayment_method\x18\x05 \x01(\x0e\x32\x19.achrisk.v1.PaymentMethod\x12\x36\n\x1a\x61mount_instantly_available\x18\x06 \x01(\x0b\x32\x12.google.type.Money\x12/\n\x0bsubmit_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x0c\n\n_initiatedB\x15\n\x13_days_funds_on_hold\"F\n\x16ReportDecisionResponse\x12,\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1a.achrisk.v1.ReportDelivery\"z\n\x13ReportReturnRequest\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12\x13\n\x0breturn_code\x18\x02 \x01(\t\x12/\n\x0breturn_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x14ReportReturnResponse\x12,\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1a.achrisk.v1.ReportDelivery\"\xee\x06\n\x08\x44\x65\x63ision\x12\x1d\n\x15\x63lient_transaction_id\x18\x01 \x01(\t\x12*\n\x06result\x18\x02 \x01(\x0e\x32\x1a.achrisk.v1.DecisionResult\x12*\n\x06source\x18\x03 \x01(\x0e\x32\x1a.achrisk.v1.DecisionSource\x12%\n\x04rail\x18\x04 \x01(\x0e\x32\x17.achrisk.v1.PaymentRail\x12\"\n\x06\x61mount\x18\x05 \x01(\x0b\x32\x12.google.type.Money\x12+\n\x07reasons\x18\x06 \x03(\x0b\x32\x1a.achrisk.v1.DecisionReason\x12\x31\n\x0etriggered_rule\x18\x07 \x01(\x0b\x32\x19.achrisk.v1.TriggeredRule\x12\x1d\n\x15requested_ruleset_key\x18\x08 \x01(\t\x12\x1b\n\x13\x61pplied_ruleset_key\x18\t \x01(\t\x12(\n\x06scores\x18\n \x01(\x0b\x32\x18.achrisk.v1.SignalScores\x12\x30\n\x0eplaid_warnings\x18\x0b \x03(\x0b\x32\x18.achrisk.v1.PlaidWarning\x12,\n\x07\x62\x61lance\x18\x0c \x01(\x0b\x32\x1b.achrisk.v1.BalanceEvidence\x12\x35\n\x10realtime_balance\x18\r \x01(\x0b\x32\x1b.achrisk.v1.RealtimeBalance\x12*\n\x0bplaid_calls\x18\x0e \x03(\x0b\x32\x15.achrisk.v1.PlaidCall\x12\x19\n\x11plaid_request_ids\x18\x0f \x03(\t\x12\x31\n\revaluate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64uration_ms\x18\x11 \x01(\x03\x12\x10\n\x08replayed\x18\x12 \x01(\x08\x12\x10\n\x08\x64\x65graded\x18\x13 \x01(\x08\x12\x31\n\x0e\x64\x65graded_cause\x18\x14 \x01(\x0b\x32\x19.achrisk.v1.DegradedCause\x12+\n\x07reports\x18\x15 \x03(\x0b\x32\x1a.achrisk.v1.ReportDelivery\x12\x30\n\x0f\x63ore_attributes\x18\x16 \x01(\x0b\x32\x17.google.protobuf.Struct\"/\n\x0e\x44\x65\x63isionReason\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"A\n\rTriggeredRule\x12\x19\n\x11\x63ustom_action_key\x18\x01 \x01(\t\x12\x15\n\rinternal_note\x18\x02 \x01(\t\"\x94\x01\n\x0cSignalScores\x12\x43\n\x1e\x63ustomer_initiated_return_risk\x18\x01 \x01(\x0b\x32\x1b.achrisk.v1.ReturnRiskScore\x12?\n\x1a\x62\x61nk_initiated_return_risk\x18\x02 \x01(\x0b\x32\x1b.achrisk.v1.ReturnRiskScore\"7\n\x0fReturnRiskScore\x12\r\n\x05score\x18\x01 \x01(\x05\x12\x15\n\trisk_tier\x18\x02 \x01(\x05\x42\x02\x18\x01\"S\n\x0cPlaidWarning\x12\x14\n\x0cwarning_type\x18\x01 \x01(\t\x12\x14\n\x0cwarning_code\x18\x02 \x01(\t\x12\x17\n\x0fwarning_message\x18\x03 \x01(\t\"\x83\x02\n\x0f\x42\x61lanceEvidence\x12%\n\tavailable\x18\x01 \x01(\x0b\x32\x12.google.type.Money\x12#\n\x07\x63urrent\x18\x02 \x01(\x0b\x32\x12.google.type.Money\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12.\n\nas_of_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0c\x61s_of_source\x18\x05 \x01(\x0e\x32\x1d.achrisk.v1.BalanceTimeSource\x12\x18\n\x0b\x61ge_seconds\x18\x06 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_age_seconds\"\xfe\x01\n\x0fRealtimeBalance\x12\x0f\n\x07\x66\x65tched\x18\x01 \x01(\x08\x12/\n\x05\x62\x61sis\x18\x02 \x01(\x0e\x32 .achrisk.v1.RealtimeBalanceBasis\x12\x34\n\x08warnings\x18\x03 \x03(\x0b\x32\".achrisk.v1.RealtimeBalanceWarning\x12\x11\n\tattempted\x18\x04 \x01(\x08\x12\x35\n\x12reused_balance_age\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n!reused_from_client_transaction_id\x18\x06 \x01(\t\"7\n\x16RealtimeBalanceWarning\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x80\x01\n\tPlaidCall\x12\x10\n\x08\x65ndpoint\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\x12\n\nerror_code\x18\x04 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x03\x12\x0f\n\x07\x61ttempt\x18\x06 \x01(\x05\"K\n\rDegradedCause\x12\x15\n\rfailure_class\x18\x01 \x01(\t\x12\x12\n\nerror_code\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xf5\x01\n\x0eReportDelivery\x12$\n\x04kind\x18\x01 \x01(\x0e\x32\x16.achrisk.v1.ReportKind\x12*\n\x06status\x18\x02 \x01(\x0e\x32\x1a.achrisk.v1.DeliveryStatus\x12\x15\n\rattempt_count\x18\x03 \x01(\x05\x12\x17\n\x0flast_error_code\x18\x04 \x01(\t\x12/\n\x0b\x61\x63\x63\x65pt_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65liver_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8c\x01\n\x0bPaymentUser\x12$\n\x04name\x18\x01 \x01(\x0b\x32\x16.achrisk.v1.PersonName\x12\x14\n\x0cphone_number\x18\x02 \x01(\t\x12\x15\n\remail_address\x18\x03 \x01(\t\x12*\n\x07\x61\x64\x64ress\x18\x04 \x01(\x0b\x32\x19.achrisk.v1.PostalAddress\"j\n\nPersonName\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0bmiddle_name\x18\x03 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x04 \x01(\t\x12\x0e\n\x06suffix\x18\x05 \x01(\t\"c\n\rPostalAddress\x12\x0e\n\x06street\x18\x01 \x01(\t\x12\x0c\n\x04\x63ity\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x13\n\x0bpostal_code\x18\x04 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x05 \x01(\t\"7\n\rPaymentDevice\x12\x12\n\nip_address\x18\x01 \x01(\t\x12\x12\n\nuser_agent\x18\x02 \x01(\t*\xe6\x01\n\x0bPaymentRail\x12\x1c\n\x18PAYMENT_RAIL_UNSPECIFIED\x10\x00\x12\x1d\n\x19PAYMENT_RAIL_ACH_STANDARD\x10\x01\x12\x1d\n\x19PAYMENT_RAIL_ACH_SAME_DAY\x10\x02\x12\x14\n\x10PAYMENT_RAIL_RTP\x10\x03\x12\x17\n\x13PAYMENT_RAIL_FEDNOW\x10\x04\x12\x15\n\x11PAYMENT_RAIL_WIRE\x10\x05\x12\x15\n\x11PAYMENT_RAIL_CARD\x10\x06\x12\x1e\n\x1aPAYMENT_RAIL_BALANCE_CHECK\x10\x07*\x86\x01\n\x0e\x44\x65\x63isionResult\x12\x1f\n\x1b\x44\x45\x43ISION_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45\x43ISION_RESULT_ACCEPT\x10\x01\x12\x1a\n\x16\x44\x45\x43ISION_RESULT_REVIEW\x10\x02\x12\x1b\n\x17\x44\x45\x43ISION_RESULT_REROUTE\x10\x03*\xc5\x01\n\x0e\x44\x65\x63isionSource\x12\x1f\n\x1b\x44\x45\x43ISION_SOURCE_UNSPECIFIED\x10\x00\x12\"\n\x1e\x44\x45\x43ISION_SOURCE_SIGNAL_RULESET\x10\x01\x12%\n!DECISION_SOURCE_SIGNAL_NO_RULESET\x10\x02\x12\"\n\x1e\x44\x45\x43ISION_SOURCE_BALANCE_POLICY\x10\x03\x12#\n\x1f\x44\x45\x43ISION_SOURCE_DEGRADED_POLICY\x10\x04*\x80\x04\n\x14RealtimeBalanceBasis\x12&\n\"REALTIME_BALANCE_BASIS_UNSPECIFIED\x10\x00\x12\x37\n/REALTIME_BALANCE_BASIS_RULESET_HAS_BALANCE_RULE\x10\x01\x1a\x02\x08\x01\x12:\n2REALTIME_BALANCE_BASIS_RULESET_HAS_NO_BALANCE_RULE\x10\x02\x1a\x02\x08\x01\x12%\n!REALTIME_BALANCE_BASIS_NO_RULESET\x10\x03\x12\x31\n-REALTIME_BALANCE_BASIS_INFERRED_FROM_RESPONSE\x10\x04\x12+\n\'REALTIME_BALANCE_BASIS_BALANCE_ENDPOINT\x10\x05\x12,\n(REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE\x10\x06\x12/\n+REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY\x10\x07\x12\x35\n1REALTIME_BALANCE_BASIS_RULESET_TRANSACTION_SCORES\x10\x08\x12.\n*REALTIME_BALANCE_BASIS_REUSED_RECENT_FETCH\x10\t*~\n\x10\x42\x61lanceFreshness\x12!\n\x1d\x42\x41LANCE_FRESHNESS_UNSPECIFIED\x10\x00\x12\"\n\x1e\x42\x41LANCE_FRESHNESS_REQUIRE_LIVE\x10\x01\x12#\n\x1f\x42\x41LANCE_FRESHNESS_ACCEPT_RECENT\x10\x02*\x87\x01\n\x11\x42\x61lanceTimeSource\x12#\n\x1f\x42\x41LANCE_TIME_SOURCE_UNSPECIFIED\x10\x00\x12&\n\"BALANCE_TIME_SOURCE_PLAID_REPORTED\x10\x01\x12%\n!BALANCE_TIME_SOURCE_RESPONSE_TIME\x10\x02*\xde\x01\n\x0f\x44\x65\x63isionOutcome\x12 \n\x1c\x44\x45\x43ISION_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x44\x45\x43ISION_OUTCOME_APPROVE\x10\x01\x12\x1b\n\x17\x44\x45\x43ISION_OUTCOME_REVIEW\x10\x02\x12\x1b\n\x17\x44\x45\x43ISION_OUTCOME_REJECT\x10\x03\x12-\n)DECISION_OUTCOME_TAKE_OTHER_RISK_MEASURES\x10\x04\x12\"\n\x1e\x44\x45\x43ISION_OUTCOME_NOT_EVALUATED\x10\x05*\xbf\x01\n\rPaymentMethod\x12\x1e\n\x1aPAYMENT_METHOD_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPAYMENT_METHOD_SAME_DAY_ACH\x10\x01\x12\x1f\n\x1bPAYMENT_METHOD_NEXT_DAY_ACH\x10\x02\x12\x1f\n\x1bPAYMENT_METHOD_STANDARD_ACH\x10\x03\x12+\n\'PAYMENT_METHOD_MULTIPLE_PAYMENT_METHODS\x10\x04*[\n\nReportKind\x12\x1b\n\x17REPORT_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14REPORT_KIND_DECISION\x10\x01\x12\x16\n\x12REPORT_KIND_RETURN\x10\x02*\x90\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12!\n\x1d\x44\x45LIVERY_STATUS_DEAD_LETTERED\x10\x03\x32\xd0\x03\n\x13RiskDecisionService\x12Z\n\x0f\x45valuatePayment\x12\".achrisk.v1.EvaluatePaymentRequest\x1a#.achrisk.v1.EvaluatePaymentResponse\x12\x61\n\x10\x45valuatePayments\x12#.achrisk.v1.EvaluatePaymentsRequest\x1a$.achrisk.v1.EvaluatePaymentsResponse(\x01\x30\x01\x12N\n\x0bGetDecision\x12\x1e.achrisk.v1.GetDecisionRequest\x1a\x1f.achrisk.v1.GetDecisionResponse\x12W\n\x0eReportDecision\x12!.achrisk.v1.ReportDecisionRequest\x1a\".achrisk.v1.ReportDecisionResponse\x12Q\n\x0cReportReturn\x12\x1f.achrisk.v1.ReportReturnRequest\x1a .achrisk.v1.ReportReturnResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,76 +42,78 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REALTIMEBALANCEBASIS'].values_by_name["REALTIME_BALANCE_BASIS_RULESET_HAS_NO_BALANCE_RULE"]._serialized_options = b'\010\001'
   _globals['_RETURNRISKSCORE'].fields_by_name['risk_tier']._loaded_options = None
   _globals['_RETURNRISKSCORE'].fields_by_name['risk_tier']._serialized_options = b'\030\001'
-  _globals['_PAYMENTRAIL']._serialized_start=4238
-  _globals['_PAYMENTRAIL']._serialized_end=4468
-  _globals['_DECISIONRESULT']._serialized_start=4471
-  _globals['_DECISIONRESULT']._serialized_end=4605
-  _globals['_DECISIONSOURCE']._serialized_start=4608
-  _globals['_DECISIONSOURCE']._serialized_end=4805
-  _globals['_REALTIMEBALANCEBASIS']._serialized_start=4808
-  _globals['_REALTIMEBALANCEBASIS']._serialized_end=5272
-  _globals['_BALANCETIMESOURCE']._serialized_start=5275
-  _globals['_BALANCETIMESOURCE']._serialized_end=5410
-  _globals['_DECISIONOUTCOME']._serialized_start=5413
-  _globals['_DECISIONOUTCOME']._serialized_end=5635
-  _globals['_PAYMENTMETHOD']._serialized_start=5638
-  _globals['_PAYMENTMETHOD']._serialized_end=5829
-  _globals['_REPORTKIND']._serialized_start=5831
-  _globals['_REPORTKIND']._serialized_end=5922
-  _globals['_DELIVERYSTATUS']._serialized_start=5925
-  _globals['_DELIVERYSTATUS']._serialized_end=6069
-  _globals['_EVALUATEPAYMENTREQUEST']._serialized_start=159
-  _globals['_EVALUATEPAYMENTREQUEST']._serialized_end=546
-  _globals['_EVALUATEPAYMENTRESPONSE']._serialized_start=548
-  _globals['_EVALUATEPAYMENTRESPONSE']._serialized_end=613
-  _globals['_EVALUATEPAYMENTSREQUEST']._serialized_start=615
-  _globals['_EVALUATEPAYMENTSREQUEST']._serialized_end=693
-  _globals['_EVALUATEPAYMENTSRESPONSE']._serialized_start=696
-  _globals['_EVALUATEPAYMENTSRESPONSE']._serialized_end=858
-  _globals['_GETDECISIONREQUEST']._serialized_start=860
-  _globals['_GETDECISIONREQUEST']._serialized_end=911
-  _globals['_GETDECISIONRESPONSE']._serialized_start=913
-  _globals['_GETDECISIONRESPONSE']._serialized_end=974
-  _globals['_REPORTDECISIONREQUEST']._serialized_start=977
-  _globals['_REPORTDECISIONREQUEST']._serialized_end=1336
-  _globals['_REPORTDECISIONRESPONSE']._serialized_start=1338
-  _globals['_REPORTDECISIONRESPONSE']._serialized_end=1408
-  _globals['_REPORTRETURNREQUEST']._serialized_start=1410
-  _globals['_REPORTRETURNREQUEST']._serialized_end=1532
-  _globals['_REPORTRETURNRESPONSE']._serialized_start=1534
-  _globals['_REPORTRETURNRESPONSE']._serialized_end=1602
-  _globals['_DECISION']._serialized_start=1605
-  _globals['_DECISION']._serialized_end=2483
-  _globals['_DECISIONREASON']._serialized_start=2485
-  _globals['_DECISIONREASON']._serialized_end=2532
-  _globals['_TRIGGEREDRULE']._serialized_start=2534
-  _globals['_TRIGGEREDRULE']._serialized_end=2599
-  _globals['_SIGNALSCORES']._serialized_start=2602
-  _globals['_SIGNALSCORES']._serialized_end=2750
-  _globals['_RETURNRISKSCORE']._serialized_start=2752
-  _globals['_RETURNRISKSCORE']._serialized_end=2807
-  _globals['_PLAIDWARNING']._serialized_start=2809
-  _globals['_PLAIDWARNING']._serialized_end=2892
-  _globals['_BALANCEEVIDENCE']._serialized_start=2895
-  _globals['_BALANCEEVIDENCE']._serialized_end=3154
-  _globals['_REALTIMEBALANCE']._serialized_start=3157
-  _globals['_REALTIMEBALANCE']._serialized_end=3313
-  _globals['_REALTIMEBALANCEWARNING']._serialized_start=3315
-  _globals['_REALTIMEBALANCEWARNING']._serialized_end=3370
-  _globals['_PLAIDCALL']._serialized_start=3373
-  _globals['_PLAIDCALL']._serialized_end=3501
-  _globals['_DEGRADEDCAUSE']._serialized_start=3503
-  _globals['_DEGRADEDCAUSE']._serialized_end=3578
-  _globals['_REPORTDELIVERY']._serialized_start=3581
-  _globals['_REPORTDELIVERY']._serialized_end=3826
-  _globals['_PAYMENTUSER']._serialized_start=3829
-  _globals['_PAYMENTUSER']._serialized_end=3969
-  _globals['_PERSONNAME']._serialized_start=3971
-  _globals['_PERSONNAME']._serialized_end=4077
-  _globals['_POSTALADDRESS']._serialized_start=4079
-  _globals['_POSTALADDRESS']._serialized_end=4178
-  _globals['_PAYMENTDEVICE']._serialized_start=4180
-  _globals['_PAYMENTDEVICE']._serialized_end=4235
-  _globals['_RISKDECISIONSERVICE']._serialized_start=6072
-  _globals['_RISKDECISIONSERVICE']._serialized_end=6536
+  _globals['_PAYMENTRAIL']._serialized_start=4477
+  _globals['_PAYMENTRAIL']._serialized_end=4707
+  _globals['_DECISIONRESULT']._serialized_start=4710
+  _globals['_DECISIONRESULT']._serialized_end=4844
+  _globals['_DECISIONSOURCE']._serialized_start=4847
+  _globals['_DECISIONSOURCE']._serialized_end=5044
+  _globals['_REALTIMEBALANCEBASIS']._serialized_start=5047
+  _globals['_REALTIMEBALANCEBASIS']._serialized_end=5559
+  _globals['_BALANCEFRESHNESS']._serialized_start=5561
+  _globals['_BALANCEFRESHNESS']._serialized_end=5687
+  _globals['_BALANCETIMESOURCE']._serialized_start=5690
+  _globals['_BALANCETIMESOURCE']._serialized_end=5825
+  _globals['_DECISIONOUTCOME']._serialized_start=5828
+  _globals['_DECISIONOUTCOME']._serialized_end=6050
+  _globals['_PAYMENTMETHOD']._serialized_start=6053
+  _globals['_PAYMENTMETHOD']._serialized_end=6244
+  _globals['_REPORTKIND']._serialized_start=6246
+  _globals['_REPORTKIND']._serialized_end=6337
+  _globals['_DELIVERYSTATUS']._serialized_start=6340
+  _globals['_DELIVERYSTATUS']._serialized_end=6484
+  _globals['_EVALUATEPAYMENTREQUEST']._serialized_start=191
+  _globals['_EVALUATEPAYMENTREQUEST']._serialized_end=687
+  _globals['_EVALUATEPAYMENTRESPONSE']._serialized_start=689
+  _globals['_EVALUATEPAYMENTRESPONSE']._serialized_end=754
+  _globals['_EVALUATEPAYMENTSREQUEST']._serialized_start=756
+  _globals['_EVALUATEPAYMENTSREQUEST']._serialized_end=834
+  _globals['_EVALUATEPAYMENTSRESPONSE']._serialized_start=837
+  _globals['_EVALUATEPAYMENTSRESPONSE']._serialized_end=999
+  _globals['_GETDECISIONREQUEST']._serialized_start=1001
+  _globals['_GETDECISIONREQUEST']._serialized_end=1052
+  _globals['_GETDECISIONRESPONSE']._serialized_start=1054
+  _globals['_GETDECISIONRESPONSE']._serialized_end=1115
+  _globals['_REPORTDECISIONREQUEST']._serialized_start=1118
+  _globals['_REPORTDECISIONREQUEST']._serialized_end=1477
+  _globals['_REPORTDECISIONRESPONSE']._serialized_start=1479
+  _globals['_REPORTDECISIONRESPONSE']._serialized_end=1549
+  _globals['_REPORTRETURNREQUEST']._serialized_start=1551
+  _globals['_REPORTRETURNREQUEST']._serialized_end=1673
+  _globals['_REPORTRETURNRESPONSE']._serialized_start=1675
+  _globals['_REPORTRETURNRESPONSE']._serialized_end=1743
+  _globals['_DECISION']._serialized_start=1746
+  _globals['_DECISION']._serialized_end=2624
+  _globals['_DECISIONREASON']._serialized_start=2626
+  _globals['_DECISIONREASON']._serialized_end=2673
+  _globals['_TRIGGEREDRULE']._serialized_start=2675
+  _globals['_TRIGGEREDRULE']._serialized_end=2740
+  _globals['_SIGNALSCORES']._serialized_start=2743
+  _globals['_SIGNALSCORES']._serialized_end=2891
+  _globals['_RETURNRISKSCORE']._serialized_start=2893
+  _globals['_RETURNRISKSCORE']._serialized_end=2948
+  _globals['_PLAIDWARNING']._serialized_start=2950
+  _globals['_PLAIDWARNING']._serialized_end=3033
+  _globals['_BALANCEEVIDENCE']._serialized_start=3036
+  _globals['_BALANCEEVIDENCE']._serialized_end=3295
+  _globals['_REALTIMEBALANCE']._serialized_start=3298
+  _globals['_REALTIMEBALANCE']._serialized_end=3552
+  _globals['_REALTIMEBALANCEWARNING']._serialized_start=3554
+  _globals['_REALTIMEBALANCEWARNING']._serialized_end=3609
+  _globals['_PLAIDCALL']._serialized_start=3612
+  _globals['_PLAIDCALL']._serialized_end=3740
+  _globals['_DEGRADEDCAUSE']._serialized_start=3742
+  _globals['_DEGRADEDCAUSE']._serialized_end=3817
+  _globals['_REPORTDELIVERY']._serialized_start=3820
+  _globals['_REPORTDELIVERY']._serialized_end=4065
+  _globals['_PAYMENTUSER']._serialized_start=4068
+  _globals['_PAYMENTUSER']._serialized_end=4208
+  _globals['_PERSONNAME']._serialized_start=4210
+  _globals['_PERSONNAME']._serialized_end=4316
+  _globals['_POSTALADDRESS']._serialized_start=4318
+  _globals['_POSTALADDRESS']._serialized_end=4417
+  _globals['_PAYMENTDEVICE']._serialized_start=4419
+  _globals['_PAYMENTDEVICE']._serialized_end=4474
+  _globals['_RISKDECISIONSERVICE']._serialized_start=6487
+  _globals['_RISKDECISIONSERVICE']._serialized_end=6951
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
@@ -50,6 +51,13 @@ class RealtimeBalanceBasis(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE: _ClassVar[RealtimeBalanceBasis]
     REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY: _ClassVar[RealtimeBalanceBasis]
     REALTIME_BALANCE_BASIS_RULESET_TRANSACTION_SCORES: _ClassVar[RealtimeBalanceBasis]
+    REALTIME_BALANCE_BASIS_REUSED_RECENT_FETCH: _ClassVar[RealtimeBalanceBasis]
+
+class BalanceFreshness(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BALANCE_FRESHNESS_UNSPECIFIED: _ClassVar[BalanceFreshness]
+    BALANCE_FRESHNESS_REQUIRE_LIVE: _ClassVar[BalanceFreshness]
+    BALANCE_FRESHNESS_ACCEPT_RECENT: _ClassVar[BalanceFreshness]
 
 class BalanceTimeSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -112,6 +120,10 @@ REALTIME_BALANCE_BASIS_BALANCE_ENDPOINT: RealtimeBalanceBasis
 REALTIME_BALANCE_BASIS_NO_PLAID_RESPONSE: RealtimeBalanceBasis
 REALTIME_BALANCE_BASIS_RULESET_BALANCE_ONLY: RealtimeBalanceBasis
 REALTIME_BALANCE_BASIS_RULESET_TRANSACTION_SCORES: RealtimeBalanceBasis
+REALTIME_BALANCE_BASIS_REUSED_RECENT_FETCH: RealtimeBalanceBasis
+BALANCE_FRESHNESS_UNSPECIFIED: BalanceFreshness
+BALANCE_FRESHNESS_REQUIRE_LIVE: BalanceFreshness
+BALANCE_FRESHNESS_ACCEPT_RECENT: BalanceFreshness
 BALANCE_TIME_SOURCE_UNSPECIFIED: BalanceTimeSource
 BALANCE_TIME_SOURCE_PLAID_REPORTED: BalanceTimeSource
 BALANCE_TIME_SOURCE_RESPONSE_TIME: BalanceTimeSource
@@ -135,7 +147,7 @@ DELIVERY_STATUS_DELIVERED: DeliveryStatus
 DELIVERY_STATUS_DEAD_LETTERED: DeliveryStatus
 
 class EvaluatePaymentRequest(_message.Message):
-    __slots__ = ("client_transaction_id", "access_token", "account_id", "amount", "rail", "ruleset_key", "user_present", "is_recurring", "client_user_id", "user", "device")
+    __slots__ = ("client_transaction_id", "access_token", "account_id", "amount", "rail", "ruleset_key", "user_present", "is_recurring", "client_user_id", "user", "device", "balance_freshness", "max_balance_age")
     CLIENT_TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     ACCESS_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +159,8 @@ class EvaluatePaymentRequest(_message.Message):
     CLIENT_USER_ID_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    BALANCE_FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BALANCE_AGE_FIELD_NUMBER: _ClassVar[int]
     client_transaction_id: str
     access_token: str
     account_id: str
@@ -158,7 +172,9 @@ class EvaluatePaymentRequest(_message.Message):
     client_user_id: str
     user: PaymentUser
     device: PaymentDevice
-    def __init__(self, client_transaction_id: _Optional[str] = ..., access_token: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rail: _Optional[_Union[PaymentRail, str]] = ..., ruleset_key: _Optional[str] = ..., user_present: _Optional[bool] = ..., is_recurring: _Optional[bool] = ..., client_user_id: _Optional[str] = ..., user: _Optional[_Union[PaymentUser, _Mapping]] = ..., device: _Optional[_Union[PaymentDevice, _Mapping]] = ...) -> None: ...
+    balance_freshness: BalanceFreshness
+    max_balance_age: _duration_pb2.Duration
+    def __init__(self, client_transaction_id: _Optional[str] = ..., access_token: _Optional[str] = ..., account_id: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., rail: _Optional[_Union[PaymentRail, str]] = ..., ruleset_key: _Optional[str] = ..., user_present: _Optional[bool] = ..., is_recurring: _Optional[bool] = ..., client_user_id: _Optional[str] = ..., user: _Optional[_Union[PaymentUser, _Mapping]] = ..., device: _Optional[_Union[PaymentDevice, _Mapping]] = ..., balance_freshness: _Optional[_Union[BalanceFreshness, str]] = ..., max_balance_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class EvaluatePaymentResponse(_message.Message):
     __slots__ = ("decision",)
@@ -343,16 +359,20 @@ class BalanceEvidence(_message.Message):
     def __init__(self, available: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., current: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., currency_code: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., as_of_source: _Optional[_Union[BalanceTimeSource, str]] = ..., age_seconds: _Optional[int] = ...) -> None: ...
 
 class RealtimeBalance(_message.Message):
-    __slots__ = ("fetched", "basis", "warnings", "attempted")
+    __slots__ = ("fetched", "basis", "warnings", "attempted", "reused_balance_age", "reused_from_client_transaction_id")
     FETCHED_FIELD_NUMBER: _ClassVar[int]
     BASIS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTED_FIELD_NUMBER: _ClassVar[int]
+    REUSED_BALANCE_AGE_FIELD_NUMBER: _ClassVar[int]
+    REUSED_FROM_CLIENT_TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     fetched: bool
     basis: RealtimeBalanceBasis
     warnings: _containers.RepeatedCompositeFieldContainer[RealtimeBalanceWarning]
     attempted: bool
-    def __init__(self, fetched: _Optional[bool] = ..., basis: _Optional[_Union[RealtimeBalanceBasis, str]] = ..., warnings: _Optional[_Iterable[_Union[RealtimeBalanceWarning, _Mapping]]] = ..., attempted: _Optional[bool] = ...) -> None: ...
+    reused_balance_age: _duration_pb2.Duration
+    reused_from_client_transaction_id: str
+    def __init__(self, fetched: _Optional[bool] = ..., basis: _Optional[_Union[RealtimeBalanceBasis, str]] = ..., warnings: _Optional[_Iterable[_Union[RealtimeBalanceWarning, _Mapping]]] = ..., attempted: _Optional[bool] = ..., reused_balance_age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reused_from_client_transaction_id: _Optional[str] = ...) -> None: ...
 
 class RealtimeBalanceWarning(_message.Message):
     __slots__ = ("code", "message")

@@ -56,7 +56,7 @@ class RateBudgetsSection(Section):
     deadline) for room, else refuse with RESOURCE_EXHAUSTED."""
 
     enabled: bool = True
-    max_wait_s: Annotated[float, Field(ge=0)] = 1.0
+    max_wait_s: Annotated[float, Field(ge=0)] = 2.0
     signal_evaluate: EndpointBudgets = EndpointBudgets()
     accounts_balance_get: EndpointBudgets = EndpointBudgets()
 

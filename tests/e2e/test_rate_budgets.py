@@ -140,6 +140,54 @@ async def test_three_replicas_never_make_plaid_answer_429(
         assert 0 < delay <= 61  # Plaid's minute and the margin for transit
 
 
+@pytest.mark.slow
+async def test_the_balance_client_budget_holds_across_replicas(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """1,200 balance calls a minute per client: 250 Items, five calls each (their own
+    budget's worth), through three replicas; the 1,201st and on are refused here."""
+    items = 250
+    emulator = processes.start_emulator(tmp_path, scenario_file(tmp_path, items))
+    replicas = [
+        processes.start_service(tmp_path, f"replica-{i}", emulator, postgres_url)
+        for i in range(3)
+    ]
+    try:
+        channels = [grpc.aio.insecure_channel(r.address) for r in replicas]
+        stubs = [pb_grpc.RiskDecisionServiceStub(c) for c in channels]
+        requests = [
+            payment(
+                access_token=f"access-sandbox-storm-{n % items:03d}",
+                rail=pb.PAYMENT_RAIL_RTP,
+            )
+            for n in range(5 * items)
+        ]
+        results = []
+        for wave in range(0, len(requests), 100):  # bounded in flight, under a minute
+            results += await asyncio.gather(
+                *(
+                    outcome(stubs[n % 3].EvaluatePayment(request, timeout=20))
+                    for n, request in enumerate(requests[wave : wave + 100], wave)
+                )
+            )
+        for channel in channels:
+            await channel.close()
+    finally:
+        for replica in replicas:
+            assert replica.stop() == 0
+    seen = await calls(emulator)
+    emulator.stop()
+    statuses = Counter((c["endpoint"], c["status"]) for c in seen)
+    assert not [key for key in statuses if key[1] == 429], statuses
+    assert statuses[(BALANCE, 200)] == 1200
+    refused = [info for code, info, _ in results if code != "OK"]
+    assert len(refused) == 5 * items - 1200
+    for info in refused:
+        assert info is not None
+        assert info["scope"] == "client"
+        assert info["limit"] == "1200"
+
+
 class TestWhatSpends:
     """In one process: which calls spend the Item's 5-a-minute balance budget."""
 

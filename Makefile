@@ -90,3 +90,8 @@ bench: $(STAMP) protoset
 
 bench-quick: $(STAMP) protoset
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+## bench-rate-budget: what one rate-budget check costs, on SQLite and on PostgreSQL (~1 min)
+.PHONY: bench-rate-budget
+bench-rate-budget: $(STAMP)
+	$(BIN)/python bench/rate_budget.py

@@ -53,6 +53,17 @@ def shown_facts(text: str) -> tuple[set[tuple[str, str]], list[str]]:
     return flags, codes
 
 
+def shown_error(status: dict[str, Any]) -> tuple[int, list[tuple[str, Any]]]:
+    """The gRPC code and each ErrorInfo's reason and metadata (the RetryInfo delay and
+    the message's seconds vary with the moment of the call)."""
+    infos = [
+        (d["reason"], d["metadata"])
+        for d in status["details"]
+        if d["@type"].endswith("google.rpc.ErrorInfo")
+    ]
+    return status["code"], infos
+
+
 def answered_facts(answer: dict[str, Any]) -> tuple[set[tuple[str, str]], list[str]]:
     """The same facts from the service's JSON answer."""
     decision = answer["decision"]
@@ -87,6 +98,11 @@ async def test_the_call_prints_what_the_readme_shows(
         env=env,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    if '"details"' in shown:  # an error example: the status grpcurl prints
+        assert process.returncode != 0, out.decode()
+        printed = json.loads(out or err)  # grpcurl prints the status on stderr
+        assert shown_error(printed) == shown_error(json.loads(shown))
+        return
     assert process.returncode == 0, err.decode()
     answer = json.loads(out)
     expected_flags, expected_codes = shown_facts(shown)

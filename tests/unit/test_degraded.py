@@ -12,6 +12,7 @@ import pytest
 from service.app.decide import Budgets, Decider, PaymentRequest
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import PlaidAccount, SignalContext
+from service.app.rate_budget import SIGNAL_EVALUATE, Budget, RateBudgetExhausted, Scope
 from service.config.policies import PolicySections
 from service.domain.degraded import (
     DegradedPolicy,
@@ -146,6 +147,19 @@ class TestShell:
         assert decision.realtime.basis is Basis.NO_PLAID_RESPONSE
         assert not decision.realtime.fetched
         assert [c.request_id for c in decision.plaid_calls] == ["r-1"]
+
+    async def test_a_spent_rate_budget_is_degraded_as_plaids_own_limit(self) -> None:
+        """Refused before Plaid saw the call: the caller's policy answers, as for a 429."""
+        fake = FakeSignalSource()
+        fake.signal.append(
+            RateBudgetExhausted(SIGNAL_EVALUATE, Scope.CLIENT, Budget(20, 1.0), 0.4)
+        )
+        decision = await evaluator(fake, CAPPED).evaluate(request(), None, "checkout")
+        assert decision.degraded
+        assert decision.degraded_cause is not None
+        assert decision.degraded_cause.failure_class == "RATE_LIMITED"
+        assert decision.plaid_calls == ()  # Plaid was never called
+        assert decision.realtime.basis is Basis.NO_PLAID_RESPONSE
 
     @pytest.mark.parametrize(
         "kind",

@@ -8,7 +8,6 @@ from datetime import timedelta
 from service.app.clock import Clock
 from service.app.errors import DeadlineTooShort, FailureKind, PlaidFailure
 from service.app.ports import (
-    SIGNAL_EVALUATE,
     CallBudget,
     CredentialsListener,
     PlaidAccount,
@@ -24,6 +23,8 @@ from service.domain.freshness import (
     stricter,
 )
 from service.domain.model import (
+    BALANCE_GET,
+    SIGNAL_EVALUATE,
     Balance,
     Basis,
     Decision,
@@ -55,7 +56,6 @@ DEGRADABLE = {
     FailureKind.INSTITUTION_DOWN: FailureClass.INSTITUTION_DOWN,
 }
 ANONYMOUS = "anonymous"
-BALANCE_GET = "/accounts/balance/get"
 
 
 @dataclass(frozen=True, slots=True)

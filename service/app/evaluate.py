@@ -17,15 +17,9 @@ from dataclasses import replace
 from service.app.clock import Clock, within
 from service.app.decide import ANONYMOUS, Decider, PaymentRequest
 from service.app.errors import DeadlineTooShort, IdempotencyKeyReused, PlaidFailure
-from service.app.ports import (
-    SIGNAL_EVALUATE,
-    BalanceFetch,
-    ClaimState,
-    DecisionLedger,
-    PlaidAccount,
-)
+from service.app.ports import BalanceFetch, ClaimState, DecisionLedger, PlaidAccount
 from service.domain.freshness import RecentBalance, fetched_balance_time
-from service.domain.model import Decision
+from service.domain.model import SIGNAL_EVALUATE, Decision
 
 
 def _cancelling() -> bool:

@@ -73,11 +73,6 @@ class SignalContext:
         )
 
 
-# Plaid's endpoint whose calls carry the client_transaction_id (for use cases that
-# inspect PlaidCall records; the adapter owns the URL).
-SIGNAL_EVALUATE = "/signal/evaluate"
-
-
 @dataclass(frozen=True, slots=True)
 class CallBudget:
     """Time for one Plaid call, retries included.

@@ -25,8 +25,6 @@ from service.app.ports import CallBudget, RateKey, RateLedger
 from service.domain.model import PlaidCall
 from service.domain.secret import Secret
 
-SIGNAL_EVALUATE = "/signal/evaluate"
-BALANCE_GET = "/accounts/balance/get"
 # Plaid's 429 codes that name the budget hit; any other (RATE_LIMIT) names none.
 _CODE_SCOPES = {
     "BALANCE_LIMIT": "item",

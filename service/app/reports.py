@@ -7,7 +7,6 @@ from collections.abc import Callable
 from service.app.clock import Clock
 from service.app.errors import NotReportable, ReportingOff, TransactionNotFound
 from service.app.ports import (
-    SIGNAL_EVALUATE,
     DecisionReport,
     ReportFormat,
     ReportInbox,
@@ -17,7 +16,7 @@ from service.app.ports import (
     StoredDecision,
     UnknownTransaction,
 )
-from service.domain.model import Basis, Decision
+from service.domain.model import SIGNAL_EVALUATE, Basis, Decision
 
 
 class Reports:

@@ -11,9 +11,10 @@ from typing import Annotated, Final
 
 from pydantic import Field
 
-from service.app.rate_budget import BALANCE_GET, SIGNAL_EVALUATE, Budget, RateBudgets
+from service.app.rate_budget import Budget, RateBudgets
 from service.app.rate_budget import Scope as BudgetScope
 from service.config.section import Section
+from service.domain.model import BALANCE_GET, SIGNAL_EVALUATE
 
 _MINUTE: Final = 60.0
 _HOUR: Final = 3600.0

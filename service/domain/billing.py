@@ -20,10 +20,14 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from service.domain.model import Basis, PlaidCall, RealtimeReport
+from service.domain.model import (
+    BALANCE_GET,
+    SIGNAL_EVALUATE,
+    Basis,
+    PlaidCall,
+    RealtimeReport,
+)
 
-SIGNAL_EVALUATE: Final = "/signal/evaluate"
-BALANCE_GET: Final = "/accounts/balance/get"
 # A bank that did not answer an extraction: asked live, so billed (docs/plaid-behaviour.md).
 _BANK_FAILED: Final = frozenset(
     {

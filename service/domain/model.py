@@ -11,6 +11,10 @@ from typing import Any
 
 from service.domain.money import Money
 
+# The Plaid endpoints a decision's PlaidCall records name (the adapter owns the URLs).
+SIGNAL_EVALUATE = "/signal/evaluate"
+BALANCE_GET = "/accounts/balance/get"
+
 
 class Rail(enum.Enum):
     """How the money moves; only the ACH rails go to Plaid Signal."""

@@ -188,6 +188,22 @@ async def test_the_balance_client_budget_holds_across_replicas(
         assert info["limit"] == "1200"
 
 
+async def balance_payments(stub: pb_grpc.RiskDecisionServiceStub, count: int) -> None:
+    """`count` RTP payments on the default Item, each answered."""
+    for _ in range(count):
+        await stub.EvaluatePayment(payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10)
+
+
+async def refused_by_the_item_budget(stub: pb_grpc.RiskDecisionServiceStub) -> None:
+    """One more RTP payment is refused, naming the Item's budget."""
+    code, info, _ = await outcome(
+        stub.EvaluatePayment(payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10)
+    )
+    assert code == "RESOURCE_EXHAUSTED"
+    assert info is not None
+    assert info["scope"] == "item"
+
+
 class TestWhatSpends:
     """In one process: which calls spend the Item's 5-a-minute balance budget."""
 
@@ -202,18 +218,8 @@ class TestWhatSpends:
                 reply = await running.stub.EvaluatePayment(first, timeout=10)
                 assert reply.decision.replayed
             # Four more payments fit in the budget of five: no replay was counted.
-            for _ in range(4):
-                await running.stub.EvaluatePayment(
-                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
-                )
-            code, info, _ = await outcome(
-                running.stub.EvaluatePayment(
-                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
-                )
-            )
-            assert code == "RESOURCE_EXHAUSTED"
-            assert info is not None
-            assert info["scope"] == "item"
+            await balance_payments(running.stub, 4)
+            await refused_by_the_item_budget(running.stub)
         finally:
             await stop_harness(running)
         balance_calls = [c for c in await admin.calls() if c["endpoint"] == BALANCE]
@@ -226,21 +232,8 @@ class TestWhatSpends:
         try:
             await admin.fault(endpoint=BALANCE, error_code="INTERNAL_SERVER_ERROR")
             # The first attempt fails, the retry answers: two spends of five.
-            await running.stub.EvaluatePayment(
-                payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
-            )
-            for _ in range(3):
-                await running.stub.EvaluatePayment(
-                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
-                )
-            code, info, _ = await outcome(
-                running.stub.EvaluatePayment(
-                    payment(rail=pb.PAYMENT_RAIL_RTP), timeout=10
-                )
-            )
-            assert code == "RESOURCE_EXHAUSTED"
-            assert info is not None
-            assert info["scope"] == "item"
+            await balance_payments(running.stub, 4)
+            await refused_by_the_item_budget(running.stub)
         finally:
             await stop_harness(running)
         statuses = [

@@ -2,16 +2,14 @@
 
 import pytest
 
-from service.domain.billing import (
+from service.domain.billing import Billing, Product, billed_as, billed_calls, count
+from service.domain.model import (
     BALANCE_GET,
     SIGNAL_EVALUATE,
-    Billing,
-    Product,
-    billed_as,
-    billed_calls,
-    count,
+    Basis,
+    PlaidCall,
+    RealtimeReport,
 )
-from service.domain.model import Basis, PlaidCall, RealtimeReport
 
 LIVE = Product.BALANCE_EXTRACTION
 STS = Product.SIGNAL_TRANSACTION_SCORES

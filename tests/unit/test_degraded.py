@@ -12,7 +12,7 @@ import pytest
 from service.app.decide import Budgets, Decider, PaymentRequest
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import PlaidAccount, SignalContext
-from service.app.rate_budget import SIGNAL_EVALUATE, Budget, RateBudgetExhausted, Scope
+from service.app.rate_budget import Budget, RateBudgetExhausted, Scope
 from service.config.policies import PolicySections
 from service.domain.degraded import (
     DegradedPolicy,
@@ -21,6 +21,7 @@ from service.domain.degraded import (
     decide_degraded,
 )
 from service.domain.model import (
+    SIGNAL_EVALUATE,
     Balance,
     BalanceAnswer,
     Basis,

@@ -10,8 +10,6 @@ import pytest
 from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import CallBudget
 from service.app.rate_budget import (
-    BALANCE_GET,
-    SIGNAL_EVALUATE,
     WAITED,
     Budget,
     RateBudgetExhausted,
@@ -21,6 +19,7 @@ from service.app.rate_budget import (
     Waited,
     transit_margin_s,
 )
+from service.domain.model import BALANCE_GET, SIGNAL_EVALUATE
 from service.domain.secret import Secret
 from tests.clock import ManualClock
 from tests.fakes import InMemoryRateLedger

@@ -24,6 +24,8 @@ from service.app.errors import FailureKind, PlaidFailure
 from service.app.ports import CallBudget, PlaidAccount, SignalContext
 from service.app.rate_budget import RateGate, Ticket
 from service.domain.model import (
+    BALANCE_GET,
+    SIGNAL_EVALUATE,
     Balance,
     BalanceAnswer,
     PaymentAttempt,
@@ -32,8 +34,6 @@ from service.domain.model import (
     TimeSource,
 )
 
-SIGNAL_EVALUATE = "/signal/evaluate"
-BALANCE_GET = "/accounts/balance/get"
 ITEM_GET = "/item/get"
 PROBE_TOKEN = "access-probe-00000000-0000-0000-0000-000000000000"  # noqa: S105 (not a secret)
 

@@ -128,8 +128,7 @@ class Decider:
             else:
                 decision = await self._evaluate_balance(request, budget)
         except PlaidFailure as failure:
-            if failure.kind is FailureKind.CREDENTIALS_REJECTED and self._credentials:
-                await self._credentials.credentials_rejected()
+            await self._heard_failure(failure)
             policy = self._policies.degraded_for(caller)
             decision = await self._degrade(request, budget, failure, policy)
         else:
@@ -140,6 +139,11 @@ class Decider:
         return replace(
             decision, duration_ms=int((self._clock.monotonic() - started) * 1000)
         )
+
+    async def _heard_failure(self, failure: PlaidFailure) -> None:
+        """Rejected credentials make the service unready (ops/readiness.py)."""
+        if failure.kind is FailureKind.CREDENTIALS_REJECTED and self._credentials:
+            await self._credentials.credentials_rejected()
 
     def _budget(self, request: PaymentRequest, deadline: float | None) -> CallBudget:
         """Transaction Scores answers come in seconds; a live balance can take 30 s or
@@ -249,11 +253,7 @@ class Decider:
                 )
                 return self._live_unavailable(request, decision, timeout, caller)
             except PlaidFailure as failure:
-                if (
-                    failure.kind is FailureKind.CREDENTIALS_REJECTED
-                    and self._credentials
-                ):
-                    await self._credentials.credentials_rejected()
+                await self._heard_failure(failure)
                 return self._live_unavailable(request, decision, failure, caller)
             decision = _with_live_balance(decision, live)
         return replace(

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 from service.app.clock import Clock, within
@@ -35,7 +36,7 @@ POLL_FIRST_S, POLL_MAX_S = 0.02, 0.25
 def payment_fingerprint(request: PaymentRequest, key: bytes) -> str:
     """A keyed digest of what makes two requests the same payment (the token included)."""
     attempt = request.attempt
-    fields = [
+    fields: list[str | int | None] = [
         request.account.access_token.reveal(),
         request.account.account_id,
         attempt.amount.minor_units,
@@ -43,16 +44,21 @@ def payment_fingerprint(request: PaymentRequest, key: bytes) -> str:
         attempt.rail.value,
         attempt.ruleset_key,
     ]
-    canonical = json.dumps(fields, separators=(",", ":")).encode()
-    return hmac.digest(key, canonical, hashlib.sha256).hex()  # one C call
+    return _keyed_digest(key, fields)
 
 
 def balance_fingerprint(account: PlaidAccount, key: bytes) -> str:
     """A keyed digest of the account a balance belongs to (Item token and account_id):
     the ledger finds a recent live balance by it and never holds the token."""
     fields = ["balance", account.access_token.reveal(), account.account_id]
+    return _keyed_digest(key, fields)
+
+
+def _keyed_digest(key: bytes, fields: Sequence[str | int | None]) -> str:
+    """HMAC-SHA256 of the fields as compact JSON: what the ledger stores instead of a
+    token (changing the encoding would orphan every stored fingerprint)."""
     canonical = json.dumps(fields, separators=(",", ":")).encode()
-    return hmac.digest(key, canonical, hashlib.sha256).hex()
+    return hmac.digest(key, canonical, hashlib.sha256).hex()  # one C call
 
 
 class EvaluatePayment:

@@ -23,7 +23,7 @@ from service.app.evaluate import EvaluatePayment
 from service.app.ports import StoredDecision
 from service.app.rate_budget import WAITED, Waited
 from service.app.reports import Reports
-from service.domain.billing import Product, billed_calls, count
+from service.domain.billing import Billing, Product, billed_calls, count
 from service.domain.model import Decision
 from service.ops.metrics import Metrics
 
@@ -173,8 +173,10 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
     def _failed(self, exc: Exception, started: float) -> status_pb2.Status:
         """The status for a failed call (mapped once), logged and counted."""
         status = to_status(exc)
-        _log_failure(exc, self._ms_since(started), code_pb2.Code.Name(status.code))
-        self._metrics.failed(exc, CURRENT_CALLER.get())
+        billed = billed_calls(exc.calls) if isinstance(exc, PlaidFailure) else ()
+        code = code_pb2.Code.Name(status.code)
+        _log_failure(exc, self._ms_since(started), code, billed)
+        self._metrics.failed(exc, CURRENT_CALLER.get(), billed)
         return status
 
     async def _decide(
@@ -187,8 +189,10 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         decision = await self._evaluator.evaluate(
             payment, deadline, CURRENT_CALLER.get()
         )
-        _log_decision(decision, self._ms_since(started))
-        self._metrics.decided(decision, CURRENT_CALLER.get())
+        # Classified once for the log line and the metrics.
+        billed = billed_calls(decision.plaid_calls, decision.realtime)
+        _log_decision(decision, self._ms_since(started), billed)
+        self._metrics.decided(decision, CURRENT_CALLER.get(), billed)
         return convert.decision_pb(decision)
 
     def _deadline(self, context: Ctx[Any, Any]) -> float | None:
@@ -237,8 +241,9 @@ def _stored_pb(stored: StoredDecision) -> pb.Decision:
     return out
 
 
-def _log_decision(decision: Decision, duration_ms: int) -> None:
-    billed = billed_calls(decision.plaid_calls, decision.realtime)
+def _log_decision(
+    decision: Decision, duration_ms: int, billed: tuple[Billing, ...]
+) -> None:
     log.info(
         "rpc.finished",
         status="OK",
@@ -266,7 +271,9 @@ def _rate_wait_ms() -> int:
     return 0 if waited is None else int(waited.seconds * 1000)
 
 
-def _log_failure(exc: Exception, duration_ms: int, code: str) -> None:
+def _log_failure(
+    exc: Exception, duration_ms: int, code: str, billed: tuple[Billing, ...]
+) -> None:
     fields: dict[str, Any] = {
         "duration_ms": duration_ms,
         "error": type(exc).__name__,
@@ -277,11 +284,9 @@ def _log_failure(exc: Exception, duration_ms: int, code: str) -> None:
             "failure_kind": exc.kind.value,
             "plaid_error_code": exc.error_code,
             "plaid_request_ids": [c.request_id for c in exc.calls if c.request_id],
-            "billable_balance_extractions": count(
-                billed_calls(exc.calls), Product.BALANCE_EXTRACTION
-            ),
+            "billable_balance_extractions": count(billed, Product.BALANCE_EXTRACTION),
             "billable_signal_evaluations": count(
-                billed_calls(exc.calls), Product.SIGNAL_TRANSACTION_SCORES
+                billed, Product.SIGNAL_TRANSACTION_SCORES
             ),
         }
     if isinstance(exc, RiskServiceError):

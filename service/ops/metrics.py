@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from service.app.errors import PlaidFailure
 from service.app.ports import OutboxStats
-from service.domain.billing import Billing, Product, billed_calls
+from service.domain.billing import Billing, Product
 from service.domain.model import Decision, PlaidCall
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
@@ -171,7 +171,10 @@ class Metrics:
         """An RPC refused before it was handled: counted, kept out of the latencies."""
         self.refused.labels(method, code).inc()
 
-    def decided(self, decision: Decision, caller: str = "anonymous") -> None:
+    def decided(
+        self, decision: Decision, caller: str, billed: tuple[Billing, ...]
+    ) -> None:
+        """A decision returned; `billed`: its Plaid calls as Plaid bills them."""
         if decision.replayed:
             self.replays.inc()
             return
@@ -192,12 +195,15 @@ class Metrics:
         if decision.degraded_cause is not None:
             self.degraded.labels(decision.degraded_cause.failure_class).inc()
         self.plaid_calls(decision.plaid_calls)
-        self.billed(caller, billed_calls(decision.plaid_calls, decision.realtime))
+        self.billed(caller, billed)
 
-    def failed(self, exc: BaseException, caller: str = "anonymous") -> None:
+    def failed(
+        self, exc: BaseException, caller: str, billed: tuple[Billing, ...]
+    ) -> None:
+        """A call failed; `billed`: the Plaid calls it made, as Plaid bills them."""
         if isinstance(exc, PlaidFailure):
             self.plaid_calls(exc.calls)
-            self.billed(caller, billed_calls(exc.calls))
+            self.billed(caller, billed)
 
     def billed(self, caller: str, billings: tuple[Billing, ...]) -> None:
         """Plaid calls made for `caller`, by what Plaid bills them as."""

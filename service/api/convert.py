@@ -125,8 +125,15 @@ def _freshness(
     return freshness, age
 
 
+# google.protobuf.Duration's own range; beyond it a value is malformed, and a
+# timedelta could not even hold 2**62 s (OverflowError).
+_DURATION_MAX_S = 315_576_000_000
+
+
 def _duration(value: Duration) -> timedelta | None:
     """A valid Duration as a timedelta (microseconds), or None when malformed."""
+    if not -_DURATION_MAX_S <= value.seconds <= _DURATION_MAX_S:
+        return None
     if not -999_999_999 <= value.nanos <= 999_999_999:
         return None
     if value.seconds * value.nanos < 0:

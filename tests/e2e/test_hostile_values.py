@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 import structlog
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
@@ -54,6 +55,26 @@ TOO_EARLY = Timestamp(seconds=-62_135_596_801)
 TOO_LATE = Timestamp(seconds=253_402_300_800)
 BAD_NANOS = Timestamp(seconds=1_790_000_000, nanos=1_000_000_000)
 NEGATIVE_NANOS = Timestamp(seconds=1_790_000_000, nanos=-1)
+
+
+class TestDurations:
+    @pytest.mark.parametrize(
+        ("seconds", "nanos"),
+        [(2**62, 0), (-(2**62), 0), (60, 2_000_000_000), (10, -999_999_999)],
+        ids=["2**62 s", "-2**62 s", "nanos 2e9", "mixed signs"],
+    )
+    async def test_a_malformed_max_balance_age_is_invalid_argument_not_internal(
+        self, harness: Harness, seconds: int, nanos: int
+    ) -> None:
+        request = payment(
+            rail=pb.PAYMENT_RAIL_RTP,
+            balance_freshness=pb.BALANCE_FRESHNESS_ACCEPT_RECENT,
+            max_balance_age=Duration(seconds=seconds, nanos=nanos),
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await harness.stub.EvaluatePayment(request, timeout=5)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violations(raised.value) == ["max_balance_age"]
 
 
 class TestTimestamps:

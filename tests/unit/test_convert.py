@@ -552,6 +552,10 @@ class TestBalanceFreshness:
             Duration(seconds=86_401),
             Duration(seconds=-5),
             Duration(seconds=5, nanos=-1),
+            # Past what a timedelta holds: malformed, never an overflow.
+            Duration(seconds=2**62),
+            Duration(seconds=-(2**62)),
+            Duration(seconds=315_576_000_001),
         ],
     )
     def test_accept_recent_without_a_valid_age_is_refused(self, age):

@@ -189,8 +189,13 @@ class RiskDecisionServicer(pb_grpc.RiskDecisionServiceServicer):  # type: ignore
         decision = await self._evaluator.evaluate(
             payment, deadline, CURRENT_CALLER.get()
         )
-        # Classified once for the log line and the metrics.
-        billed = billed_calls(decision.plaid_calls, decision.realtime)
+        # Classified once for the log line and the metrics. A replay made no call:
+        # its stored calls were billed, and counted, when the decision was made.
+        billed = (
+            ()
+            if decision.replayed
+            else billed_calls(decision.plaid_calls, decision.realtime)
+        )
         _log_decision(decision, self._ms_since(started), billed)
         self._metrics.decided(decision, CURRENT_CALLER.get(), billed)
         return convert.decision_pb(decision)

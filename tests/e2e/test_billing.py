@@ -257,3 +257,22 @@ class TestLogLine:
         # A dropped first attempt (it may have extracted) and the answered retry.
         assert "billable_balance_extractions=2" in finished[0]
         assert "billable_signal_evaluations=0" in finished[0]
+
+    async def test_a_replays_line_counts_no_billable_call(
+        self, keyed: Harness, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The replay's line says what this RPC cost: nothing (the stored decision's
+        calls were billed, and counted, when it was made)."""
+        request = payment(ruleset_key="balance-only")
+        await keyed.stub.EvaluatePayment(request, metadata=CHECKOUT, timeout=10)
+        await keyed.stub.EvaluatePayment(request, metadata=CHECKOUT, timeout=10)
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+        finished = [
+            line
+            for line in plain.splitlines()
+            if "rpc.finished" in line and request.client_transaction_id in line
+        ]
+        assert len(finished) == 2
+        assert "billable_balance_extractions=1" in finished[0]
+        assert "replayed=True" in finished[1]
+        assert "billable_balance_extractions=0" in finished[1]

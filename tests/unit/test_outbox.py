@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -184,37 +185,33 @@ class TestDelivery:
         assert [body["n"] for _, body in sender.sent] == [1, 2]
 
 
+@contextlib.asynccontextmanager
+async def running_worker() -> AsyncIterator[
+    tuple[InMemoryDecisionStore, ManualClock, Outcomes, OutboxWorker]
+]:
+    """A started worker over a store holding one decision, stopped afterwards."""
+    store, clock, outcomes = await store_with_decision(), ManualClock(), Outcomes()
+    outbox = worker(store, ScriptedSender(), clock, outcomes)
+    outbox.start()
+    try:
+        yield store, clock, outcomes, outbox
+    finally:
+        await outbox.stop()
+
+
 class TestRunning:
     async def test_an_idle_worker_looks_again_after_its_poll_interval(self) -> None:
-        store, sender, clock = (
-            await store_with_decision(),
-            ScriptedSender(),
-            ManualClock(),
-        )
-        outcomes = Outcomes()
-        outbox = worker(store, sender, clock, outcomes)
-        outbox.start()
-        try:
+        async with running_worker() as (store, clock, outcomes, _):
             await clock.sleeping()  # nothing to deliver: idle until the next poll
             assert clock.pending == [1]
             # Stored by another replica: nothing wakes this worker but its poll.
             await store.add_report("c", "tx-1", ReportKind.RETURN, {"a": 1}, START)
             clock.advance(1)
             assert await outcomes.wait_for(1) == ["delivered"]
-        finally:
-            await outbox.stop()
 
     async def test_after_a_wake_it_goes_back_to_its_poll(self) -> None:
         """A wake is spent by the round it started: the worker does not spin on it."""
-        store, sender, clock = (
-            await store_with_decision(),
-            ScriptedSender(),
-            ManualClock(),
-        )
-        outcomes = Outcomes()
-        outbox = worker(store, sender, clock, outcomes)
-        outbox.start()
-        try:
+        async with running_worker() as (store, clock, outcomes, outbox):
             await clock.sleeping()
             await store.add_report("c", "tx-1", ReportKind.RETURN, {"a": 1}, START)
             outbox.wake()
@@ -225,26 +222,14 @@ class TestRunning:
                 await asyncio.sleep(0)
             assert store.claim_rounds == rounds
             assert clock.pending == [1]
-        finally:
-            await outbox.stop()
 
     async def test_a_wake_delivers_without_waiting_for_the_poll(self) -> None:
-        store, sender, clock = (
-            await store_with_decision(),
-            ScriptedSender(),
-            ManualClock(),
-        )
-        outcomes = Outcomes()
-        outbox = worker(store, sender, clock, outcomes)
-        outbox.start()
-        try:
+        async with running_worker() as (store, clock, outcomes, outbox):
             await clock.sleeping()
             await store.add_report("c", "tx-1", ReportKind.RETURN, {"a": 1}, START)
             outbox.wake()
             assert await outcomes.wait_for(1) == ["delivered"]
             assert clock.monotonic() == ManualClock().monotonic()  # no time passed
-        finally:
-            await outbox.stop()
 
     async def test_a_failed_report_is_sent_again_once_its_backoff_has_passed(
         self,

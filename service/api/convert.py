@@ -17,12 +17,16 @@ from service.app.ports import EndUser, PlaidAccount, SignalContext
 from service.domain.freshness import MAX_REUSE_AGE, MIN_REUSE_AGE
 from service.domain.model import (
     Balance,
+    Basis,
     Decision,
     Freshness,
     PaymentAttempt,
     PlaidCall,
     Rail,
     RealtimeReport,
+    Result,
+    Source,
+    TimeSource,
 )
 from service.domain.money import Money
 from service.domain.secret import Secret
@@ -30,12 +34,22 @@ from service.domain.secret import Secret
 MAX_TRANSACTION_ID = 36  # Plaid's limit for client_transaction_id
 MAX_TEXT = 256
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
 # C0 and C1 control characters and DEL: never part of an id, a key or a token.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _NANOS = Decimal("1e-9")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RAILS = {getattr(pb, f"PAYMENT_RAIL_{r.value}"): r for r in Rail}
 _RAIL_PB = {r: v for v, r in _RAILS.items()}
+# Domain enum -> wire enum, looked up once here rather than by name on every decision.
+_RESULT_PB = {r: getattr(pb, f"DECISION_RESULT_{r.value}") for r in Result}
+_SOURCE_PB = {s: getattr(pb, f"DECISION_SOURCE_{s.value}") for s in Source}
+_BASIS_PB = {b: getattr(pb, f"REALTIME_BALANCE_BASIS_{b.value}") for b in Basis}
+# UNKNOWN has no wire value of its own: UNSPECIFIED says the same.
+_TIME_SOURCE_PB = {
+    t: getattr(pb, f"BALANCE_TIME_SOURCE_{t.value}", pb.BALANCE_TIME_SOURCE_UNSPECIFIED)
+    for t in TimeSource
+}
 _FRESHNESS = {
     pb.BALANCE_FRESHNESS_UNSPECIFIED: Freshness.DEFAULT,
     pb.BALANCE_FRESHNESS_REQUIRE_LIVE: Freshness.REQUIRE_LIVE,
@@ -65,8 +79,10 @@ def payment_request(msg: pb.EvaluatePaymentRequest) -> PaymentRequest:
     _optional_text(msg.ruleset_key, "ruleset_key", bad)
     _optional_text(msg.client_user_id, "client_user_id", bad)
     _user_and_device(msg, bad)
-    if msg.user.address.country and not re.fullmatch(
-        r"[A-Z]{2}", msg.user.address.country
+    if (
+        msg.HasField("user")
+        and msg.user.address.country
+        and not _COUNTRY.fullmatch(msg.user.address.country)
     ):
         bad.append(
             FieldViolation("user.address.country", "must be an ISO 3166-1 alpha-2 code")
@@ -176,13 +192,28 @@ USER_LIMITS = {
 }
 
 
+# Each limit's path as its attribute names, split once; grouped by the top-level field,
+# so a request without `user` or `device` (most of them) checks nothing here.
+_USER_PATHS = {
+    top: [
+        (path, path.split(".")[1:], limit)
+        for path, limit in USER_LIMITS.items()
+        if path.startswith(top + ".")
+    ]
+    for top in ("user", "device")
+}
+
+
 def _user_and_device(msg: pb.EvaluatePaymentRequest, bad: list[FieldViolation]) -> None:
-    for path, limit in USER_LIMITS.items():
-        value: object = msg
-        for part in path.split("."):
-            value = getattr(value, part)
-        assert isinstance(value, str)
-        _optional_text(value, path, bad, limit)
+    for top, paths in _USER_PATHS.items():
+        if not msg.HasField(top):
+            continue  # every string in it is empty: nothing to check
+        for path, parts, limit in paths:
+            value: object = getattr(msg, top)
+            for part in parts:
+                value = getattr(value, part)
+            assert isinstance(value, str)
+            _optional_text(value, path, bad, limit)
 
 
 def text_problem(value: str, limit: int) -> str | None:
@@ -310,8 +341,8 @@ def decision_pb(decision: Decision) -> pb.Decision:
     attempt, verdict = decision.attempt, decision.verdict
     out = pb.Decision(
         client_transaction_id=attempt.client_transaction_id,
-        result=getattr(pb, f"DECISION_RESULT_{verdict.result.value}"),
-        source=getattr(pb, f"DECISION_SOURCE_{verdict.source.value}"),
+        result=_RESULT_PB[verdict.result],
+        source=_SOURCE_PB[verdict.source],
         rail=_RAIL_PB[attempt.rail],
         amount=money_pb(attempt.amount.to_decimal(), attempt.amount.currency),
         reasons=[
@@ -340,7 +371,7 @@ def _realtime(report: RealtimeReport) -> pb.RealtimeBalance:
     out = pb.RealtimeBalance(
         fetched=report.fetched,
         attempted=report.was_attempted,
-        basis=getattr(pb, f"REALTIME_BALANCE_BASIS_{report.basis.value}"),
+        basis=_BASIS_PB[report.basis],
         warnings=[
             pb.RealtimeBalanceWarning(code=n.code, message=n.message)
             for n in report.warnings
@@ -399,9 +430,7 @@ def _balance(balance: Balance, now: datetime) -> pb.BalanceEvidence:
         out.current.CopyFrom(money_pb(balance.current, balance.currency or ""))
     if balance.as_of is not None:
         out.as_of_time.CopyFrom(timestamp(balance.as_of))
-        out.as_of_source = getattr(
-            pb, f"BALANCE_TIME_SOURCE_{balance.as_of_source.value}"
-        )
+        out.as_of_source = _TIME_SOURCE_PB[balance.as_of_source]
         age = balance.age_seconds(now)
         if age is not None:
             out.age_seconds = age
@@ -410,6 +439,15 @@ def _balance(balance: Balance, now: datetime) -> pb.BalanceEvidence:
 
 def money_pb(value: Decimal, currency: str) -> MoneyPb:
     """An exact Decimal as google.type.Money (nanos rounded half-even past 9 digits)."""
+    sign, digits, exponent = value.as_tuple()
+    if isinstance(exponent, int) and exponent >= -9:
+        # At most 9 decimals (every amount and balance in practice): exact in integers,
+        # without a decimal context (~40% of this function's time, profiled).
+        scaled = int("".join(map(str, digits))) * 10 ** (exponent + 9)
+        units, nanos = divmod(scaled, 1_000_000_000)
+        if sign:
+            units, nanos = -units, -nanos
+        return MoneyPb(currency_code=currency, units=units, nanos=nanos)
     with localcontext() as exact:
         exact.prec = (
             60  # quantize must never run out of digits (Money holds int64 units)

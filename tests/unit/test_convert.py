@@ -1,7 +1,7 @@
 """Proto <-> domain: every bad request field is named; money converts exactly."""
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import pytest
@@ -351,6 +351,28 @@ class TestMoney:
         assert money_pb(value, "USD") == MoneyPb(
             currency_code="USD", units=units, nanos=nanos
         )
+
+    @given(
+        st.decimals(
+            min_value=Decimal("-9e17"),
+            max_value=Decimal("9e17"),
+            allow_nan=False,
+            allow_infinity=False,
+        )
+        | st.integers(-(10**20), 10**20).map(lambda n: Decimal(n).scaleb(-9))
+        | st.integers(-(10**20), 10**20).map(lambda n: Decimal(n).scaleb(-2))
+    )
+    def test_money_pb_agrees_with_quantizing_at_nanos(self, value: Decimal) -> None:
+        # The integer fast path (at most 9 decimals) and the quantizing path must
+        # write the same units and nanos.
+        with localcontext() as exact:
+            exact.prec = 60
+            rounded = value.quantize(Decimal("1e-9"), rounding=ROUND_HALF_EVEN)
+        units = int(rounded)
+        expected = MoneyPb(
+            currency_code="USD", units=units, nanos=int((rounded - units).scaleb(9))
+        )
+        assert money_pb(value, "USD") == expected
 
     @pytest.mark.parametrize(
         ("units", "nanos", "value"),

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.app.decide import Budgets, Decider, PaymentRequest
 from service.app.errors import (
@@ -19,7 +22,7 @@ from service.app.errors import (
     IdempotencyKeyReused,
     PlaidFailure,
 )
-from service.app.evaluate import EvaluatePayment, payment_fingerprint
+from service.app.evaluate import EvaluatePayment, _keyed_digest, payment_fingerprint
 from service.app.ports import PlaidAccount, SignalContext
 from service.config.policies import PolicySections
 from service.domain.model import (
@@ -126,6 +129,18 @@ class TestFingerprint:
         expected = hmac.new(KEY, canonical, hashlib.sha256).hexdigest()
 
         assert payment_fingerprint(request(), KEY) == expected
+
+    @given(
+        st.lists(st.none() | st.integers() | st.text(), max_size=8),
+        st.binary(min_size=1, max_size=80),
+    )
+    def test_the_digest_is_the_one_json_dumps_and_hmac_digest_give(
+        self, fields: list[str | int | None], key: bytes
+    ) -> None:
+        # The fast path (a copied keyed state, one shared encoder) must write what
+        # the straightforward spelling writes, non-ASCII and control characters too.
+        canonical = json.dumps(fields, separators=(",", ":")).encode()
+        assert _keyed_digest(key, fields) == hmac.digest(key, canonical, "sha256").hex()
 
 
 class TestReplay:

@@ -57,7 +57,7 @@ class TestMigrations:
                 versions = await connection.execute(
                     sa.text("SELECT version_num FROM alembic_version")
                 )
-                assert versions.scalars().all() == ["0003_balance_reuse"]
+                assert versions.scalars().all() == ["0004_transaction_id_index"]
         finally:
             await engine.dispose()
 

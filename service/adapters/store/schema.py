@@ -70,6 +70,8 @@ decisions = sa.Table(
     sa.CheckConstraint("state IN ('PENDING', 'DONE')", name="ck_decisions_state"),
     sa.Index("ix_decisions_completed_at", "completed_at"),
     sa.Index("ix_decisions_balance", "caller", "balance_key", "balance_fetched_at"),
+    # The claim's check that no other caller holds the id (ledger_rules.py).
+    sa.Index("ix_decisions_client_transaction_id", "client_transaction_id"),
 )
 
 reports = sa.Table(

@@ -5,6 +5,11 @@ each during its own untimed ghz run, and keeps the raw stacks (`--format raw`, w
 speedscope and flamegraph.pl both read) beside a text summary: the share of samples
 per layer, per module, and the top functions by own and by total share. The summary is
 pure text processing, so tests feed it hand-written stacks.
+
+Only stacks holding the GIL are sampled (`--gil`): a grpc.aio server is bound by one
+thread of Python at a time, so that is the resource to divide. Without it, threads
+parked in C (aiosqlite's and the executor's workers, the writer's fsync, gRPC's poller)
+counted as busy and took a third of the samples while costing the event loop nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Enough samples in a 10 s run (~2,000 for the event loop) to rank layers of 1%; the
-# blocking sampler pauses the process ~50 µs each time, which the untimed run absorbs.
-RATE_HZ = 200
+# ~1,000 samples in a 10 s run rank layers of 1%. Each sample pauses the process and
+# costs py-spy CPU on the same 2 cores: 200 Hz cut the service's rate by more.
+RATE_HZ = 100
 EVENT_LOOP = "gRPC, event loop, threads"
 OTHER = "other"
 # A stack's samples go to the first of these a frame matches, walking from the leaf up;
@@ -108,7 +113,7 @@ class Stack:
 
 @dataclass(slots=True)
 class Summary:
-    """Sample counts; every share is of `total` (the samples of non-idle threads)."""
+    """Sample counts; every share is of `total` (the samples that held the GIL)."""
 
     total: int = 0
     layers: Counter[str] = field(default_factory=Counter)
@@ -205,21 +210,29 @@ def top_layers(summary: Summary) -> list[tuple[str, float]]:
     return [(k, summary.share(v)) for k, v in summary.layers.most_common()]
 
 
-def render(summary: Summary, header: Sequence[str], top: int = 25) -> str:
-    """The text summary saved beside the raw stacks."""
+def render(
+    summary: Summary, header: Sequence[str], instants: int = 0, top: int = 25
+) -> str:
+    """The text summary saved beside the raw stacks; `instants` is how many times py-spy
+    looked (seconds * rate), so that samples ÷ instants is how busy the GIL was."""
 
     def table(title: str, counts: Counter[str], limit: int) -> list[str]:
         rows = [f"{summary.share(v):6.1f}%  {k}" for k, v in counts.most_common(limit)]
         return ["", title, "-" * len(title), *rows]
 
-    lines = [*header, f"samples: {summary.total} (non-idle threads)"]
+    held = (
+        f" of {instants} looks: GIL held {summary.total / instants:.0%}"
+        if instants
+        else ""
+    )
+    lines = [*header, f"samples: {summary.total} holding the GIL{held}"]
     if not summary.total:
         return "\n".join([*lines, "", "no samples"]) + "\n"
     lines += table(
         "by layer (stack charged to the frame nearest its leaf)", summary.layers, 20
     )
     lines += ["", GC_NOTE]
-    lines += table("by thread", summary.threads, 10)
+    lines += table("by thread holding the GIL", summary.threads, 10)
     lines += table("by module, own samples", summary.modules, 20)
     lines += table(f"top {top} functions, own samples", summary.own, top)
     lines += table(f"top {top} functions, total samples", summary.inclusive, top)
@@ -235,7 +248,8 @@ def py_spy() -> str | None:
 def start_recording(
     executable: str, pid: int, seconds: int, out: Path
 ) -> subprocess.Popen[bytes]:
-    """py-spy sampling `pid` for `seconds` into `out` (collapsed stacks, per thread)."""
+    """py-spy sampling `pid` for `seconds` into `out` (collapsed stacks of the thread
+    holding the GIL, named)."""
     return subprocess.Popen(
         [
             executable,
@@ -248,6 +262,7 @@ def start_recording(
             str(RATE_HZ),
             "--format",
             "raw",
+            "--gil",
             "--threads",
             "--output",
             str(out),

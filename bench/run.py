@@ -574,28 +574,40 @@ def profile_run(
     recorder = (
         profile.start_recording(spy, target.pid, seconds, stacks_path) if spy else None
     )
-    run = bench.run(
-        f"profile: {name} (not measured)",
-        "profile",
-        "ach-balance-rule",
-        load,
-        address,
-        procs,
-        record=False,
-    )
+    try:
+        run = bench.run(
+            f"profile: {name} (not measured)",
+            "profile",
+            "ach-balance-rule",
+            load,
+            address,
+            procs,
+            record=False,
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.kill()
+            recorder.wait()
+        raise
     header = [
         f"py-spy profile of the {name} (pid {target.pid}), run id {bench.run_id}",
         f"load: {run.command}",
         f"under profiling: {run.requests_per_s:,.0f} req/s, {run.errors} errors "
         f"(not among the measured runs)",
-        f"sampling: {seconds} s at {profile.RATE_HZ} Hz, every non-idle thread",
+        f"sampling: {seconds} s at {profile.RATE_HZ} Hz, the thread holding the GIL",
     ]
     if recorder is None:
         note = "py-spy is not installed (pip install -e '.[dev]')"
         summary_path.write_text("\n".join([*header, "", note]) + "\n")
         entry["note"] = note
     else:
-        output, _ = recorder.communicate(timeout=seconds + 60)
+        assert recorder.stdout is not None
+        output = recorder.stdout.read()
+        _, status, rusage = os.wait4(recorder.pid, 0)
+        recorder.returncode = os.waitstatus_to_exitcode(status)
+        recorder.stdout.close()
+        # py-spy's own CPU came out of the same 2 cores the run had.
+        header.append(f"py-spy's own CPU: {rusage.ru_utime + rusage.ru_stime:.1f} s")
         if recorder.returncode != 0 or not stacks_path.is_file():
             # ptrace denied (a container without CAP_SYS_PTRACE) ends up here.
             note = f"py-spy failed ({recorder.returncode}): {output.decode()[-500:]}"
@@ -603,7 +615,8 @@ def profile_run(
             entry["note"] = note
         else:
             summary = profile.summarise(profile.parse_raw(stacks_path.read_text()))
-            summary_path.write_text(profile.render(summary, header))
+            instants = seconds * profile.RATE_HZ
+            summary_path.write_text(profile.render(summary, header, instants))
             entry["stacks"] = stacks_path.name
             entry["samples"] = summary.total
             entry["layers"] = [

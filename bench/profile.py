@@ -211,10 +211,16 @@ def top_layers(summary: Summary) -> list[tuple[str, float]]:
 
 
 def render(
-    summary: Summary, header: Sequence[str], instants: int = 0, top: int = 25
+    summary: Summary,
+    header: Sequence[str],
+    instants: int = 0,
+    calls: float = 0.0,
+    top: int = 25,
 ) -> str:
     """The text summary saved beside the raw stacks; `instants` is how many times py-spy
-    looked (seconds * rate), so that samples ÷ instants is how busy the GIL was."""
+    looked (seconds * rate), so that samples ÷ instants is how busy the GIL was, and
+    `calls` how many RPCs were answered meanwhile, so that each layer gets a cost per
+    call: the service's and the floor's, side by side, are the gap in milliseconds."""
 
     def table(title: str, counts: Counter[str], limit: int) -> list[str]:
         rows = [f"{summary.share(v):6.1f}%  {k}" for k, v in counts.most_common(limit)]
@@ -228,9 +234,18 @@ def render(
     lines = [*header, f"samples: {summary.total} holding the GIL{held}"]
     if not summary.total:
         return "\n".join([*lines, "", "no samples"]) + "\n"
-    lines += table(
-        "by layer (stack charged to the frame nearest its leaf)", summary.layers, 20
-    )
+    title = "by layer (stack charged to the frame nearest its leaf)"
+    if calls > 0:
+        title += "; GIL ms per call"
+        per_call = 1000 / RATE_HZ / calls
+        rows = [
+            f"{summary.share(v):6.1f}%  {v * per_call:5.2f} ms  {k}"
+            for k, v in summary.layers.most_common()
+        ]
+        total = f"{summary.total * per_call:5.2f} ms"
+        lines += ["", title, "-" * len(title), *rows, f"{'':7}  {total}  in all"]
+    else:
+        lines += table(title, summary.layers, 20)
     lines += ["", GC_NOTE]
     lines += table("by thread holding the GIL", summary.threads, 10)
     lines += table("by module, own samples", summary.modules, 20)

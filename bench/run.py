@@ -616,7 +616,9 @@ def profile_run(
         else:
             summary = profile.summarise(profile.parse_raw(stacks_path.read_text()))
             instants = seconds * profile.RATE_HZ
-            summary_path.write_text(profile.render(summary, header, instants))
+            # The RPCs answered while py-spy sampled, taking ghz's rate as steady.
+            calls = run.requests_per_s * seconds
+            summary_path.write_text(profile.render(summary, header, instants, calls))
             entry["stacks"] = stacks_path.name
             entry["samples"] = summary.total
             entry["layers"] = [

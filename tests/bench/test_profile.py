@@ -137,5 +137,12 @@ class TestSummary:
         assert "  20.0%  decision_pb (service/api/convert.py)" in text
         assert "Garbage collection has no frame of its own" in text
 
+    def test_with_the_calls_answered_each_layer_has_a_gil_cost_per_call(self):
+        # 100 samples at 100 Hz is 1 s of GIL; over 50 calls, 20 ms each.
+        text = render(summarise(parse_raw(RAW)), [], 400, calls=50)
+
+        assert "  30.0%   6.00 ms  Plaid call (aiohttp)" in text
+        assert "20.00 ms  in all" in text
+
     def test_no_samples_says_so(self):
         assert render(summarise([]), ["header"]).endswith("no samples\n")

@@ -84,7 +84,7 @@ protoset: protos
 	mkdir -p build
 	cp service/_proto/achrisk.protoset build/achrisk.protoset
 
-## bench: ghz runs against the emulator, the service and a bare echo server (~5 min; installs ghz)
+## bench: ghz runs of the service against the floor (bench/forwarder.py) and a bare echo server, with py-spy profiles (~6 min; installs ghz)
 bench: $(STAMP) protoset
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

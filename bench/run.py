@@ -1,8 +1,13 @@
-"""`make bench`: bounded ghz runs against the emulator, the service and a bare echo server.
+"""`make bench`: bounded ghz runs against the service, the floor and a bare echo server.
 
 Starts every server as its own process on 127.0.0.1 (auth off, emulator mode), stops them all
-at the end, even on failure, and writes bench/results/<stamp>.json, .md and latest.md.
-Usage: python bench/run.py [--quick] [--concurrency 50] [--only throughput,latency,...]
+at the end, even on failure, and writes bench/results/<stamp>.json, .md and latest.md, and
+the profiles bench/results/<stamp>-profile-{service,forwarder}.txt (+ .stacks.txt).
+The floor is bench/forwarder.py (grpc.aio, one Plaid call, one SQLite row): the service's
+figures are reported as ratios to it, measured in runs interleaved with the service's.
+Usage: python bench/run.py [--quick] [--concurrency 50] [--only throughput,waiting,scale]
+
+A phase is a function (bench, plan, tmp) -> verdicts, registered in PHASES.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +36,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import profile
 from bench.procstat import cpu_seconds, free_port, peak_rss_mib
-from bench.report import ProcessUsage, RunResult, summarise, write_reports
+from bench.report import (
+    Comparison,
+    ProcessUsage,
+    RunResult,
+    compare,
+    ratio,
+    summarise,
+    write_reports,
+)
 from bench.scenario import LIMITS_OFF, write_bench_scenario
 from bench.service_config import load_test_config
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
@@ -57,10 +71,17 @@ class Plan:
     waiting_requests: int
     concurrency: int
     connections: int
+    # Runs of the service and of the floor each at the main load, interleaved.
+    floor_rounds: int = 2
 
 
 FULL = Plan(10, 30, 400, 12_000, 50, 8)
 QUICK = Plan(4, 10, 400, 4_800, 50, 8)
+# The targets, against the floor from the same run.
+THROUGHPUT_OF_FLOOR = 0.80
+P99_OVER_FLOOR_MS = 2.0
+WAITING_P99_MS = 10_300
+WAITING_RSS_MIB = 512
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -117,6 +138,10 @@ class Proc:
 
     def cpu(self) -> float:
         return cpu_seconds(self.popen.pid)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -184,6 +209,7 @@ class Stack:
         self.address = f"127.0.0.1:{free_port()}"
         write_bench_scenario(workdir / "scenario.yaml", latency_ms)
         emulator = f"127.0.0.1:{free_port()}"
+        self.plaid_url = f"http://{emulator}"
         try:
             self.procs.append(
                 Proc(
@@ -256,6 +282,33 @@ class Stack:
         wait_port(address)
         return address
 
+    def add_forwarder(self) -> str:
+        """The floor (bench/forwarder.py) on the same emulator, with its own SQLite file."""
+        address = f"127.0.0.1:{free_port()}"
+        log = self.workdir / "forwarder.log"
+        self.procs.append(
+            Proc(
+                "forwarder",
+                [
+                    sys.executable,
+                    str(BENCH / "forwarder.py"),
+                    "--listen",
+                    address,
+                    "--plaid-url",
+                    self.plaid_url,
+                    "--database",
+                    str(self.workdir / "forwarder.db"),
+                ],
+                log,
+                dict(os.environ),
+            )
+        )
+        wait_logged(log, "forwarder listening")
+        return address
+
+    def proc(self, name: str) -> Proc:
+        return next(p for p in self.procs if p.name == name)
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
@@ -281,12 +334,29 @@ def decision_size(address: str) -> int:
 class Bench:
     """Runs ghz, one bounded run at a time, and keeps the results."""
 
-    def __init__(self, ghz: str, run_id: str, workdir: Path, ledger: str) -> None:
+    def __init__(
+        self,
+        ghz: str,
+        run_id: str,
+        workdir: Path,
+        ledger: str,
+        *,
+        results: Path,
+        stamp: str,
+        profiles: bool = True,
+        waiting_replicas: tuple[int, ...] = (1,),
+    ) -> None:
         self.ghz = ghz
         self.ledger = ledger
         self.run_id = run_id
         self.workdir = workdir
+        self.results = results  # where a phase's artefacts (profiles) go
+        self.stamp = stamp
+        self.profile = profiles
+        self.waiting_replicas = waiting_replicas
         self.runs: list[RunResult] = []
+        self.comparisons: list[Comparison] = []
+        self.profiles: list[dict[str, Any]] = []  # linked from the report
         self._seq = 0
 
     def config(self, name: str) -> Path:
@@ -359,93 +429,212 @@ def verdict(target: str, measured: str, goal: str, met: bool) -> dict[str, Any]:
     return {"target": target, "measured": measured, "goal": goal, "met": met}
 
 
+def _load(plan: Plan) -> list[str]:
+    """The main load: `concurrency` in flight for `throughput_s`."""
+    return [
+        "-c",
+        str(plan.concurrency),
+        "--connections",
+        str(plan.connections),
+        "-z",
+        f"{plan.throughput_s}s",
+        "--duration-stop",
+        "wait",
+    ]
+
+
+def interleaved(rounds: int) -> list[str]:
+    """The order of the main-load runs: `floor`, `service`, and `others` (the other
+    scenarios, service only) once in the middle. Rounds alternate F S, S F (ABBA), so
+    that a machine getting slower or faster during the phase biases neither."""
+    order: list[str] = []
+    for index in range(rounds):
+        order += ["floor", "service"] if index % 2 == 0 else ["service", "floor"]
+        if index == (rounds - 1) // 2:
+            order.append("others")
+    return order
+
+
 def throughput_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
-    """Zero-latency emulator, SQLite ledger: each scenario and the echo baseline."""
+    """Zero-latency emulator, SQLite ledger: the service interleaved with the floor
+    (same emulator, same ghz flags), the other scenarios and the echo baseline."""
     stack = Stack(tmp / "throughput", latency_ms=0)
     try:
-        echo = stack.add_echo(decision_size(stack.address))
-        load = [
-            "-c",
-            str(plan.concurrency),
-            "--connections",
-            str(plan.connections),
-            "-z",
-            f"{plan.throughput_s}s",
-            "--duration-stop",
-            "wait",
-        ]
-        servers = [p for p in stack.procs if p.name != "echo"]
-        warm = ["-c", "10", "-n", "300"]
-        bench.run(
-            "warm-up",
-            "-",
-            "ach-balance-rule",
-            warm,
-            stack.address,
-            servers,
-            record=False,
-        )
+        echo_address = stack.add_echo(decision_size(stack.address))
+        floor_address = stack.add_forwarder()
+        emulator = stack.proc("emulator")
+        service = (stack.address, [emulator, stack.proc("service")])
+        floor = (floor_address, [emulator, stack.proc("forwarder")])
+        load = _load(plan)
+        for label, (address, procs) in (("", service), (" floor", floor)):
+            bench.run(
+                f"warm-up{label}",
+                "-",
+                "ach-balance-rule",
+                ["-c", "10", "-n", "300"],
+                address,
+                procs,
+                record=False,
+            )
         echo_run = bench.run(
             "echo",
             "baseline",
             "echo",
             load,
-            echo,
-            [p for p in stack.procs if p.name == "echo"],
+            echo_address,
+            [stack.proc("echo")],
         )
-        runs = {
-            name: bench.run(name, "throughput", name, load, stack.address, servers)
-            for name in ("ach-balance-rule", "ach-scores-only", "rtp", "mix-dup10")
-        }
+        floor_runs: list[RunResult] = []
+        service_runs: list[RunResult] = []
+        others: dict[str, RunResult] = {}
+        for step in interleaved(plan.floor_rounds):
+            if step == "floor":
+                label = f"floor #{len(floor_runs) + 1}"
+                floor_runs.append(
+                    bench.run(label, "floor", "ach-balance-rule", load, *floor)
+                )
+            elif step == "service":
+                label = f"ach-balance-rule #{len(service_runs) + 1}"
+                service_runs.append(
+                    bench.run(label, "throughput", "ach-balance-rule", load, *service)
+                )
+            else:
+                for name in ("ach-scores-only", "rtp", "mix-dup10"):
+                    others[name] = bench.run(name, "throughput", name, load, *service)
+        rate = [
+            "--rps",
+            "100",
+            "-c",
+            str(plan.concurrency),
+            "-z",
+            f"{plan.latency_s}s",
+            "--duration-stop",
+            "wait",
+        ]
+        floor_latency = bench.run(
+            "latency-100rps floor", "floor", "ach-balance-rule", rate, *floor
+        )
         latency = bench.run(
-            "latency-100rps",
-            "latency",
-            "ach-balance-rule",
-            [
-                "--rps",
-                "100",
-                "-c",
-                "50",
-                "-z",
-                f"{plan.latency_s}s",
-                "--duration-stop",
-                "wait",
-            ],
-            stack.address,
-            servers,
+            "latency-100rps", "latency", "ach-balance-rule", rate, *service
         )
+        if bench.profile:
+            for name, (address, procs) in (("service", service), ("forwarder", floor)):
+                profile_run(bench, plan, name, address, procs)
     finally:
         stack.stop()
-    ratio = runs["ach-balance-rule"].requests_per_s / max(echo_run.requests_per_s, 1e-9)
-    others = ", ".join(
-        f"{n} {r.requests_per_s / max(echo_run.requests_per_s, 1e-9):.0%}"
-        for n, r in runs.items()
-        if n != "ach-balance-rule"
-    )
+    c = plan.concurrency
+    main = compare(f"ach-balance-rule, c={c}", service_runs, floor_runs, echo_run)
+    rest = [
+        compare(f"{name}, c={c}", [run], floor_runs, echo_run)
+        for name, run in others.items()
+    ]
+    slow = compare("ach-balance-rule, 100 req/s", [latency], [floor_latency])
+    bench.comparisons += [main, *rest, slow]
+    spread = ", ".join(f"{r.requests_per_s:,.0f}" for r in service_runs)
+    floor_spread = ", ".join(f"{r.requests_per_s:,.0f}" for r in floor_runs)
+    also = ", ".join(f"{x.name.split(',')[0]} {x.of_floor:.0%}" for x in rest)
     return [
         verdict(
-            f"throughput (ACH balance rule / echo, c={plan.concurrency})",
-            f"{runs['ach-balance-rule'].requests_per_s:,.0f} / "
-            f"{echo_run.requests_per_s:,.0f} req/s = {ratio:.0%} ({others})",
-            "≥ 40%",
-            ratio >= 0.40 and runs["ach-balance-rule"].errors == 0,
+            f"throughput (ACH balance rule ÷ floor, c={c}, zero-latency emulator)",
+            f"{main.requests_per_s:,.0f} / {main.floor_requests_per_s:,.0f} req/s = "
+            f"{main.of_floor:.0%} (runs {spread} / {floor_spread}; echo "
+            f"{echo_run.requests_per_s:,.0f}: service {main.of_echo:.0%}, floor "
+            f"{ratio(main.floor_requests_per_s, echo_run.requests_per_s):.0%} of echo; "
+            f"{also} of floor; errors {main.errors})",
+            f"≥ {THROUGHPUT_OF_FLOOR:.0%} of the floor",
+            main.of_floor >= THROUGHPUT_OF_FLOOR and main.errors == 0,
         ),
         verdict(
-            "latency (100 req/s, zero-latency emulator)",
-            f"p99 {latency.p99_ms} ms, p50 {latency.p50_ms} ms, errors {latency.errors}",
-            "p99 ≤ 5 ms",
-            latency.p99_ms <= 5.0 and latency.errors == 0,
+            "latency (p99 at 100 req/s - the floor's, zero-latency emulator)",
+            f"p99 {latency.p99_ms} - {floor_latency.p99_ms} ms = "
+            f"{slow.p99_minus_floor_ms:+.2f} ms (p50 {latency.p50_ms} - "
+            f"{floor_latency.p50_ms} ms = {slow.p50_minus_floor_ms:+.2f} ms), "
+            f"errors {slow.errors}",
+            f"p99 ≤ floor + {P99_OVER_FLOOR_MS:g} ms",
+            slow.p99_minus_floor_ms <= P99_OVER_FLOOR_MS and slow.errors == 0,
         ),
     ]
 
 
-def waiting_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
-    """The emulator answers in 10 s; 400/s offered; ghz allows 5,000 in flight.
+def profile_run(
+    bench: Bench, plan: Plan, name: str, address: str, procs: list[Proc]
+) -> None:
+    """py-spy on `name` during one more run at the main load, kept out of the figures:
+    writes <stamp>-profile-<name>.txt (summary) and .stacks.txt (collapsed stacks)."""
+    target = next(p for p in procs if p.name == name)
+    summary_path = bench.results / f"{bench.stamp}-profile-{name}.txt"
+    stacks_path = bench.results / f"{bench.stamp}-profile-{name}.stacks.txt"
+    bench.results.mkdir(parents=True, exist_ok=True)
+    entry: dict[str, Any] = {"process": name, "summary": summary_path.name}
+    spy = profile.py_spy()
+    seconds = plan.throughput_s
+    # ghz runs a second longer than py-spy samples: py-spy takes a moment to attach.
+    load = _load(plan)
+    load[load.index("-z") + 1] = f"{seconds + 1}s"
+    recorder = (
+        profile.start_recording(spy, target.pid, seconds, stacks_path) if spy else None
+    )
+    try:
+        run = bench.run(
+            f"profile: {name} (not measured)",
+            "profile",
+            "ach-balance-rule",
+            load,
+            address,
+            procs,
+            record=False,
+        )
+    except BaseException:
+        if recorder is not None:
+            recorder.kill()
+            recorder.wait()
+        raise
+    header = [
+        f"py-spy profile of the {name} (pid {target.pid}), run id {bench.run_id}",
+        f"load: {run.command}",
+        f"under profiling: {run.requests_per_s:,.0f} req/s, {run.errors} errors "
+        f"(not among the measured runs)",
+        f"sampling: {seconds} s at {profile.RATE_HZ} Hz, the thread holding the GIL",
+    ]
+    if recorder is None:
+        note = "py-spy is not installed (pip install -e '.[dev]')"
+        summary_path.write_text("\n".join([*header, "", note]) + "\n")
+        entry["note"] = note
+    else:
+        assert recorder.stdout is not None
+        output = recorder.stdout.read()
+        _, status, rusage = os.wait4(recorder.pid, 0)
+        recorder.returncode = os.waitstatus_to_exitcode(status)
+        recorder.stdout.close()
+        # py-spy's own CPU came out of the same 2 cores the run had.
+        header.append(f"py-spy's own CPU: {rusage.ru_utime + rusage.ru_stime:.1f} s")
+        if recorder.returncode != 0 or not stacks_path.is_file():
+            # ptrace denied (a container without CAP_SYS_PTRACE) ends up here.
+            note = f"py-spy failed ({recorder.returncode}): {output.decode()[-500:]}"
+            summary_path.write_text("\n".join([*header, "", note]) + "\n")
+            entry["note"] = note
+        else:
+            summary = profile.summarise(profile.parse_raw(stacks_path.read_text()))
+            instants = seconds * profile.RATE_HZ
+            # The RPCs answered while py-spy sampled, taking ghz's rate as steady.
+            calls = run.requests_per_s * seconds
+            summary_path.write_text(profile.render(summary, header, instants, calls))
+            entry["stacks"] = stacks_path.name
+            entry["samples"] = summary.total
+            entry["layers"] = [
+                [layer, round(share, 1)] for layer, share in profile.top_layers(summary)
+            ]
+    print(f"   profile: {summary_path}", flush=True)
+    bench.profiles.append(entry)
 
-    Once with one service process, then with two on the same port (SO_REUSEPORT) and
-    one SQLite ledger: the README's way to use both cores."""
+
+def waiting_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
+    """The emulator answers in 10 s; 400/s offered, so ~4,000 in flight; ghz allows 5,000.
+
+    One service process; `--waiting-replicas 1,2` adds two on the same port
+    (SO_REUSEPORT) and one SQLite ledger."""
     results: dict[int, RunResult] = {}
-    for replicas in (1, 2):
+    for replicas in bench.waiting_replicas:
         stack = Stack(tmp / f"waiting{replicas}", latency_ms=10_000, replicas=replicas)
         try:
             results[replicas] = bench.run(
@@ -482,8 +671,11 @@ def waiting_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
                 f"{plan.waiting_requests // plan.waiting_rps} s; {where})",
                 f"p99 {result.p99_ms / 1000:.2f} s, errors {result.errors}, "
                 f"service peak RSS {rss:.0f} MiB",
-                "p99 ≤ 10.3 s, 0 errors, RSS ≤ 1024 MiB",
-                result.p99_ms <= 10_300 and result.errors == 0 and rss <= 1024,
+                f"p99 ≤ {WAITING_P99_MS / 1000:g} s, 0 errors, "
+                f"RSS ≤ {WAITING_RSS_MIB} MiB",
+                result.p99_ms <= WAITING_P99_MS
+                and result.errors == 0
+                and rss <= WAITING_RSS_MIB,
             )
         )
     return verdicts
@@ -571,6 +763,15 @@ def scale_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
     ]
 
 
+Phase = Callable[[Bench, Plan, Path], list[dict[str, Any]]]
+# `--only` picks from these, in this order; a new phase only needs an entry here.
+PHASES: dict[str, Phase] = {
+    "throughput": throughput_phase,
+    "waiting": waiting_phase,
+    "scale": scale_phase,
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -578,7 +779,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs (~2 min)")
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument(
-        "--only", default="throughput,waiting,scale", help="comma-separated phases"
+        "--only", default=",".join(PHASES), help="comma-separated phases"
+    )
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="skip the py-spy runs of the service and the floor",
+    )
+    parser.add_argument(
+        "--waiting-replicas",
+        default="1",
+        help="service processes of the waiting runs, e.g. 1,2 (one run each)",
     )
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument(
@@ -597,13 +808,18 @@ def main() -> int:
             plan.waiting_requests,
             args.concurrency,
             plan.connections,
+            plan.floor_rounds,
         )
+    phases = args.only.split(",")
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        parser.error(f"unknown phase(s) {unknown}; known: {', '.join(PHASES)}")
     ghz = find_ghz()
     ensure_protoset()
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{int(started.timestamp()):x}"
-    meta = {
+    meta: dict[str, Any] = {
         "started": started.isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "cpus": os.cpu_count(),
@@ -614,15 +830,22 @@ def main() -> int:
     }
     verdicts: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="ach-risk-bench-") as tmp:
-        bench = Bench(ghz, run_id, Path(tmp), args.scale_ledger)
-        phases = {
-            "throughput": throughput_phase,
-            "waiting": waiting_phase,
-            "scale": scale_phase,
-        }
-        for phase in args.only.split(","):
-            verdicts += phases[phase](bench, plan, Path(tmp))
-    json_path, md_path = write_reports(args.results, stamp, meta, bench.runs, verdicts)
+        bench = Bench(
+            ghz,
+            run_id,
+            Path(tmp),
+            args.scale_ledger,
+            results=args.results,
+            stamp=stamp,
+            profiles=not args.no_profile,
+            waiting_replicas=tuple(int(n) for n in args.waiting_replicas.split(",")),
+        )
+        for phase in phases:
+            verdicts += PHASES[phase](bench, plan, Path(tmp))
+    meta["profiles"] = bench.profiles
+    json_path, md_path = write_reports(
+        args.results, stamp, meta, bench.runs, verdicts, bench.comparisons
+    )
     print(md_path.read_text())
     print(f"wrote {json_path} and {md_path}")
     return 0

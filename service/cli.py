@@ -7,8 +7,6 @@ import asyncio
 import os
 import sys
 
-import structlog
-
 from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, worker_count
 from service.config.settings import ConfigError, Settings
 from service.ops.logs import configure
@@ -89,7 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"ach-risk: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_format, settings.log_level)
+    configure(settings.log_format, settings.log_level, worker=args.worker_index)
     if settings.server.workers > 1:
         # The supervisor never imports gRPC: it starts workers as new processes.
         from service.workers import supervise
@@ -100,7 +98,6 @@ def _serve(args: argparse.Namespace) -> int:
     if worker:
         from service.ops.worker_link import SupervisorLink
 
-        structlog.contextvars.bind_contextvars(worker=args.worker_index)
         asyncio.run(serve_forever(settings, SupervisorLink(args.worker_link)))
     else:
         asyncio.run(serve_forever(settings))

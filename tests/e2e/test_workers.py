@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
+from service.cli import main
 from service.config.server import worker_count
 from tests import processes
 from tests.conftest import packaged_config_plus, payment, without_rate_limits
@@ -274,37 +274,28 @@ class TestCommandLine:
             ("", "'' is not a number of workers"),
         ],
     )
-    def test_a_bad_count_is_a_usage_error(self, value: str, message: str) -> None:
-        result = _ach_risk("serve", "--workers", value)
-        assert result.returncode == 2
-        assert "argument --workers" in result.stderr
-        assert message in result.stderr
+    def test_a_bad_count_is_a_usage_error(
+        self, value: str, message: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as exited:
+            main(["serve", "--workers", value])
+        assert exited.value.code == 2
+        stderr = capsys.readouterr().err
+        assert "argument --workers" in stderr
+        assert message in stderr
 
-    def test_a_bad_count_in_the_environment_is_a_config_error(self) -> None:
-        result = _ach_risk("serve", env={"ACH_RISK_WORKERS": "many"})
-        assert result.returncode == 2
-        assert "ACH_RISK_WORKERS: 'many' is not a number of workers" in result.stderr
+    def test_a_bad_count_in_the_environment_is_a_config_error(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("ACH_RISK_WORKERS", "many")
+        assert main(["serve"]) == 2
+        assert "ACH_RISK_WORKERS: 'many' is not a number" in capsys.readouterr().err
 
-    def test_workers_need_a_fixed_port(self) -> None:
-        result = _ach_risk("serve", "--workers", "2", "--listen", "127.0.0.1:0")
-        assert result.returncode == 2
-        assert "need a fixed port" in result.stderr
-
-
-def _ach_risk(
-    *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
-    }
-    return subprocess.run(
-        [str(processes.BIN / "ach-risk"), *args],
-        env=environ | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    def test_workers_need_a_fixed_port(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["serve", "--workers", "2", "--listen", "127.0.0.1:0"]) == 2
+        assert "need a fixed port" in capsys.readouterr().err
 
 
 async def _put_latency(emulator: processes.Process, ms: int) -> None:

@@ -96,7 +96,9 @@ def start_workers(
     address = listen or f"127.0.0.1:{free_port()}"
     metrics = f"127.0.0.1:{free_port()}"
     env = service_env(database_url, f"http://{emulator.address}" if emulator else None)
-    env["TMPDIR"] = str(workdir)  # the metrics directory, even if the supervisor is killed
+    env["TMPDIR"] = str(
+        workdir
+    )  # the metrics directory, even if the supervisor is killed
     args = ["serve", "--workers", workers, "--listen", address]
     args += ["--metrics-listen", metrics] + (
         ["--config", str(config)] if config else []

@@ -53,6 +53,7 @@ class SupervisorLink:
         self._own = False
         self._everyone = False  # until the supervisor says otherwise
         self._left = False
+        self._lost = False
         self._set_serving: SetServing | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -77,8 +78,10 @@ class SupervisorLink:
         self._left = True
 
     def on_lost(self, callback: Callable[[], None]) -> None:
-        """Call `callback` when the supervisor goes away."""
+        """Call `callback` when the supervisor goes away (at once if it already has)."""
         self._on_lost = callback
+        if self._lost:
+            callback()
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -114,6 +117,7 @@ class SupervisorLink:
                     self._everyone = everyone
                     await self._apply()
         log.warning("worker.supervisor_lost", action="draining")
+        self._lost = True
         self._everyone = False
         await self._apply()
         self._on_lost()

@@ -147,6 +147,18 @@ class TestServing:
         # One migration, by the supervisor, before any worker opened the ledger.
         assert len(processes.events(supervisor.log, "workers.starting")) == 1
 
+    async def test_without_a_plaid_url_every_worker_uses_the_supervisors_emulator(
+        self, tmp_path: Path
+    ) -> None:
+        supervisor, _ = processes.start_workers(tmp_path, None, ledger(tmp_path))
+        try:
+            replies = await evaluate_over_connections(supervisor.address, "e", 8)
+            assert len(replies) == 8
+        finally:
+            assert supervisor.stop() == 0
+        (embedded,) = processes.events(supervisor.log, "plaid.emulator_embedded")
+        assert "worker" not in embedded  # the supervisor's: one emulator for all
+
 
 class TestRestarts:
     async def test_a_killed_worker_is_restarted_and_health_answers_for_all(

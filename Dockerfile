@@ -44,4 +44,7 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 # SIGTERM: health turns NOT_SERVING, in-flight calls drain (grace 10 s), exit 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["ach-risk"]
+# One worker process, one core. For N cores set ACH_RISK_WORKERS=N (or `serve --workers N`)
+# equal to the container's CPU limit: `auto` counts the cores of the affinity mask, which a
+# CPU quota (--cpus, a Kubernetes limit) does not narrow (docs/workers.md).
 CMD ["serve", "--metrics-listen", "0.0.0.0:9464"]

@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 
-from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN
+from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, worker_count
 from service.config.settings import ConfigError, Settings
 from service.ops.logs import configure
 
@@ -40,6 +40,17 @@ def _parser() -> argparse.ArgumentParser:
         f"{DEFAULT_METRICS_LISTEN}, or ACH_RISK_METRICS_LISTEN; empty to disable)",
     )
     serve.add_argument("--config", help="TOML file (or ACH_RISK_CONFIG)")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N|auto",
+        help="serving processes sharing the address, under one supervisor that "
+        "serves their metrics (default 1, or ACH_RISK_WORKERS; auto: one per core "
+        "this process may run on, which is not a container's CPU limit)",
+    )
+    # The supervisor's own way to start a worker (service/workers/): not for people.
+    serve.add_argument("--worker-link", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)
     commands.add_parser(
         "emulator",
         help="run the Plaid emulator (ach-risk emulator --help)",
@@ -56,19 +67,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _workers(text: str) -> int:
+    try:
+        return worker_count(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _serve(args: argparse.Namespace) -> int:
+    worker = args.worker_link is not None
     try:
         settings = Settings.from_environ(
             os.environ,
             listen=args.listen,
             config_path=args.config,
             metrics_listen=args.metrics_listen,
+            workers=1 if worker else args.workers,
         )
     except ConfigError as exc:
         print(f"ach-risk: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_format, settings.log_level)
+    configure(settings.log_format, settings.log_level, worker=args.worker_index)
+    if settings.server.workers > 1:
+        # The supervisor never imports gRPC: it starts workers as new processes.
+        from service.workers import supervise
+
+        return asyncio.run(supervise(settings, args.config))
     from service.main import serve_forever
 
-    asyncio.run(serve_forever(settings))
+    if worker:
+        from service.ops.worker_link import SupervisorLink
+
+        asyncio.run(serve_forever(settings, SupervisorLink(args.worker_link)))
+    else:
+        asyncio.run(serve_forever(settings))
     return 0

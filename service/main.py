@@ -46,9 +46,11 @@ from service.app.ports import (
 from service.app.rate_budget import RateGate
 from service.app.reports import Reports
 from service.config.settings import Settings
+from service.emulated import embedded_emulator
 from service.ops.metrics import Metrics
-from service.ops.readiness import CredentialsWatch, Readiness
+from service.ops.readiness import CredentialsWatch, Readiness, SetServing
 from service.ops.runtime import tune_garbage_collector
+from service.ops.worker_link import SupervisorLink
 
 log = structlog.get_logger("service.main")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RiskDecisionService"].full_name
@@ -99,10 +101,12 @@ async def start_service(
     signal_source: SignalSource | None = None,
     store: Store | None = None,
     clock: Clock | None = None,
+    link: SupervisorLink | None = None,
 ) -> RunningService:
     """Start serving on settings.listen (port 0 picks one), with the production adapters
     for whatever is not given. Tests give fakes of Plaid's evaluations and of the
-    ledger here; what is given is not closed by `stop()`, its owner closes it."""
+    ledger here; what is given is not closed by `stop()`, its owner closes it.
+    `link`: this process is one of `--workers N`, its health gated by all of them."""
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tuning = settings.plaid.tuning
     clock = clock or SystemClock()  # the one clock every part reads
@@ -112,7 +116,13 @@ async def start_service(
             store = await open_store(settings.state.database_url.reveal())
             stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
-        readiness = Readiness(partial(_set_serving, health))
+        # grpc's servicer starts SERVING; a worker must not say so before it is gated.
+        await _set_serving(health, False)
+        set_serving: SetServing = partial(_set_serving, health)
+        if link is not None:
+            set_serving = await link.connect(set_serving)
+            stack.push_async_callback(link.close)
+        readiness = Readiness(set_serving)
         metrics = Metrics()
         rates = RateGate(
             store,
@@ -167,6 +177,7 @@ async def start_service(
         )
         server, port = await _start_grpc(settings, servicer, health, gate)
         stack.push_async_callback(server.stop, 0)  # only if a later start step fails
+        await set_serving(True)
         outbox.start()
         stack.push_async_callback(outbox.stop)
         _start_housekeeping(
@@ -189,7 +200,7 @@ async def _plaid_transport(
 ) -> PlaidTransport:
     base_url = settings.plaid.base_url
     if base_url is None:
-        base_url = await _embedded_emulator(stack)
+        base_url = await embedded_emulator(stack)
         log.warning(
             "plaid.emulator_embedded",
             url=base_url,
@@ -206,16 +217,6 @@ async def _plaid_transport(
     await transport.start()
     stack.push_async_callback(transport.close)
     return transport
-
-
-async def _embedded_emulator(stack: contextlib.AsyncExitStack) -> str:
-    """Start the Plaid emulator in this process (`make run` without PLAID_BASE_URL).
-    Imported here, not at load: a production process never loads the emulator."""
-    from plaid_emulator import default_scenario_path, load_scenario, start_emulator
-
-    emulator = await start_emulator(load_scenario(default_scenario_path()))
-    stack.push_async_callback(emulator.close)
-    return emulator.url
 
 
 def _start_housekeeping(
@@ -332,7 +333,6 @@ async def _start_grpc(
     if port == 0:
         raise OSError(f"cannot listen on {settings.listen}")
     await server.start()
-    await _set_serving(health, True)
     return server, port
 
 
@@ -364,16 +364,21 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
     )
 
 
-async def serve_forever(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then drain within the grace period."""
+async def serve_forever(settings: Settings, link: SupervisorLink | None = None) -> None:
+    """Run until SIGTERM or SIGINT, then drain within the grace period. A worker of
+    `--workers N` (`link`) also drains when its supervisor goes away."""
     grace_s = settings.server.limits.grace_s
-    service = await start_service(settings)
+    service = await start_service(settings, link=link)
     tune_garbage_collector()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
+    if link is not None:
+        link.on_lost(stopping.set)
     await stopping.wait()
     log.info("service.stopping", grace_s=grace_s)
+    if link is not None:
+        await link.leaving()
     await service.stop(grace_s)
     log.info("service.stopped")

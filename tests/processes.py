@@ -1,5 +1,5 @@
 """`ach-risk emulator` and `ach-risk serve` as real processes on loopback, for tests that
-need several replicas or a crash (kill -9)."""
+need several replicas, several workers or a crash (kill -9)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import grpc
+import orjson
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 BIN = Path(sys.executable).parent
@@ -73,22 +74,66 @@ def start_service(
     config: Path | None = None,
 ) -> Process:
     address = f"127.0.0.1:{free_port()}"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
-    }
-    env |= {
-        "PLAID_ENV": "emulator",
-        "PLAID_BASE_URL": f"http://{emulator.address}",
-        "ACH_RISK_DATABASE_URL": database_url,
-        "ACH_RISK_LOG_FORMAT": "json",
-        "ACH_RISK_METRICS_LISTEN": "127.0.0.1:0",
-    }
+    env = service_env(database_url, f"http://{emulator.address}")
     args = ["serve", "--listen", address] + (
         ["--config", str(config)] if config else []
     )
     process = start(args, address, workdir / f"{name}.log", env)
     _wait(lambda: _serving(address), process, name)
     return process
+
+
+def start_workers(
+    workdir: Path,
+    emulator: Process | None,
+    database_url: str,
+    workers: str = "2",
+    config: Path | None = None,
+    listen: str | None = None,
+) -> tuple[Process, str]:
+    """`ach-risk serve --workers N` and its metrics address, once every worker is ready
+    (without `emulator`: the supervisor's embedded one). The Process is the supervisor."""
+    address = listen or f"127.0.0.1:{free_port()}"
+    metrics = f"127.0.0.1:{free_port()}"
+    env = service_env(database_url, f"http://{emulator.address}" if emulator else None)
+    env["TMPDIR"] = str(
+        workdir
+    )  # the metrics directory, even if the supervisor is killed
+    args = ["serve", "--workers", workers, "--listen", address]
+    args += ["--metrics-listen", metrics] + (
+        ["--config", str(config)] if config else []
+    )
+    log = workdir / "workers.log"
+    process = start(args, address, log, env)
+    _wait(lambda: bool(events(log, "workers.started")), process, "workers", 60)
+    return process, metrics
+
+
+def events(log: Path, event: str) -> list[dict[str, object]]:
+    """The JSON log lines of `event` in a process's log (a supervisor's has its
+    workers' lines too)."""
+    marker = f'"event":"{event}"'.encode()
+    return [
+        orjson.loads(line)
+        for line in log.read_bytes().splitlines()
+        if line.startswith(b"{") and marker in line
+    ]
+
+
+def service_env(database_url: str, plaid_url: str | None) -> dict[str, str]:
+    """`ach-risk serve`'s environment: ours without PLAID_* and ACH_RISK_*, plus these."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
+    }
+    env |= {
+        "PLAID_ENV": "emulator",
+        "ACH_RISK_DATABASE_URL": database_url,
+        "ACH_RISK_LOG_FORMAT": "json",
+        "ACH_RISK_METRICS_LISTEN": "127.0.0.1:0",
+    }
+    if plaid_url is not None:
+        env["PLAID_BASE_URL"] = plaid_url
+    return env
 
 
 def _wait(ready: object, process: Process, name: str, timeout_s: float = 30.0) -> None:

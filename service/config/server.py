@@ -1,8 +1,10 @@
 """The `[server]` table (limits, drain) and the variables of the server itself: where it
-listens, who may call (API keys, mutual TLS), where metrics are served."""
+listens, who may call (API keys, mutual TLS), where metrics are served, how many worker
+processes serve."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,6 +53,31 @@ class ServerSettings:
     tls: TlsFiles | None
     limits: ServerSection
     metrics_listen: str | None  # None: no metrics endpoint
+    # Serving processes on the one address; above 1 a supervisor runs them (docs/workers.md).
+    workers: int = 1
+
+
+def usable_cores() -> int:
+    """The cores this process may run on. The affinity mask, not a cgroup CPU quota: a
+    container limited to 2 CPUs on a 32-core node still sees 32 (docs/workers.md)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # no affinity call (macOS): every core
+
+
+def worker_count(text: str) -> int:
+    """`--workers`/ACH_RISK_WORKERS: a whole number from 1, or `auto` (usable_cores())."""
+    if text.strip().lower() == "auto":
+        return usable_cores()
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a number of workers: expected 1, 2, ... or auto"
+        ) from None
+    if count < 1:
+        raise ValueError(f"{count} workers: expected 1 or more (or auto)")
+    return count
 
 
 def server_settings(
@@ -60,9 +87,11 @@ def server_settings(
     limits: ServerSection,
     metrics_listen: str | None,
     problems: list[str],
+    workers: int | None = None,
 ) -> ServerSettings:
     """Read API keys and TLS files; authentication may be off only on loopback, emulated.
-    `metrics_listen` (the command line's) wins over ACH_RISK_METRICS_LISTEN; empty: off."""
+    `metrics_listen` (the command line's) wins over ACH_RISK_METRICS_LISTEN; empty: off.
+    `workers` (the command line's, already checked) wins over ACH_RISK_WORKERS."""
     keys = _api_keys(env.get("ACH_RISK_API_KEYS_FILE"), problems)
     if keys is None and not (plaid_env == "emulator" and _is_loopback(listen)):
         problems.append(
@@ -72,12 +101,28 @@ def server_settings(
         )
     if metrics_listen is None:
         metrics_listen = env.get("ACH_RISK_METRICS_LISTEN", DEFAULT_METRICS_LISTEN)
+    if workers is None:
+        workers = _workers_from(env.get("ACH_RISK_WORKERS", "1"), problems)
+    if workers > 1 and listen.rpartition(":")[2] == "0":
+        problems.append(
+            f"{workers} workers need a fixed port to share (listen {listen}): with "
+            "port 0 each worker would listen on a port of its own"
+        )
     return ServerSettings(
         api_key_hashes=keys,
         tls=_tls(env, problems),
         limits=limits,
         metrics_listen=metrics_listen or None,
+        workers=workers,
     )
+
+
+def _workers_from(raw: str, problems: list[str]) -> int:
+    try:
+        return worker_count(raw)
+    except ValueError as exc:
+        problems.append(f"ACH_RISK_WORKERS: {exc}")
+        return 1
 
 
 def _is_loopback(listen: str) -> bool:

@@ -72,6 +72,7 @@ class Settings:
         listen: str | None = None,
         config_path: str | None = None,
         metrics_listen: str | None = None,
+        workers: int | None = None,
     ) -> Settings:
         """Read ACH_RISK_* and PLAID_*; fail naming every problem at once. The keyword
         arguments are the command line's, which win over the environment."""
@@ -93,7 +94,7 @@ class Settings:
         state = state_settings(env, plaid_env, file.ledger, file.outbox, problems)
         listen = listen or env.get("ACH_RISK_LISTEN", DEFAULT_LISTEN)
         server = server_settings(
-            env, plaid_env, listen, file.server, metrics_listen, problems
+            env, plaid_env, listen, file.server, metrics_listen, problems, workers
         )
         log_level = env.get("ACH_RISK_LOG_LEVEL", "info").lower()
         if log_level not in LOG_LEVELS:

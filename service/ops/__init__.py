@@ -1,3 +1,4 @@
 """Running the process: structured logs, Prometheus metrics, readiness and the health
-check, garbage-collector tuning. Imports service.app and service.domain only.
+check, garbage-collector tuning, and a worker's side of `serve --workers N` (its link to
+the supervisor, the merged metrics). Imports service.app and service.domain only.
 """

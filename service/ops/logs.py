@@ -10,12 +10,16 @@ import orjson
 import structlog
 
 
-def configure(fmt: Literal["json", "console", "auto"], level: str) -> None:
-    """Configure once at start-up; every line goes to stdout."""
+def configure(
+    fmt: Literal["json", "console", "auto"], level: str, *, worker: int | None = None
+) -> None:
+    """Configure once at start-up; every line goes to stdout. `worker`: this process is
+    that worker of `--workers N`, and every line says so (they share one stdout)."""
+    chain = processors(fmt == "console" or (fmt == "auto" and sys.stdout.isatty()))
+    if worker is not None:
+        chain.insert(0, _Stamp(worker=worker))
     structlog.configure(
-        processors=processors(
-            fmt == "console" or (fmt == "auto" and sys.stdout.isatty())
-        ),
+        processors=chain,
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
@@ -24,6 +28,20 @@ def configure(fmt: Literal["json", "console", "auto"], level: str) -> None:
         ),
         cache_logger_on_first_use=True,
     )
+
+
+class _Stamp:
+    """Adds fixed fields to every line (a processor; unlike contextvars, which each RPC
+    clears, these stay)."""
+
+    def __init__(self, **fields: object) -> None:
+        self._fields = fields
+
+    def __call__(
+        self, _logger: object, _name: str, event: structlog.typing.EventDict
+    ) -> structlog.typing.EventDict:
+        event.update(self._fields)
+        return event
 
 
 def logger_factory(console: bool) -> structlog.typing.WrappedLogger:

@@ -1,8 +1,15 @@
-"""Prometheus metrics: one registry per service instance, named by Prometheus conventions."""
+"""Prometheus metrics: one registry per service instance, named by Prometheus conventions.
+
+Under `ach-risk serve --workers N` each worker process writes its values to files that
+the supervisor merges into one endpoint (prometheus_client's multiprocess mode, chosen
+by PROMETHEUS_MULTIPROC_DIR in the worker's environment; docs/workers.md): counters and
+histograms are summed over every worker that ever ran, and each gauge says below how
+its workers' values combine. With one process the modes are ignored.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -12,6 +19,10 @@ from service.domain.billing import Billing, Product
 from service.domain.model import Decision, PlaidCall
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
+# How workers' values of a gauge combine: "livesum" adds what each running worker holds
+# (its own calls in flight); "livemostrecent" keeps the newest value any running worker
+# set (a reading of the one shared ledger, which N workers must not multiply).
+GaugeMode = Literal["livesum", "livemostrecent"]
 
 
 class _Series:
@@ -23,8 +34,8 @@ class _Series:
     def counter(self, name: str, doc: str, *labels: str) -> Counter:
         return Counter(name, doc, labels, registry=self._registry)
 
-    def gauge(self, name: str, doc: str) -> Gauge:
-        return Gauge(name, doc, registry=self._registry)
+    def gauge(self, name: str, doc: str, workers: GaugeMode) -> Gauge:
+        return Gauge(name, doc, registry=self._registry, multiprocess_mode=workers)
 
     def histogram(self, name: str, doc: str, *labels: str) -> Histogram:
         return Histogram(name, doc, labels, buckets=_SECONDS, registry=self._registry)
@@ -55,7 +66,9 @@ class Metrics:
             "code",
         )
         self.in_flight = new.gauge(
-            "achrisk_rpc_in_flight", "RPCs of RiskDecisionService being handled."
+            "achrisk_rpc_in_flight",
+            "RPCs of RiskDecisionService being handled.",
+            workers="livesum",
         )
         self.shed = new.counter(
             "achrisk_rpc_shed_total",
@@ -103,14 +116,19 @@ class Metrics:
             "failure_class",
         )
         self.outbox_pending = new.gauge(
-            "achrisk_outbox_pending_reports", "Reports stored and not yet delivered."
+            "achrisk_outbox_pending_reports",
+            "Reports stored and not yet delivered.",
+            workers="livemostrecent",
         )
         self.outbox_oldest = new.gauge(
             "achrisk_outbox_oldest_pending_age_seconds",
             "Age of the oldest undelivered report.",
+            workers="livemostrecent",
         )
         self.outbox_dead = new.gauge(
-            "achrisk_outbox_dead_lettered_reports", "Reports given up on."
+            "achrisk_outbox_dead_lettered_reports",
+            "Reports given up on.",
+            workers="livemostrecent",
         )
         self.outbox_dead_letters = new.counter(
             "achrisk_outbox_dead_letters_total",

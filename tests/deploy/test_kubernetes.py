@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from service.config.settings import ConfigError, Settings
+from service.workers.supervisor import STOP_MARGIN_S
 from tests.deploy.files import (
     CONFIG_MOUNT,
     KUBERNETES,
@@ -188,8 +189,20 @@ def test_shutdown_outlasts_the_drain(deployment: dict[str, Any]) -> None:
     termination = deployment["spec"]["template"]["spec"][
         "terminationGracePeriodSeconds"
     ]
-    assert termination > pre_stop + grace_s
+    assert termination > pre_stop + grace_s + STOP_MARGIN_S  # a worker's kill margin
     assert grace_s == 10
+
+
+def test_one_worker_per_core_of_the_cpu_limit(
+    deployment: dict[str, Any], env: dict[str, str]
+) -> None:
+    """`auto` would count the node's cores, which a CPU limit does not narrow: the
+    Deployment names the count, equal to the cores it limits and requests."""
+    resources = container(deployment)["resources"]
+    assert env["ACH_RISK_WORKERS"] != "auto"
+    workers = int(env["ACH_RISK_WORKERS"])
+    assert workers > 1
+    assert resources["limits"]["cpu"] == resources["requests"]["cpu"] == str(workers)
 
 
 def test_prometheus_scrapes_the_metrics_port(deployment: dict[str, Any]) -> None:
@@ -290,6 +303,7 @@ def test_the_service_accepts_the_config_map_in_production(
     assert settings.server.tls is None  # the kubelet's gRPC probes speak plaintext
     assert settings.listen == "0.0.0.0:50051"
     assert settings.server.metrics_listen == "0.0.0.0:9464"
+    assert settings.server.workers == 2
     assert settings.log_format == "json"
     assert settings.config_source.endswith("/etc/ach-risk/config.toml")
     assert {"balance-only", "sts-scores-only"} <= set(settings.policies.rulesets)

@@ -158,6 +158,29 @@ class TestDefaults:
         assert Settings.from_environ(env).listen == "0.0.0.0:6000"
         assert Settings.from_environ(env, listen="[::]:7000").listen == "[::]:7000"
 
+    def test_workers_come_from_the_argument_then_the_environment(self):
+        assert Settings.from_environ({}).server.workers == 1
+        env = {"ACH_RISK_WORKERS": "3"}
+        assert Settings.from_environ(env).server.workers == 3
+        assert Settings.from_environ(env, workers=2).server.workers == 2
+        auto = Settings.from_environ({"ACH_RISK_WORKERS": "auto"}).server.workers
+        assert auto >= 1
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("0", "ACH_RISK_WORKERS: 0 workers: expected 1 or more (or auto)"),
+            ("two", "ACH_RISK_WORKERS: 'two' is not a number of workers"),
+        ],
+    )
+    def test_a_bad_worker_count_is_named(self, value, message):
+        assert message in problems({"ACH_RISK_WORKERS": value})
+
+    def test_workers_cannot_share_port_0(self):
+        found = problems({}, listen="127.0.0.1:0", workers=2)
+        assert "2 workers need a fixed port to share (listen 127.0.0.1:0)" in found
+        assert Settings.from_environ({}, listen="127.0.0.1:0").server.workers == 1
+
     def test_logging_comes_from_the_environment(self):
         env = {"ACH_RISK_LOG_FORMAT": "json", "ACH_RISK_LOG_LEVEL": "DEBUG"}
         settings = Settings.from_environ(env)

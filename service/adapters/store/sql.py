@@ -50,6 +50,16 @@ async def open_store(database_url: str) -> SqlDecisionStore:
     return SqlDecisionStore(engine, writer)
 
 
+async def migrate_store(database_url: str) -> None:
+    """Bring the schema to head, then disconnect: a supervisor runs this once before its
+    workers open the store, so they find nothing to do (docs/workers.md)."""
+    engine = create_engine(with_async_driver(database_url))
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
 class SqlDecisionStore(SqlLedger, SqlOutbox, SqlRateLedger):
     """The ledger and the outbox in one SQL database; every key includes the caller.
 

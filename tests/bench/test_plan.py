@@ -25,4 +25,4 @@ class TestInterleaved:
 
 
 def test_phases_run_in_the_documented_order():
-    assert list(PHASES) == ["throughput", "waiting", "scale"]
+    assert list(PHASES) == ["throughput", "waiting", "workers"]

@@ -10,6 +10,7 @@ sending (clients that time out).
 Usage: python bench/emulator_load.py [--duration 10] [--requests 20000]
        [--concurrency 64] [--ruleset sts-scores-only] [--payments 0] [--emulator-cpu 0]
        python bench/emulator_load.py --hold 4000 [--latency-ms 10000] [--give-up-s 2]
+       [--ramp-s 0]
 """
 
 from __future__ import annotations
@@ -193,6 +194,7 @@ async def run_hold(args: argparse.Namespace) -> dict[str, object]:
             host, port = url.removeprefix("http://").rsplit(":", 1)
             idle_rss = rss_mib(process.pid)
             cpu0, started = cpu_seconds(process.pid), time.perf_counter()
+            load_cpu0 = time.process_time()
             held = Held()
             run = asyncio.ensure_future(
                 hold(
@@ -202,11 +204,13 @@ async def run_hold(args: argparse.Namespace) -> dict[str, object]:
                     f"hold-{os.getpid()}",
                     args.give_up_s,
                     held=held,
+                    ramp_s=args.ramp_s,
                 )
             )
             at_peak = await _watch(process.pid, held, run)
             wall = time.perf_counter() - started
             cpu = cpu_seconds(process.pid) - cpu0
+            load_cpu = time.process_time() - load_cpu0
             if args.give_up_s is not None:
                 await asyncio.sleep(args.latency_ms / 1000)  # the abandoned calls end
             peak_rss = peak_rss_mib(process.pid)
@@ -221,6 +225,7 @@ async def run_hold(args: argparse.Namespace) -> dict[str, object]:
         "connections": args.hold,
         "latency_ms": args.latency_ms,
         "give_up_s": args.give_up_s,
+        "opened_over_s": args.ramp_s,
         "peak_in_flight": held.peak_in_flight,
         "answered": len(held.answered),
         "statuses": held.statuses,
@@ -242,6 +247,7 @@ async def run_hold(args: argparse.Namespace) -> dict[str, object]:
         "emulator_peak_rss_mib": round(peak_rss, 1),
         "emulator_log_tracebacks": log.count("Traceback"),
         "load_generator_cpus": load_cpus,
+        "load_generator_cpu_s": round(load_cpu, 2),
     }
 
 
@@ -282,6 +288,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=10_000, help="with --hold")
     parser.add_argument(
         "--give-up-s", type=float, help="with --hold: close each call after this long"
+    )
+    parser.add_argument(
+        "--ramp-s",
+        type=float,
+        default=0.0,
+        help="with --hold: open the connections evenly over this long (0: at once)",
     )
     args = parser.parse_args()
     result = asyncio.run(run_hold(args) if args.hold else run(args))

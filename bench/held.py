@@ -72,13 +72,16 @@ async def hold(
     give_up_s: float | None = None,
     connect_timeout_s: float = 30.0,
     held: Held | None = None,
+    ramp_s: float = 0.0,
 ) -> Held:
-    """Open `connections` connections at once, send one call on each, and wait for
-    every answer (or close each `give_up_s` after sending, as a client that times out).
-    Pass `held` to watch it fill while this runs."""
+    """Open `connections` connections at once (or evenly over `ramp_s`), send one call
+    on each, and wait for every answer (or close each `give_up_s` after sending, as a
+    client that times out). Pass `held` to watch it fill while this runs."""
     held = Held() if held is None else held
 
     async def one(i: int) -> None:
+        if ramp_s:
+            await asyncio.sleep(ramp_s * i / connections)
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port), connect_timeout_s

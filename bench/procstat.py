@@ -1,4 +1,4 @@
-"""What the benchmarks read about processes: a free loopback port, CPU time, peak RSS."""
+"""What the benchmarks read about processes: a free loopback port, CPU time, RSS."""
 
 from __future__ import annotations
 
@@ -24,8 +24,17 @@ def cpu_seconds(pid: int) -> float:
 
 def peak_rss_mib(pid: int) -> float:
     """VmHWM: the peak resident set since the process started."""
+    return _status_mib(pid, "VmHWM:")
+
+
+def rss_mib(pid: int) -> float:
+    """VmRSS: the resident set now."""
+    return _status_mib(pid, "VmRSS:")
+
+
+def _status_mib(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return 0.0
 

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from plaid_emulator.admin import ENGINE, add_admin_routes, json_response
 from plaid_emulator.calls import Call
+from plaid_emulator.draining import IN_FLIGHT, stop_serving, track_in_flight
 from plaid_emulator.endpoints import ENDPOINTS
 from plaid_emulator.engine import Clock, Engine, Reply, utc_now
 from plaid_emulator.errors import invalid_request, not_found
@@ -38,7 +39,8 @@ SLEEP: Final = web.AppKey[Sleep]("sleep")
 # The kernel caps this at net.core.somaxconn.
 LISTEN_BACKLOG = 4096
 _HEADER_CREDENTIALS = (("client_id", "PLAID-CLIENT-ID"), ("secret", "PLAID-SECRET"))
-# Long enough for in-flight calls to finish, short enough for a test's teardown.
+# How long close() lets calls in flight finish before cancelling them: long enough for
+# short ones, short enough for a test's teardown.
 _SHUTDOWN_TIMEOUT_S = 2.0
 # What a malformed_body fault sends: JSON cut off mid-object, as a broken proxy might.
 TRUNCATED_BODY: Final = b'{"request_id": "malformed000000", "warnings": [{"warning_'
@@ -160,8 +162,9 @@ async def _plaid_not_found(
 
 def build_app(engine: Engine, sleep: Sleep = asyncio.sleep) -> web.Application:
     """The aiohttp application serving `engine`, waiting out delays with `sleep`."""
-    app = web.Application(middlewares=[_plaid_not_found])
+    app = web.Application(middlewares=[track_in_flight, _plaid_not_found])
     app[ENGINE] = engine
+    app[IN_FLIGHT] = set()
     app[SLEEP] = sleep
     for endpoint in ENDPOINTS:
         app.router.add_post(endpoint, _plaid_route(endpoint))
@@ -178,7 +181,8 @@ class RunningEmulator:
     _runner: web.AppRunner
 
     async def close(self) -> None:
-        """Stop listening and close open connections."""
+        """Stop listening, end the calls in flight and close open connections."""
+        await stop_serving(self._runner, _SHUTDOWN_TIMEOUT_S)
         await self._runner.cleanup()
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.adapters.store import ledger_rules as rules
 from service.adapters.store.schema import decisions
@@ -140,6 +142,23 @@ class TestTimes:
             < sqlite_time((moment + timedelta(microseconds=1)).astimezone(new_york))
         )
         assert sqlite_time(moment.astimezone(new_york)) == sqlite_time(moment)
+
+    @given(
+        st.datetimes(
+            min_value=datetime(1970, 1, 2),  # noqa: DTZ001 (hypothesis wants naive bounds)
+            max_value=datetime(9999, 12, 30),  # noqa: DTZ001
+            timezones=st.sampled_from([UTC, timezone(timedelta(hours=9))]),
+        )
+    )
+    def test_it_is_sqlalchemys_sqlite_datetime_text(self, moment: datetime) -> None:
+        # Written by hand here so that reads through SQLAlchemy (reports, purge) agree;
+        # pinned to the field-by-field spelling SQLAlchemy's SQLite dialect uses.
+        t = moment.astimezone(UTC)
+        expected = (
+            f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
+            f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
+        )
+        assert sqlite_time(moment) == expected
 
 
 class TestFailures:

@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -39,11 +39,10 @@ log = structlog.get_logger("service.ledger")
 
 def sqlite_time(moment: datetime) -> str:
     """UTC as SQLAlchemy stores a SQLite DATETIME: fixed width, so text order is time order."""
-    t = utc(moment)
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
-        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"
-    )
+    t = moment if moment.tzinfo is UTC else utc(moment)  # the clock's times are UTC
+    # isoformat in C: 4 of these per evaluation, and formatting field by field in
+    # Python cost ~1.5% of the CPU under load (profiled).
+    return t.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 T = TypeVar("T")

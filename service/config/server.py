@@ -24,7 +24,10 @@ _SHA256_HEX = r"^[0-9a-fA-F]{64}$"
 class ServerSection(Section):
     """`[server]`: how much the server takes on, and how long it drains."""
 
-    max_in_flight: Annotated[int, Field(ge=1)] = 4096
+    # Calls in flight beyond this are refused at once. A Plaid bank at 10 s and 400 calls
+    # a second hold ~4,000: the limit leaves room for that load's peaks (each call in
+    # flight holds ~50 KiB, docs/performance.md).
+    max_in_flight: Annotated[int, Field(ge=1)] = 8192
     grace_s: Annotated[float, Field(gt=0)] = 10.0
 
 

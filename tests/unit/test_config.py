@@ -138,7 +138,7 @@ class TestDefaults:
         )
         assert settings.state.outbox.report_balance_only is True
         assert settings.state.ledger.retention_days == 400
-        assert settings.server.limits == ServerSection(max_in_flight=4096, grace_s=10.0)
+        assert settings.server.limits == ServerSection(max_in_flight=8192, grace_s=10.0)
         assert settings.server.metrics_listen == "127.0.0.1:9464"
         assert settings.policies.degraded_default == DegradedPolicy((), False)
         assert settings.policies.degraded_by_caller == {}

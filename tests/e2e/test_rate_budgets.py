@@ -137,7 +137,10 @@ async def test_three_replicas_never_make_plaid_answer_429(
             "windowS": "60",
         }
         assert delay is not None
-        assert 0 < delay <= 61  # Plaid's minute and the margin for transit
+        # Plaid's minute and the margin for transit, measured from the refused
+        # taker's clock reading: read before its turn at the ledger, so a spend that
+        # another replica stamped a moment later can end the window a few ms past 61 s.
+        assert 0 < delay <= 61.5
 
 
 @pytest.mark.slow

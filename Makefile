@@ -78,7 +78,7 @@ check: lint test
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
 
-## protoset: the descriptor set ghz needs (Python's reflection cannot resolve method symbols for it)
+## protoset: the descriptor set, for ghz or grpcurl without reflection (offline; `ach-risk protoset` writes the same)
 .PHONY: protoset bench bench-quick
 protoset: protos
 	mkdir -p build

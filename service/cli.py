@@ -1,4 +1,4 @@
-"""The `ach-risk` command: `serve`, `emulator` and `health`."""
+"""The `ach-risk` command: `serve`, `emulator`, `health` and `protoset`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import argparse
 import asyncio
 import os
 import sys
+from importlib import resources
+from pathlib import Path
 
 from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, worker_count
 from service.config.settings import ConfigError, Settings
 from service.ops.logs import configure
+
+PROTOSET_NAME = "achrisk.protoset"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         from service.ops.healthcheck import check
 
         return check(args.address, args.timeout, args.service)
+    if args.command == "protoset":
+        return _protoset(args.output)
     return _serve(args)
 
 
@@ -64,7 +70,33 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument(
         "--service", default="", help='service name ("" = whole server)'
     )
+    protoset = commands.add_parser(
+        "protoset",
+        help="write the service's descriptor set (ghz or grpcurl --protoset, offline)",
+    )
+    protoset.add_argument(
+        "--output",
+        default=PROTOSET_NAME,
+        help=f"file to write (default ./{PROTOSET_NAME}; - for standard output)",
+    )
     return parser
+
+
+def _protoset(output: str) -> int:
+    """Copy the descriptor set `make protos` generated, shipped in the wheel, to `output`:
+    the service's protos and every file they import, for clients with no reflection."""
+    data = resources.files("service._proto").joinpath(PROTOSET_NAME).read_bytes()
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        Path(output).write_bytes(data)
+    except OSError as exc:
+        print(f"ach-risk: cannot write {output}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {output} ({len(data)} bytes)", file=sys.stderr)
+    return 0
 
 
 def _workers(text: str) -> int:

@@ -17,7 +17,6 @@ import grpc
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from service._proto.achrisk.v1 import risk_service_pb2 as pb
@@ -30,6 +29,7 @@ from service.adapters.plaid.signals import PlaidSignalSource
 from service.adapters.store.sql import open_store
 from service.api.callers import ApiKeys
 from service.api.interceptors import Gatekeeper
+from service.api.reflection import enable_reflection
 from service.api.servicer import RiskDecisionServicer
 from service.app.clock import Clock, SystemClock
 from service.app.decide import Decider
@@ -317,9 +317,8 @@ async def _start_grpc(
     pb_grpc.add_RiskDecisionServiceServicer_to_server(servicer, server)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     health_name = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health_name, reflection.SERVICE_NAME), server
-    )
+    # Reflection that also finds methods, so ghz and grpcurl need no proto files.
+    enable_reflection((SERVICE_NAME, health_name), server)
     tls = settings.server.tls
     if tls is None:
         port = server.add_insecure_port(settings.listen)

@@ -42,6 +42,7 @@ def test_the_wheel_holds_the_data_files_and_both_commands(tmp_path: Path) -> Non
         "service/adapters/store/migrations/script.py.mako",
         "service/adapters/store/migrations/versions/v0001_ledger_and_outbox.py",
         "service/py.typed",
+        "service/_proto/achrisk.protoset",  # `ach-risk protoset` writes it
         "plaid_emulator/default_scenario.yaml",
         "plaid_emulator/py.typed",
         "plaid_emulator/command.py",

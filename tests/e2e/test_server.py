@@ -14,12 +14,17 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests import processes
 from tests.conftest import Harness
 
 BIN = Path(sys.executable).parent
+# What `make protos` generates and the wheel ships.
+PROTOSET = (
+    Path(__file__).resolve().parents[2] / "service" / "_proto" / "achrisk.protoset"
+)
 METHODS = [
     "EvaluatePayment",
     "EvaluatePayments",
@@ -194,3 +199,38 @@ class TestTheCommand:
             "Lovelace",
         ):
             assert secret not in text
+
+
+class TestProtosetCommand:
+    """`ach-risk protoset`: the descriptor set, for ghz or grpcurl with no reflection."""
+
+    def _files(self, data: bytes) -> dict[str, descriptor_pb2.FileDescriptorProto]:
+        files = descriptor_pb2.FileDescriptorSet.FromString(data).file
+        return {f.name: f for f in files}
+
+    def test_writes_achrisk_protoset_in_the_current_directory(
+        self, tmp_path: Path
+    ) -> None:
+        done = subprocess.run(
+            [str(BIN / "ach-risk"), "protoset"], cwd=tmp_path, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+        files = self._files((tmp_path / "achrisk.protoset").read_bytes())
+        [service] = files["achrisk/v1/risk_service.proto"].service
+        assert [m.name for m in service.method] == METHODS
+        assert "google/type/money.proto" in files  # imports included: self-contained
+
+    def test_output_dash_is_standard_output_and_a_path_is_that_file(
+        self, tmp_path: Path
+    ) -> None:
+        stdout = subprocess.run(
+            [str(BIN / "ach-risk"), "protoset", "--output", "-"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        target = tmp_path / "out" / "x.protoset"
+        target.parent.mkdir()
+        subprocess.run(
+            [str(BIN / "ach-risk"), "protoset", "--output", str(target)], check=True
+        )
+        assert stdout == target.read_bytes() == PROTOSET.read_bytes()

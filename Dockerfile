@@ -8,8 +8,9 @@ FROM python:3.11-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
-# Everything the wheel is built from (pyproject.toml names README.md as the long description).
-COPY pyproject.toml README.md ./
+# Everything the wheel is built from (pyproject.toml names README.md as the long description
+# and LICENSE as the license file, which the wheel carries).
+COPY pyproject.toml README.md LICENSE ./
 COPY service ./service
 # The Plaid emulator, a package of the same wheel (the compose stack runs it from this image).
 COPY plaid_emulator ./plaid_emulator
@@ -39,8 +40,10 @@ ENV PATH="/opt/venv/bin:${PATH}" \
 USER 10001:10001
 # gRPC (with grpc.health.v1 and reflection), then Prometheus metrics at /metrics.
 EXPOSE 50051 9464
+# Liveness: the process answers (NOT_SERVING only while it drains); a database or Plaid
+# outage makes `ach-risk health` (readiness) fail, but not this check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["ach-risk", "health"]
+    CMD ["ach-risk", "health", "--service", "liveness"]
 # SIGTERM: health turns NOT_SERVING, in-flight calls drain (grace 10 s), exit 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["ach-risk"]

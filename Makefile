@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Two stamps on one venv: the runtime (`make run`, `make emulator`: the service and its
+# dependencies only) and dev (lint, tests, bench: `.[dev]`, which implies the runtime).
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
@@ -9,22 +12,32 @@ NODE_STAMP := node_modules/.installed-stamp
 
 setup: $(STAMP)
 
+## setup-runtime: .venv with the service and its runtime dependencies only (what `make run` needs)
+.PHONY: setup-runtime
+setup-runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $@
+	touch $(RUNTIME_STAMP) $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
 ## run: start the service on its embedded defaults (in-process Plaid emulator, 127.0.0.1:50051)
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	$(BIN)/ach-risk serve
 
 ## emulator: start the Plaid emulator alone on 127.0.0.1:8089
-emulator: $(STAMP)
+emulator: $(RUNTIME_STAMP)
 	$(BIN)/plaid-emulator
 
 ## protos: regenerate service/_proto from protos/

@@ -12,6 +12,7 @@ from pathlib import Path
 from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, worker_count
 from service.config.settings import ConfigError, Settings
 from service.ops.logs import configure
+from service.ops.readiness import LIVENESS_SERVICE
 
 PROTOSET_NAME = "achrisk.protoset"
 
@@ -63,12 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     health = commands.add_parser(
-        "health", help="gRPC health check: exit 0 when SERVING (for HEALTHCHECK)"
+        "health",
+        help="gRPC health check: exit 0 when SERVING (readiness, or liveness with "
+        f"--service {LIVENESS_SERVICE} as the image's HEALTHCHECK asks)",
     )
     health.add_argument("--address", default=DEFAULT_LISTEN)
     health.add_argument("--timeout", type=float, default=2.0, help="seconds")
     health.add_argument(
-        "--service", default="", help='service name ("" = whole server)'
+        "--service",
+        default="",
+        help='"" (the default) or achrisk.v1.RiskDecisionService: readiness (ledger, '
+        f"Plaid credentials, every worker); {LIVENESS_SERVICE}: liveness (this process "
+        "answers; NOT_SERVING only at shutdown)",
     )
     protoset = commands.add_parser(
         "protoset",

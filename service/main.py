@@ -48,7 +48,12 @@ from service.app.reports import Reports
 from service.config.settings import Settings
 from service.emulated import embedded_emulator
 from service.ops.metrics import Metrics
-from service.ops.readiness import CredentialsWatch, Readiness, SetServing
+from service.ops.readiness import (
+    LIVENESS_SERVICE,
+    CredentialsWatch,
+    Readiness,
+    SetServing,
+)
 from service.ops.runtime import tune_garbage_collector
 from service.ops.worker_link import SupervisorLink
 
@@ -118,6 +123,10 @@ async def start_service(
         health = health_aio.HealthServicer()
         # grpc's servicer starts SERVING; a worker must not say so before it is gated.
         await _set_serving(health, False)
+        # Liveness: this process answers, until shutdown (enter_graceful_shutdown sets
+        # every name NOT_SERVING). Never the ledger's or Plaid's state, never gated by
+        # the other workers: a stuck worker is the supervisor's heartbeat to find.
+        await health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         set_serving: SetServing = partial(_set_serving, health)
         if link is not None:
             set_serving = await link.connect(set_serving)
@@ -267,6 +276,7 @@ def _start_housekeeping(
 
 
 async def _set_serving(health: health_aio.HealthServicer, serving: bool) -> None:
+    """Readiness: the whole server ("") and the service's own name, never liveness."""
     status = (
         health_pb2.HealthCheckResponse.SERVING
         if serving

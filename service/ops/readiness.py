@@ -4,6 +4,13 @@ Rejected credentials make the service NOT_SERVING and start a probe, since an or
 stops sending traffic to a pod that is not ready and no call would ever succeed again.
 The same holds for a ledger that does not answer (checked by main.py's housekeeping).
 Shutdown sets NOT_SERVING on its own (main.py).
+
+Readiness is what the health checks of "" and achrisk.v1.RiskDecisionService answer.
+Liveness is another name, LIVENESS_SERVICE: SERVING from the moment the server starts
+until shutdown, whatever the ledger or Plaid do, so that an outage of either takes pods
+out of traffic without restarting them (a restart would not bring the database back). It
+is answered by the process's own event loop, so a loop that stops answering fails it by
+timing out; in `serve --workers N` it is each worker's own, never gated by the others.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from service.app.ports import CallBudget, SignalSource
 
 log = structlog.get_logger("service.ops.readiness")
 SetServing = Callable[[bool], Awaitable[None]]
+# The grpc.health.v1 name the liveness probe asks (not a gRPC service of its own).
+LIVENESS_SERVICE = "liveness"
 
 
 class Readiness:

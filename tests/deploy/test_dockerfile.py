@@ -7,6 +7,7 @@ import re
 import subprocess
 import tomllib
 
+from service.ops.readiness import LIVENESS_SERVICE
 from tests.deploy.files import ROOT, names_read_by_service, venv_tool
 
 DOCKERFILE = ROOT / "Dockerfile"
@@ -76,7 +77,10 @@ def test_ports_signal_and_command() -> None:
     assert json.loads(final["ENTRYPOINT"][0]) == ["ach-risk"]
     assert json.loads(final["CMD"][0]) == ["serve", "--metrics-listen", "0.0.0.0:9464"]
     (healthcheck,) = final["HEALTHCHECK"]
-    assert healthcheck.endswith('CMD ["ach-risk", "health"]')
+    # Liveness: a database or Plaid outage must not mark the container unhealthy.
+    assert healthcheck.endswith(
+        f'CMD ["ach-risk", "health", "--service", "{LIVENESS_SERVICE}"]'
+    )
 
 
 def test_environment_names_are_ones_the_service_reads() -> None:
@@ -97,7 +101,7 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     }
     assert {".venv", "node_modules", ".git", "tests", "var", "build"} <= ignored
     assert {".pytest_cache", ".mypy_cache", ".ruff_cache", "**/__pycache__"} <= ignored
-    copied = {"pyproject.toml", "README.md", "service", "plaid_emulator"}
+    copied = {"pyproject.toml", "README.md", "LICENSE", "service", "plaid_emulator"}
     assert not copied & ignored
 
 
@@ -108,5 +112,7 @@ def test_every_package_of_the_wheel_is_copied_into_the_build() -> None:
     packages = {p.rstrip("*") for p in find["packages"]["find"]["include"]}
     assert packages == {"service", "plaid_emulator"}
     text = (ROOT / "Dockerfile").read_text()
+    # pyproject.toml names README.md (long description) and LICENSE (license-files).
+    assert "COPY pyproject.toml README.md LICENSE ./" in text
     for package in packages:
         assert f"COPY {package} ./{package}" in text

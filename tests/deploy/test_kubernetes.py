@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from service.config.settings import ConfigError, Settings
+from service.ops.readiness import LIVENESS_SERVICE
 from service.workers.supervisor import STOP_MARGIN_S
 from tests.deploy.files import (
     CONFIG_MOUNT,
@@ -143,8 +144,11 @@ def test_probes_ask_grpc_health_on_the_grpc_port(deployment: dict[str, Any]) -> 
             "grpc"
         }, kind
         assert probe["grpc"]["port"] == grpc_port, kind
-        assert probe["grpc"]["service"] in ("", "achrisk.v1.RiskDecisionService")
+    # Readiness follows the ledger and Plaid; liveness (and the startup probe that
+    # gates it) only the process, so an outage of either restarts nothing.
     assert spec["readinessProbe"]["grpc"]["service"] == ""
+    assert spec["livenessProbe"]["grpc"]["service"] == LIVENESS_SERVICE
+    assert spec["startupProbe"]["grpc"]["service"] == LIVENESS_SERVICE
 
 
 def test_the_pod_is_hardened(deployment: dict[str, Any]) -> None:

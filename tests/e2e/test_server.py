@@ -17,6 +17,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from service.ops.readiness import LIVENESS_SERVICE
 from tests import processes
 from tests.conftest import Harness
 
@@ -37,7 +38,7 @@ METHODS = [
 class TestHealthAndRpcs:
     async def test_health_is_serving(self, harness: Harness) -> None:
         stub = health_pb2_grpc.HealthStub(harness.channel)
-        for service in ("", "achrisk.v1.RiskDecisionService"):
+        for service in ("", "achrisk.v1.RiskDecisionService", LIVENESS_SERVICE):
             reply = await stub.Check(health_pb2.HealthCheckRequest(service=service))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -127,6 +128,23 @@ class TestTheCommand:
     def test_grpcurl_health_check_answers_serving(self, served: str) -> None:
         reply = json.loads(grpcurl(served, "grpc.health.v1.Health/Check"))
         assert reply == {"status": "SERVING"}
+
+    @pytest.mark.parametrize(
+        ("args", "name"),
+        [([], "<server>"), (["--service", LIVENESS_SERVICE], LIVENESS_SERVICE)],
+        ids=["readiness", "liveness"],
+    )
+    def test_ach_risk_health_exits_0_for_readiness_and_liveness(
+        self, served: str, args: list[str], name: str
+    ) -> None:
+        done = subprocess.run(
+            [str(BIN / "ach-risk"), "health", "--address", served, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (0, f"{served} {name}: SERVING\n")
 
     def test_a_grpcurl_evaluation_against_the_embedded_emulator(
         self, served: str

@@ -21,6 +21,7 @@ from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service._proto.achrisk.v1 import risk_service_pb2_grpc as pb_grpc
 from service.cli import main
 from service.config.server import worker_count
+from service.ops.readiness import LIVENESS_SERVICE
 from tests import processes
 from tests.conftest import packaged_config_plus, payment, without_rate_limits
 
@@ -83,14 +84,14 @@ async def metric_total(metrics: str, name: str) -> float:
     )
 
 
-def health(address: str) -> int | None:
+def health(address: str, service: str = "") -> int | None:
     """One Check on a connection of its own (it reaches one worker); None: no answer."""
     with grpc.insecure_channel(
         address, options=[("grpc.use_local_subchannel_pool", 1)]
     ) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=1
+                health_pb2.HealthCheckRequest(service=service), timeout=1
             )
         except grpc.RpcError:
             return None
@@ -176,6 +177,8 @@ class TestRestarts:
             os.kill(victim, signal.SIGKILL)
             # Whichever worker answers, it speaks for both: one is down.
             await until(lambda: health(address) == NOT_SERVING, 10, "NOT_SERVING")
+            # Liveness is each worker's own: the one left answers SERVING for itself.
+            assert health(address, LIVENESS_SERVICE) == SERVING
             await until(lambda: worker_pids(supervisor)[0] != victim, 10, "restart")
             await until(lambda: health(address) == SERVING, 30, "SERVING again")
             (gone,) = processes.events(supervisor.log, "worker.exited")

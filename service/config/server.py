@@ -29,6 +29,9 @@ class ServerSection(Section):
     # flight holds ~50 KiB, docs/performance.md).
     max_in_flight: Annotated[int, Field(ge=1)] = 8192
     grace_s: Annotated[float, Field(gt=0)] = 10.0
+    # With --workers: a worker silent on its link this long (its event loop stuck; it
+    # heartbeats every second) is killed and restarted (docs/workers.md).
+    worker_silence_s: Annotated[float, Field(gt=0)] = 60.0
 
 
 class _Caller(Section):

@@ -74,6 +74,11 @@ class WorkersReadiness:
         for link in self._links.values():
             _tell(link, all_ready)
 
+    def silent_s(self, index: int, now: float) -> float | None:
+        """Seconds since worker `index` last spoke; None before its first line."""
+        last = self._reports.get(index)
+        return None if last is None else now - last.at
+
     def _fresh(self, index: int, now: float) -> bool:
         last = self._reports.get(index)
         return last is not None and last.ready and now - last.at <= self._stale_s

@@ -74,6 +74,7 @@ async def supervise(settings: Settings, config_path: str | None) -> int:
             readiness=readiness,
             metrics=metrics,
             stop_after_s=grace_s + STOP_MARGIN_S,
+            silence_kill_s=settings.server.limits.worker_silence_s,
         )
         log.info(
             "workers.starting",

@@ -58,6 +58,7 @@ class Settings:
     readiness: WorkersReadiness
     metrics: WorkerMetrics
     stop_after_s: float  # SIGKILL a worker still draining this long after SIGTERM
+    silence_kill_s: float = 60.0  # SIGKILL a serving worker silent this long
 
 
 @dataclass
@@ -79,8 +80,10 @@ class Worker:
             process, started = await self._spawn(first), time.monotonic()
             exited = asyncio.ensure_future(process.wait())
             stop = asyncio.ensure_future(stopping.wait())
+            watch = asyncio.ensure_future(self._watch(process))
             await asyncio.wait({exited, stop}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
+            watch.cancel()
             if not exited.done():
                 await self._drain(process, exited)
                 return
@@ -130,6 +133,28 @@ class Worker:
             self._listen(reader, writer), name=f"worker-{self.index}"
         )
         return process
+
+    async def _watch(self, process: asyncio.subprocess.Process) -> None:
+        """Kill the worker if it served and then fell silent for silence_kill_s: its
+        event loop is stuck, and a probe that reaches another worker would never see
+        it. Killed, it is restarted as any worker that dies."""
+        while True:
+            await asyncio.sleep(min(1.0, self.settings.silence_kill_s / 4))
+            silent = self.settings.readiness.silent_s(self.index, time.monotonic())
+            if (
+                self._served
+                and silent is not None
+                and silent > self.settings.silence_kill_s
+            ):
+                log.error(
+                    "worker.unresponsive",
+                    worker=self.index,
+                    pid=process.pid,
+                    silent_s=round(silent, 1),
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                return
 
     async def _listen(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -4,6 +4,7 @@ one port, the Plaid emulator and a SQLite ledger (docs/workers.md)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -207,6 +208,34 @@ class TestRestarts:
             assert processes.events(supervisor.log, "worker.exited") == []
         finally:
             os.kill(stalled, signal.SIGCONT)
+            assert supervisor.stop() == 0
+
+    async def test_a_worker_silent_past_worker_silence_s_is_killed_and_restarted(
+        self, tmp_path: Path, emulator: processes.Process
+    ) -> None:
+        # A probe reaches one worker at random: a stuck one must not wait for it.
+        config = packaged_config_plus(tmp_path, "[server]\nworker_silence_s = 2\n")
+        supervisor, _ = processes.start_workers(
+            tmp_path, emulator, ledger(tmp_path), config=config
+        )
+        address = supervisor.address
+        stuck = worker_pids(supervisor)[1]
+        try:
+            os.kill(stuck, signal.SIGSTOP)  # silent on its link from now on
+            await until(
+                lambda: bool(processes.events(supervisor.log, "worker.restarted")),
+                20,
+                "the stuck worker restarted",
+            )
+            [unresponsive] = processes.events(supervisor.log, "worker.unresponsive")
+            assert (unresponsive["worker"], unresponsive["pid"]) == (1, stuck)
+            [gone] = processes.events(supervisor.log, "worker.exited")
+            assert gone["signal"] == "SIGKILL"
+            await until(lambda: health(address) == SERVING, 20, "SERVING again")
+            assert stuck not in worker_pids(supervisor).values()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stuck, signal.SIGCONT)
             assert supervisor.stop() == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -60,21 +61,19 @@ def descendants(pid: int) -> list[int]:
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU of `pid` and its live descendants (workers restarted meanwhile are missed)."""
-    total = 0.0
-    for member in descendants(pid):
-        try:
-            total += cpu_seconds(member)
-        except OSError:
-            continue
-    return total
+    return _tree_sum(pid, cpu_seconds)
 
 
 def tree_peak_rss_mib(pid: int) -> float:
     """The sum of the peak resident sets of `pid` and its live descendants."""
+    return _tree_sum(pid, peak_rss_mib)
+
+
+def _tree_sum(pid: int, read: Callable[[int], float]) -> float:
     total = 0.0
     for member in descendants(pid):
         try:
-            total += peak_rss_mib(member)
-        except OSError:
+            total += read(member)
+        except OSError:  # it exited while we looked
             continue
     return total

@@ -5,33 +5,22 @@ both turn NOT_SERVING at shutdown. A real server on loopback, asked over gRPC.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from plaid_emulator import RunningEmulator
-from service import main as app
 from service.adapters.store.sql import SqlDecisionStore
 from service.ops.readiness import LIVENESS_SERVICE
-from tests.conftest import EmulatorAdmin, Harness, payment, start_harness, stop_harness
+from tests.conftest import EmulatorAdmin, Harness, payment
 from tests.e2e.test_credentials import reject_our_keys
+from tests.e2e.test_readiness import checked_often
+
+__all__ = ["checked_often"]  # the fixture: the service, its ledger checked every 50 ms
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 READINESS = ("", "achrisk.v1.RiskDecisionService")
-
-
-@pytest.fixture
-async def checked_often(
-    emulator: RunningEmulator, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Harness]:
-    """The service, its ledger checked every 50 ms; stopped here unless a test did."""
-    monkeypatch.setattr(app, "STATS_INTERVAL_S", 0.05)
-    running = await start_harness(emulator.url, database_url=database_url)
-    yield running
-    await stop_harness(running)  # stopping twice is harmless: the health is final
 
 
 async def status(harness: Harness, service: str) -> int:

@@ -97,7 +97,7 @@ protoset: protos
 	mkdir -p build
 	cp service/_proto/achrisk.protoset build/achrisk.protoset
 
-## bench: ghz runs of the service against the floor (bench/forwarder.py) and a bare echo server, with py-spy profiles (~6 min; installs ghz)
+## bench: ghz runs of the service against the floor (bench/forwarder.py) and a bare echo server, py-spy profiles, the waiting run and --workers N scaling (~9 min; installs ghz)
 bench: $(STAMP) protoset
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 

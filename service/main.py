@@ -183,6 +183,7 @@ async def start_service(
             ApiKeys(keys) if keys is not None else None,
             settings.server.limits.max_in_flight,
             metrics,
+            clock,
         )
         server, port = await _start_grpc(settings, servicer, health, gate)
         stack.push_async_callback(server.stop, 0)  # only if a later start step fails

@@ -6,6 +6,7 @@ no payment data.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from grpc_status import rpc_status
 from service.api.callers import CURRENT_CALLER, ApiKeys
 from service.api.status import overloaded_status, unauthenticated_status
 from service.api.wire import tolerant
+from service.app.clock import Clock
 from service.ops.metrics import Metrics
 
 PROTECTED_PREFIX = "/achrisk.v1.RiskDecisionService/"
@@ -28,9 +30,14 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
     """Rejects unauthenticated calls and sheds load beyond `max_in_flight`."""
 
     def __init__(
-        self, keys: ApiKeys | None, max_in_flight: int, metrics: Metrics
+        self,
+        keys: ApiKeys | None,
+        max_in_flight: int,
+        metrics: Metrics,
+        clock: Clock,
     ) -> None:
         self._keys = keys  # None: authentication is off (loopback emulator mode only)
+        self._clock = clock
         self._max_in_flight = max_in_flight
         self._metrics = metrics
         self.in_flight = 0
@@ -48,6 +55,7 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
         if handler is None or not method.startswith(PROTECTED_PREFIX):
             return handler
         name = method.removeprefix(PROTECTED_PREFIX)
+        self._metrics.rpc_started(name)
         caller = "anonymous"
         if self._keys is not None:
             found = self._keys.caller_for(details.invocation_metadata)
@@ -62,11 +70,11 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
         tracked = self._tracked_handlers.get((method, caller))
         if tracked is None:
             tracked = self._tracked_handlers[method, caller] = self._tracked(
-                handler, caller
+                handler, caller, name
             )
         return tracked
 
-    def _tracked(self, handler: Handler, caller: str) -> Handler:
+    def _tracked(self, handler: Handler, caller: str, name: str) -> Handler:
         """The handler, run as `caller` and counted in flight until it finishes."""
         serving = _Serving(self, caller)
         # grpc.aio calls these with async behaviours; the stubs type them as sync ones.
@@ -79,12 +87,26 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
             with serving:
                 return await unary_behaviour(request, context)
 
+        metrics, clock = self._metrics, self._clock.monotonic
+
         async def stream(
             requests: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
-            with serving:
-                async for response in stream_behaviour(requests, context):
-                    yield response
+            # A stream answers each item's errors in its place: the call itself is OK
+            # unless it ends early (cancelled by the caller, or our fault).
+            started, code = clock(), "OK"
+            try:
+                with serving:
+                    async for response in stream_behaviour(requests, context):
+                        yield response
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
+            except Exception:
+                code = "INTERNAL"
+                raise
+            finally:
+                metrics.grpc_finished(name, code, clock() - started)
 
         return _shaped_like(handler, unary, stream)
 

@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
 
 from service.app.errors import PlaidFailure
 from service.app.ports import OutboxStats
 from service.domain.billing import Billing, Product
 from service.domain.model import Decision, PlaidCall
 
+SERVICE = "achrisk.v1.RiskDecisionService"
+# Our one streaming method; every other is unary (grpc_type in the gRPC series).
+_STREAMS = {"EvaluatePayments": "bidi_stream"}
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
 # How workers' values of a gauge combine: "livesum" adds what each running worker holds
 # (its own calls in flight); "livemostrecent" keeps the newest value any running worker
@@ -51,6 +62,36 @@ class Metrics:
         # As many entries as the series have label values, which are bounded.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         new = _Series(self.registry)
+        if registry is None:
+            # process_* (CPU, RSS, open files) and python_gc_* (collections per
+            # generation: the tuning in ops/runtime.py shows here) beside our own.
+            for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):
+                self.registry.register(collector)
+        # The gRPC ecosystem's server series (go-grpc-prometheus and its ports), so
+        # off-the-shelf dashboards and alerts work: every call of our service is
+        # started and handled with its code; only handled, not refused, calls are timed.
+        self.grpc_started = new.counter(
+            "grpc_server_started_total",
+            "RPCs started on the server.",
+            "grpc_service",
+            "grpc_method",
+            "grpc_type",
+        )
+        self.grpc_handled = new.counter(
+            "grpc_server_handled_total",
+            "RPCs completed on the server, whatever their status code.",
+            "grpc_service",
+            "grpc_method",
+            "grpc_type",
+            "grpc_code",
+        )
+        self.grpc_handling = new.histogram(
+            "grpc_server_handling_seconds",
+            "Latency of RPCs handled (not refused) by the server.",
+            "grpc_service",
+            "grpc_method",
+            "grpc_type",
+        )
         # Refused calls are counted apart: observed here, their near-zero durations
         # would pull the percentiles down exactly when the service is overloaded.
         self.rpc_duration = new.histogram(
@@ -195,13 +236,25 @@ class Metrics:
             self._child(self.budget_waits, endpoint, scope).inc()
             self._child(self.budget_wait, endpoint).observe(waited_s)
 
+    def rpc_started(self, method: str) -> None:
+        """An RPC of our service arrived (refused or not)."""
+        self._child(self.grpc_started, SERVICE, method, _grpc_type(method)).inc()
+
     def rpc_finished(self, method: str, code: str, seconds: float) -> None:
-        """A handled RPC: its latency goes into the histogram."""
+        """A handled RPC: its latency goes into the histograms."""
         self._child(self.rpc_duration, method, code).observe(seconds)
+        self.grpc_finished(method, code, seconds)
+
+    def grpc_finished(self, method: str, code: str, seconds: float) -> None:
+        """A handled RPC in the gRPC ecosystem's series alone (the stream's)."""
+        kind = _grpc_type(method)
+        self._child(self.grpc_handled, SERVICE, method, kind, code).inc()
+        self._child(self.grpc_handling, SERVICE, method, kind).observe(seconds)
 
     def rpc_refused(self, method: str, code: str) -> None:
         """An RPC refused before it was handled: counted, kept out of the latencies."""
         self._child(self.refused, method, code).inc()
+        self._child(self.grpc_handled, SERVICE, method, _grpc_type(method), code).inc()
 
     def decided(
         self, decision: Decision, caller: str, billed: tuple[Billing, ...]
@@ -276,3 +329,7 @@ class Metrics:
         self._child(self.outbox_attempts, kind, outcome).inc()
         if outcome == "dead_lettered":
             self._child(self.outbox_dead_letters, kind, reason).inc()
+
+
+def _grpc_type(method: str) -> str:
+    return _STREAMS.get(method, "unary")

@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from plaid_emulator import RunningEmulator
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from tests.conftest import (
     EmulatorAdmin,
     Harness,
@@ -84,6 +85,56 @@ async def test_calls_without_a_key_are_counted_as_refused_not_timed(
     assert handled("UNAUTHENTICATED") not in text
     assert sample(text, handled("OK")) == 1
     assert sample(text, "achrisk_rpc_shed_total ") == 0
+    # The gRPC ecosystem's series: every call started and handled with its code,
+    # only the served one timed.
+    assert sample(text, grpc_series("grpc_server_started_total")) == 4
+    assert sample(text, grpc_series("grpc_server_handled_total", "OK")) == 1
+    assert (
+        sample(text, grpc_series("grpc_server_handled_total", "UNAUTHENTICATED")) == 3
+    )
+    assert sample(text, grpc_series("grpc_server_handling_seconds_count")) == 1
+
+
+def grpc_series(
+    name: str, code: str | None = None, method: str = "EvaluatePayment"
+) -> str:
+    """A grpc_server_* series of our service, as Prometheus writes its labels (sorted)."""
+    kind = "bidi_stream" if method == "EvaluatePayments" else "unary"
+    labels = f'grpc_code="{code}",' if code else ""
+    labels += (
+        f'grpc_method="{method}",grpc_service="achrisk.v1.RiskDecisionService",'
+        f'grpc_type="{kind}"'
+    )
+    return f"{name}{{{labels}}} "
+
+
+async def test_a_stream_is_one_started_and_handled_call_and_the_process_is_described(
+    gated: Harness,
+) -> None:
+    async def two() -> AsyncIterator[pb.EvaluatePaymentsRequest]:
+        for _ in range(2):
+            yield pb.EvaluatePaymentsRequest(payment=payment())
+
+    replies = [
+        r
+        async for r in gated.stub.EvaluatePayments(two(), metadata=CHECKOUT, timeout=10)
+    ]
+    assert len(replies) == 2
+
+    text = await scrape(gated)
+    stream = "EvaluatePayments"
+    assert sample(text, grpc_series("grpc_server_started_total", method=stream)) == 1
+    assert (
+        sample(text, grpc_series("grpc_server_handled_total", "OK", method=stream)) == 1
+    )
+    assert (
+        sample(text, grpc_series("grpc_server_handling_seconds_count", method=stream))
+        == 1
+    )
+    # Process and collector series: CPU, memory, and the tuned collector's work.
+    assert sample(text, "process_cpu_seconds_total ") > 0
+    assert sample(text, "process_resident_memory_bytes ") > 0
+    assert 'python_gc_collections_total{generation="0"}' in text
 
 
 async def test_shed_calls_are_counted_as_refused_and_shed_not_timed(

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from grpc_status import rpc_status
 
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.api.callers import CURRENT_CALLER, ApiKeys
 from service.api.status import overloaded_status, unauthenticated_status
 from service.api.wire import tolerant
 from service.app.clock import Clock
 from service.ops.metrics import Metrics
 
-PROTECTED_PREFIX = "/achrisk.v1.RiskDecisionService/"
+PROTECTED_PREFIX = (
+    f"/{pb.DESCRIPTOR.services_by_name['RiskDecisionService'].full_name}/"
+)
 if TYPE_CHECKING:  # the stubs make it generic; grpc's runtime class is not
     Handler = grpc.RpcMethodHandler[Any, Any]
 else:

@@ -21,14 +21,24 @@ from prometheus_client import (
     Histogram,
 )
 
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.app.errors import PlaidFailure
 from service.app.ports import OutboxStats
 from service.domain.billing import Billing, Product
 from service.domain.model import Decision, PlaidCall
 
-SERVICE = "achrisk.v1.RiskDecisionService"
-# Our one streaming method; every other is unary (grpc_type in the gRPC series).
-_STREAMS = {"EvaluatePayments": "bidi_stream"}
+_RISK = pb.DESCRIPTOR.services_by_name["RiskDecisionService"]
+SERVICE = _RISK.full_name
+# Each method's grpc_type as the gRPC series name it, read from the proto's streaming flags.
+_GRPC_TYPES = {
+    m.name: {
+        (False, False): "unary",
+        (True, False): "client_stream",
+        (False, True): "server_stream",
+        (True, True): "bidi_stream",
+    }[m.client_streaming, m.server_streaming]
+    for m in _RISK.methods
+}
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
 # How workers' values of a gauge combine: "livesum" adds what each running worker holds
 # (its own calls in flight); "livemostrecent" keeps the newest value any running worker
@@ -332,4 +342,4 @@ class Metrics:
 
 
 def _grpc_type(method: str) -> str:
-    return _STREAMS.get(method, "unary")
+    return _GRPC_TYPES[method]

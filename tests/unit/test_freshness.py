@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given
@@ -370,17 +371,27 @@ def recent(txid: str, age_s: float = 60, **kw: object) -> PaymentRequest:
     )
 
 
+class LiveFetched(NamedTuple):
+    """One acme evaluation of "tx-a" that fetched a live balance, and what made it."""
+
+    fake: FakeSignalSource
+    store: InMemoryDecisionStore
+    clock: ManualClock
+    use_case: EvaluatePayment
+    first: Decision
+
+
+async def after_one_live_fetch() -> LiveFetched:
+    fake, store, clock = FakeSignalSource(), InMemoryDecisionStore(), ManualClock(NOW)
+    fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
+    use_case = evaluate_payment(fake, store, clock)
+    first = await use_case.evaluate(recent("tx-a"), None, "acme")
+    return LiveFetched(fake, store, clock, use_case, first)
+
+
 class TestAcceptRecent:
     async def test_a_recent_live_balance_is_reused_without_plaid(self) -> None:
-        fake, store, clock = (
-            FakeSignalSource(),
-            InMemoryDecisionStore(),
-            ManualClock(NOW),
-        )
-        fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
-        use_case = evaluate_payment(fake, store, clock)
-
-        first = await use_case.evaluate(recent("tx-a"), None, "acme")
+        _, store, clock, use_case, first = await after_one_live_fetch()
         clock.advance(30)
         second = await use_case.evaluate(recent("tx-b"), None, "acme")
 
@@ -402,14 +413,7 @@ class TestAcceptRecent:
         assert "access-a" not in fetch.key
 
     async def test_past_the_age_plaid_is_called_again(self) -> None:
-        fake, store, clock = (
-            FakeSignalSource(),
-            InMemoryDecisionStore(),
-            ManualClock(NOW),
-        )
-        fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
-        use_case = evaluate_payment(fake, store, clock)
-        await use_case.evaluate(recent("tx-a"), None, "acme")
+        fake, _, clock, use_case, _ = await after_one_live_fetch()
 
         clock.advance(61)
         fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
@@ -419,14 +423,7 @@ class TestAcceptRecent:
         assert again.realtime.basis is Basis.BALANCE_ENDPOINT
 
     async def test_another_caller_or_account_never_gets_it(self) -> None:
-        fake, store, clock = (
-            FakeSignalSource(),
-            InMemoryDecisionStore(),
-            ManualClock(NOW),
-        )
-        fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
-        use_case = evaluate_payment(fake, store, clock)
-        await use_case.evaluate(recent("tx-a"), None, "acme")
+        fake, _, _, use_case, _ = await after_one_live_fetch()
 
         fake.balance.extend([(balance_answer(1000), (BALANCE_CALL,))] * 2)
         other_caller = await use_case.evaluate(recent("tx-b"), None, "globex")
@@ -437,27 +434,14 @@ class TestAcceptRecent:
         assert other_account.realtime.basis is Basis.BALANCE_ENDPOINT
 
     async def test_a_default_request_never_reuses(self) -> None:
-        fake, store, clock = (
-            FakeSignalSource(),
-            InMemoryDecisionStore(),
-            ManualClock(NOW),
-        )
-        fake.balance.extend([(balance_answer(1000), (BALANCE_CALL,))] * 2)
-        use_case = evaluate_payment(fake, store, clock)
-        await use_case.evaluate(recent("tx-a"), None, "acme")
+        fake, _, _, use_case, _ = await after_one_live_fetch()
+        fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
         plain = request(rail=Rail.RTP, freshness=Freshness.DEFAULT, txid="tx-b")
         decision = await use_case.evaluate(plain, None, "acme")
         assert decision.plaid_calls == (BALANCE_CALL,)
 
     async def test_ach_calls_signal_anyway(self) -> None:
-        fake, store, clock = (
-            FakeSignalSource(),
-            InMemoryDecisionStore(),
-            ManualClock(NOW),
-        )
-        fake.balance.append((balance_answer(1000), (BALANCE_CALL,)))
-        use_case = evaluate_payment(fake, store, clock)
-        await use_case.evaluate(recent("tx-a"), None, "acme")
+        fake, _, _, use_case, _ = await after_one_live_fetch()
         fake.signal.append((sts_answer(), (SIGNAL_CALL,)))
         ach = request(
             freshness=Freshness.ACCEPT_RECENT, max_age=timedelta(60), txid="tx-b"

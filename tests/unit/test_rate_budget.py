@@ -16,6 +16,7 @@ from service.app.rate_budget import (
     RateBudgets,
     RateGate,
     Scope,
+    Ticket,
     Waited,
     transit_margin_s,
 )
@@ -52,6 +53,18 @@ def budget(clock: ManualClock, total_s: float = 10.0) -> CallBudget:
     return CallBudget.from_now(clock, total_s, total_s)
 
 
+async def past_the_client_second(rates: RateGate, clock: ManualClock) -> Ticket:
+    """The client's 20 evaluations of this second spent on 20 Items; the 21st Item's
+    ticket."""
+    for n in range(20):
+        ticket = rates.ticket(SIGNAL_EVALUATE, Secret(f"access-item-{n}"))
+        assert ticket is not None
+        await ticket.spend(budget(clock), 0.25)
+    ticket = rates.ticket(SIGNAL_EVALUATE, Secret("access-item-20"))
+    assert ticket is not None
+    return ticket
+
+
 class TestSpend:
     async def test_the_item_budget_refuses_the_sixth_balance_call(self):
         clock, ledger = ManualClock(), InMemoryRateLedger()
@@ -77,12 +90,7 @@ class TestSpend:
     async def test_the_client_budget_waits_for_its_window_within_max_wait(self):
         clock, ledger = ManualClock(), InMemoryRateLedger()
         rates, seen = gate(clock, ledger)
-        for n in range(20):
-            ticket = rates.ticket(SIGNAL_EVALUATE, Secret(f"access-item-{n}"))
-            assert ticket is not None
-            await ticket.spend(budget(clock), 0.25)
-        ticket = rates.ticket(SIGNAL_EVALUATE, Secret("access-item-20"))
-        assert ticket is not None
+        ticket = await past_the_client_second(rates, clock)
         holder = Waited()
         WAITED.set(holder)
         waiting = asyncio.ensure_future(ticket.spend(budget(clock), 0.25))
@@ -96,12 +104,7 @@ class TestSpend:
     async def test_no_wait_past_the_callers_deadline(self):
         clock, ledger = ManualClock(), InMemoryRateLedger()
         rates, _ = gate(clock, ledger)
-        for n in range(20):
-            ticket = rates.ticket(SIGNAL_EVALUATE, Secret(f"access-item-{n}"))
-            assert ticket is not None
-            await ticket.spend(budget(clock), 0.25)
-        ticket = rates.ticket(SIGNAL_EVALUATE, Secret("access-item-20"))
-        assert ticket is not None
+        ticket = await past_the_client_second(rates, clock)
         with pytest.raises(RateBudgetExhausted) as refused:
             await ticket.spend(budget(clock, total_s=1.2), 0.25)  # 1 s + 0.25 > 1.2
         assert refused.value.scope is Scope.CLIENT
@@ -110,12 +113,7 @@ class TestSpend:
     async def test_no_wait_beyond_max_wait(self):
         clock, ledger = ManualClock(), InMemoryRateLedger()
         rates, _ = gate(clock, ledger, max_wait_s=0.5)
-        for n in range(20):
-            ticket = rates.ticket(SIGNAL_EVALUATE, Secret(f"access-item-{n}"))
-            assert ticket is not None
-            await ticket.spend(budget(clock), 0.25)
-        ticket = rates.ticket(SIGNAL_EVALUATE, Secret("access-item-20"))
-        assert ticket is not None
+        ticket = await past_the_client_second(rates, clock)
         with pytest.raises(RateBudgetExhausted):
             await ticket.spend(budget(clock), 0.25)
 

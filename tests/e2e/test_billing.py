@@ -240,6 +240,14 @@ async def test_the_readme_query_names_a_real_series(
         assert sample(text, line) >= 1, f"{line!r} not in the scrape"
 
 
+def finished_lines(capsys: pytest.CaptureFixture[str], txid: str) -> list[str]:
+    """The rpc.finished lines written for `txid` so far (colours stripped)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
+    return [
+        line for line in plain.splitlines() if "rpc.finished" in line and txid in line
+    ]
+
+
 class TestLogLine:
     async def test_rpc_finished_carries_the_billable_counts(
         self, keyed: Harness, admin: EmulatorAdmin, capsys: pytest.CaptureFixture[str]
@@ -247,12 +255,7 @@ class TestLogLine:
         await admin.fault(endpoint=EVALUATE, drop_connection=True, times=1)
         request = payment(ruleset_key="balance-only")
         await keyed.stub.EvaluatePayment(request, metadata=CHECKOUT, timeout=10)
-        plain = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
-        finished = [
-            line
-            for line in plain.splitlines()
-            if "rpc.finished" in line and request.client_transaction_id in line
-        ]
+        finished = finished_lines(capsys, request.client_transaction_id)
         assert len(finished) == 1
         # A dropped first attempt (it may have extracted) and the answered retry.
         assert "billable_balance_extractions=2" in finished[0]
@@ -266,12 +269,7 @@ class TestLogLine:
         request = payment(ruleset_key="balance-only")
         await keyed.stub.EvaluatePayment(request, metadata=CHECKOUT, timeout=10)
         await keyed.stub.EvaluatePayment(request, metadata=CHECKOUT, timeout=10)
-        plain = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
-        finished = [
-            line
-            for line in plain.splitlines()
-            if "rpc.finished" in line and request.client_transaction_id in line
-        ]
+        finished = finished_lines(capsys, request.client_transaction_id)
         assert len(finished) == 2
         assert "billable_balance_extractions=1" in finished[0]
         assert "replayed=True" in finished[1]

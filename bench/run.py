@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import profile
 from bench.procstat import free_port, tree_cpu_seconds, tree_peak_rss_mib
+from bench.rate_budget import embedded_postgres
 from bench.report import (
     Comparison,
     ProcessUsage,
@@ -700,22 +701,6 @@ def waiting_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
     return verdicts
 
 
-@contextlib.contextmanager
-def postgres(base: Path) -> Iterator[str]:
-    """A throwaway embedded PostgreSQL (Unix socket only), as a SQLAlchemy URL."""
-    runtime = base / "run"
-    runtime.mkdir(mode=0o700, parents=True)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))  # platformdirs warns without
-    from embedded_postgres.postgres_server import get_server
-
-    server = get_server(base / "pgdata", cleanup_mode="delete")
-    try:
-        info = server.get_postmaster_info()
-        yield f"postgresql+psycopg://postgres@/postgres?host={info.socket_dir}"
-    finally:
-        server.cleanup()
-
-
 def worker_counts() -> list[int]:
     """N = 1, 2 and the cores this process may use (each once, in order)."""
     cores = len(os.sched_getaffinity(0))
@@ -740,9 +725,7 @@ def workers_phase(bench: Bench, plan: Plan, tmp: Path) -> list[dict[str, Any]]:
     results: dict[int, RunResult] = {}
     with contextlib.ExitStack() as resources:
         url = (
-            resources.enter_context(postgres(tmp / "pg"))
-            if kind == "postgres"
-            else None
+            resources.enter_context(embedded_postgres()) if kind == "postgres" else None
         )
         for workers in worker_counts():
             stack = Stack(

@@ -1,26 +1,43 @@
 # syntax=docker/dockerfile:1
 # ach-risk: build the wheel in one stage, run it from a virtualenv in a slim, non-root image.
 #   docker build -t ach-risk:0.1.0 .
-# Base images are pinned by tag; pin them by digest too where your registry can resolve one
-# (FROM python:3.11-slim@sha256:...).
+# Reproducible: the base is pinned by digest (one spelling, both stages) and every dependency
+# by version and hash (requirements/runtime.lock, installed with --require-hashes). To move the
+# base, resolve the tag's current digest where a registry is reachable and replace it here:
+#   docker buildx imagetools inspect python:3.11-slim-bookworm --format '{{json .Manifest.Digest}}'
+# (docs/deployment.md, "Reproducible builds").
+ARG PYTHON_BASE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
-FROM python:3.11-slim AS build
+FROM ${PYTHON_BASE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 # Everything the wheel is built from (pyproject.toml names README.md as the long description
 # and LICENSE as the license file, which the wheel carries).
 COPY pyproject.toml README.md LICENSE ./
+# The dependencies first, from the locks alone: this layer is rebuilt only when a lock changes.
+# The build tools (requirements/build.lock) go into the build stage's own Python; every runtime
+# dependency becomes a wheel, checked against its hash: plaid-python publishes only a source
+# archive, which is built here with those pinned tools (no build isolation, which would fetch
+# setuptools unpinned). The virtualenv, without pip, takes the wheels and nothing else; the
+# runtime stage copies it.
+COPY requirements/runtime.lock requirements/build.lock ./requirements/
+RUN pip install --no-cache-dir --require-hashes --only-binary=:all: --no-deps \
+       -r requirements/build.lock \
+    && pip wheel --no-cache-dir --require-hashes --no-deps --no-build-isolation \
+       --wheel-dir /wheels -r requirements/runtime.lock \
+    && python -m venv --without-pip /opt/venv \
+    && pip install --no-cache-dir --python /opt/venv/bin/python --no-index --no-deps /wheels/*.whl
 COPY service ./service
 # The Plaid emulator, a package of the same wheel (the compose stack runs it from this image).
 COPY plaid_emulator ./plaid_emulator
-# A virtualenv without pip: the runtime stage gets the service and its dependencies only.
-# Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed.
-RUN python -m venv --without-pip /opt/venv \
-    && pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
-    && pip install --no-cache-dir --python /opt/venv/bin/python /dist/ach_risk-*.whl
+# The wheel adds no dependency of its own (--no-deps); `pip check` fails the build if the lock
+# misses one that pyproject.toml names.
+RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist . \
+    && pip install --no-cache-dir --python /opt/venv/bin/python --no-deps /dist/ach_risk-*.whl \
+    && pip --python /opt/venv/bin/python check
 
-FROM python:3.11-slim
+FROM ${PYTHON_BASE}
 LABEL org.opencontainers.image.title="ach-risk" \
       org.opencontainers.image.description="gRPC risk decisions for bank-funded payments, backed by Plaid" \
       org.opencontainers.image.licenses="Apache-2.0"

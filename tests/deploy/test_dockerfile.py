@@ -11,7 +11,9 @@ from service.ops.readiness import LIVENESS_SERVICE
 from tests.deploy.files import ROOT, names_read_by_service, venv_tool
 
 DOCKERFILE = ROOT / "Dockerfile"
-BASE = "python:3.11-slim"
+# Both stages start from the one base the ARG before the first FROM pins (test_lock.py checks
+# the pin itself: a digest, and the Python the lock was resolved for).
+BASE = "${PYTHON_BASE}"
 
 
 def test_hadolint_finds_nothing() -> None:
@@ -23,6 +25,15 @@ def test_hadolint_finds_nothing() -> None:
         check=False,
     )
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def base_image() -> str:
+    """The image both stages start from: the ARG's default (build args may override it)."""
+    [base] = [
+        a.removeprefix("PYTHON_BASE=") for i, a in _instructions() if i == "ARG"
+        and a.startswith("PYTHON_BASE=")
+    ]  # fmt: skip
+    return base
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -101,7 +112,14 @@ def test_dockerignore_keeps_the_context_small_but_complete() -> None:
     }
     assert {".venv", "node_modules", ".git", "tests", "var", "build"} <= ignored
     assert {".pytest_cache", ".mypy_cache", ".ruff_cache", "**/__pycache__"} <= ignored
-    copied = {"pyproject.toml", "README.md", "LICENSE", "service", "plaid_emulator"}
+    copied = {
+        "pyproject.toml",
+        "README.md",
+        "LICENSE",
+        "requirements",
+        "service",
+        "plaid_emulator",
+    }
     assert not copied & ignored
 
 
@@ -114,5 +132,8 @@ def test_every_package_of_the_wheel_is_copied_into_the_build() -> None:
     text = (ROOT / "Dockerfile").read_text()
     # pyproject.toml names README.md (long description) and LICENSE (license-files).
     assert "COPY pyproject.toml README.md LICENSE ./" in text
+    assert (
+        "COPY requirements/runtime.lock requirements/build.lock ./requirements/" in text
+    )
     for package in packages:
         assert f"COPY {package} ./{package}" in text

@@ -38,10 +38,14 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(RUNTIME_STAMP) $@
 
-## lock: re-resolve the runtime dependencies to the newest versions pyproject.toml allows, with hashes
-.PHONY: lock lock-check
+## lock: follow pyproject.toml in requirements/*.lock (pins with hashes), keeping every pin it still allows
+.PHONY: lock lock-upgrade lock-check
 lock: $(STAMP)
 	$(BIN)/python scripts/lock.py
+
+## lock-upgrade: re-resolve the locks to the newest versions pyproject.toml allows
+lock-upgrade: $(STAMP)
+	$(BIN)/python scripts/lock.py --upgrade
 
 ## image-check: the Dockerfile's install steps, without Docker: the image's virtualenv from the locks alone (~80 s)
 .PHONY: image-check

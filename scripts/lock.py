@@ -1,7 +1,8 @@
 """Write or check requirements/*.lock: the runtime and build dependencies, pinned with hashes.
 
-    python scripts/lock.py          re-resolve to the newest versions pyproject.toml allows
-    python scripts/lock.py --check  fail if the lock no longer satisfies pyproject.toml
+    python scripts/lock.py            follow pyproject.toml, keeping every pin it still allows
+    python scripts/lock.py --upgrade  re-resolve to the newest versions pyproject.toml allows
+    python scripts/lock.py --check    fail if a lock no longer satisfies pyproject.toml
 
 The image installs the lock with `pip install --require-hashes` (Dockerfile), and every
 virtualenv the Makefile builds is constrained to it, so the versions the tests ran are the
@@ -84,11 +85,14 @@ def stale(lock: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare, do not write")
+    parser.add_argument(
+        "--upgrade", action="store_true", help="newest allowed versions"
+    )
     args = parser.parse_args()
     locks = (RUNTIME_LOCK, BUILD_LOCK)
     if not args.check:
         for lock in locks:
-            compile_lock(lock, lock, upgrade=True)
+            compile_lock(lock, lock, upgrade=args.upgrade)
         return 0
     failed = 0
     for lock in locks:

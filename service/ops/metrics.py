@@ -9,6 +9,7 @@ its workers' values combine. With one process the modes are ignored.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from prometheus_client import (
@@ -26,6 +27,7 @@ from service.app.errors import PlaidFailure
 from service.app.ports import OutboxStats
 from service.domain.billing import Billing, Product
 from service.domain.model import Decision, PlaidCall
+from service.ops.process_metrics import GcCounters
 
 _RISK = pb.DESCRIPTOR.services_by_name["RiskDecisionService"]
 SERVICE = _RISK.full_name
@@ -72,7 +74,12 @@ class Metrics:
         # As many entries as the series have label values, which are bounded.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         new = _Series(self.registry)
-        if registry is None:
+        self._gc: GcCounters | None = None
+        if registry is None and "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+            # A worker: the supervisor reads process_* from /proc; collections are
+            # counted into the files it merges (ops/process_metrics.py).
+            self._gc = GcCounters(self.registry)
+        elif registry is None:
             # process_* (CPU, RSS, open files) and python_gc_* (collections per
             # generation: the tuning in ops/runtime.py shows here) beside our own.
             for collector in (PROCESS_COLLECTOR, GC_COLLECTOR, PLATFORM_COLLECTOR):

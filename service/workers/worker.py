@@ -121,7 +121,7 @@ class Worker:
             raise
         finally:
             theirs.close()  # the worker holds its own copy
-        self.settings.metrics.workers.inc()
+        self.settings.metrics.worker_started(process.pid)
         if first:
             log.info("worker.started", worker=self.index, pid=process.pid)
         else:
@@ -203,7 +203,6 @@ class Worker:
             # Lines still buffered from the dead process must not count it ready again:
             # cancelled here, it reads no further (nothing awaits in between).
             self._listener.cancel()
-        self.settings.metrics.workers.dec()
         self.settings.metrics.worker_exited(process.pid)
         self.settings.readiness.left(self.index)
         how = (

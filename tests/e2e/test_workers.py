@@ -144,10 +144,47 @@ class TestServing:
             assert await metric_total(metrics, "achrisk_decisions_total") == 40
             assert await metric_total(metrics, "achrisk_workers") == 2
             assert await metric_total(metrics, "achrisk_rpc_in_flight") == 0
+            await self._process_series_cover_the_tree(supervisor, metrics)
         finally:
             assert supervisor.stop() == 0
         # One migration, by the supervisor, before any worker opened the ledger.
         assert len(processes.events(supervisor.log, "workers.starting")) == 1
+
+    @staticmethod
+    async def _process_series_cover_the_tree(
+        supervisor: processes.Process, metrics: str
+    ) -> None:
+        """process_* add up the supervisor and every worker; python_gc_* by generation
+        come from the workers (prometheus_client's collectors reach neither)."""
+        tree = [supervisor.popen.pid, *worker_pids(supervisor).values()]
+        ticks, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+
+        def cpu_s(pid: int) -> float:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+        def rss(pid: int) -> int:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+
+        # CPU only grows: the sum read now is a floor for the scrape's.
+        used_before = sum(cpu_s(pid) for pid in tree)
+        workers_rss = sum(rss(pid) for pid in tree[1:])
+        cpu = await metric_total(metrics, "process_cpu_seconds_total")
+        resident = await metric_total(metrics, "process_resident_memory_bytes")
+        tree_rss = sum(rss(pid) for pid in tree)
+        assert cpu >= used_before - 0.02  # ProcessCollector rounds to ticks
+        # More than the workers alone hold; near what /proc says of the whole tree.
+        assert resident > workers_rss
+        assert abs(resident - tree_rss) < 0.2 * tree_rss
+        assert await metric_total(metrics, "process_open_fds") > 3 * len(tree)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://{metrics}/metrics") as response,
+        ):
+            text = await response.text()
+        for generation in ("0", "1", "2"):
+            assert f'python_gc_collections_total{{generation="{generation}"}}' in text
+        assert "python_info{" in text
 
     async def test_without_a_plaid_url_every_worker_uses_the_supervisors_emulator(
         self, tmp_path: Path

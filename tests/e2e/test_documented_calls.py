@@ -50,7 +50,9 @@ CALLS = documented_calls()
 
 def _transaction_id(command: str) -> str:
     """The call's client_transaction_id, as the test's id."""
-    return re.findall(r'"client_transaction_id": "([^"]+)"', command)[0]
+    match = re.search(r'"client_transaction_id": "([^"]+)"', command)
+    assert match is not None, command
+    return match.group(1)
 
 
 def test_the_readme_and_the_docs_show_calls() -> None:

@@ -175,9 +175,7 @@ class TestTheDocumentation:
         assert not set(ROW) & UNDOCUMENTED
 
     @pytest.mark.parametrize("row", DOCUMENTED, ids=lambda r: r.quote[:40])
-    def test_each_row_quoted_here_is_in_the_errors_page(
-        self, row: Documented
-    ) -> None:
+    def test_each_row_quoted_here_is_in_the_errors_page(self, row: Documented) -> None:
         assert row.quote in ERRORS_PAGE
 
 

@@ -4,7 +4,7 @@ The emulator enforces Plaid's documented rate limits by default (20 evaluations 
 per client, 70 an hour per Item): a load test of one Item against them measures Plaid's
 quota, not the service. The bench measures the service, so it turns them off and says so
 in its output. `python -m bench.scenario [LATENCY_MS] > scenario.yaml` writes the same
-scenario for ghz runs by hand (README, "Load testing").
+scenario for ghz runs by hand (docs/load-testing.md, "Plaid's rate limits").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The service's configuration for a load test: the emulator's ruleset registry, and no
 rate budgets. A load test measures the service; with Plaid's budgets on (the default),
-the same Item and client past 20 calls a second would be refused by design (README,
-"Load testing")."""
+the same Item and client past 20 calls a second would be refused by design (docs/load-testing.md,
+"Plaid's rate limits")."""
 
 from __future__ import annotations
 

@@ -254,5 +254,5 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def default_scenario_path() -> Path:
-    """The scenario shipped with the package (documented in the README)."""
+    """The scenario shipped with the package (documented in docs/emulator.md)."""
     return Path(__file__).with_name("default_scenario.yaml")

@@ -83,6 +83,20 @@ def start_service(
     return process
 
 
+def start_like_make_run(workdir: Path) -> tuple[Process, str]:
+    """`ach-risk serve` as `make run` starts it (the embedded emulator, auth off), on
+    free loopback ports, and its metrics address."""
+    address = f"127.0.0.1:{free_port()}"
+    metrics = f"127.0.0.1:{free_port()}"
+    env = service_env(f"sqlite:///{workdir / 'ledger.db'}", None)
+    env["ACH_RISK_METRICS_LISTEN"] = metrics
+    process = start(
+        ["serve", "--listen", address], address, workdir / "service.log", env
+    )
+    _wait(lambda: _serving(address), process, "service")
+    return process, metrics
+
+
 def start_workers(
     workdir: Path,
     emulator: Process | None,

@@ -1,4 +1,4 @@
-"""Degraded mode: what an evaluation returns when Plaid cannot answer (README, "Errors, retries and degraded mode").
+"""Degraded mode: what an evaluation returns when Plaid cannot answer (docs/errors.md, "Degraded mode").
 
 A check that never ran is never a silent pass: the default is to fail closed, and an
 ACCEPT is only ever allowed under an amount cap the operator chose.

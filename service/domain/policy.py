@@ -20,7 +20,7 @@ from service.domain.money import Money
 
 @dataclass(frozen=True, slots=True)
 class BalancePolicy:
-    """How a non-ACH rail decides from a balance (README, "Decisions")."""
+    """How a non-ACH rail decides from a balance (docs/decisions.md)."""
 
     margin: Decimal
     allow_current_fallback: bool

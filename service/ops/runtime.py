@@ -6,9 +6,9 @@ import gc
 
 # Thousands of evaluations in flight keep a large live heap; at CPython's default
 # threshold (700 allocations) the collector walked it so often that it cost ~40% of
-# the CPU per evaluation with 4,000 waiting on Plaid (the load-test profile in the README). Requests
-# make few reference cycles, so rarer young collections lose nothing; what cycles
-# there are still get collected, only in larger batches.
+# the CPU per evaluation with 4,000 waiting on Plaid (docs/performance.md, "Earlier
+# work"). Requests make few reference cycles, so rarer young collections lose nothing;
+# what cycles there are still get collected, only in larger batches.
 GC_THRESHOLDS = (50_000, 20, 20)
 
 

@@ -27,7 +27,7 @@ from tests.conftest import (
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
-README = Path(__file__).parents[2] / "README.md"
+OPERATIONS = Path(__file__).parents[2] / "docs" / "operations.md"
 API_KEYS = {"ACH_RISK_API_KEYS_FILE": str(FIXTURES / "api-keys.toml")}
 CHECKOUT = (("authorization", "Bearer test-api-key-checkout"),)
 OPS = (("authorization", "Bearer test-api-key-ops"),)
@@ -219,16 +219,17 @@ class TestReports:
         }
 
 
-async def test_the_readme_query_names_a_real_series(
+async def test_the_documented_query_names_a_real_series(
     keyed: Harness,
 ) -> None:
-    """The PromQL in README's "What Plaid bills" reads series the service exports."""
+    """The PromQL in docs/operations.md's "What Plaid bills" reads series the service
+    exports."""
     await keyed.stub.EvaluatePayment(
         payment(ruleset_key="balance-only"), metadata=CHECKOUT, timeout=10
     )
     text = await scrape(keyed)
-    queries = re.findall(rf"{METRIC}\{{([^}}]*)\}}", README.read_text())
-    assert queries, "README names no billable series"
+    queries = re.findall(rf"{METRIC}\{{([^}}]*)\}}", OPERATIONS.read_text())
+    assert queries, "docs/operations.md names no billable series"
     for matchers in queries:
         labels = dict(re.findall(r'(\w+)="([^"]*)"', matchers))
         line = (

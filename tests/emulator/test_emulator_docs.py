@@ -1,6 +1,5 @@
-"""The emulator's README section works as written: its Python, its curl, its examples.
-
-The section is the README's "## The Plaid emulator".
+"""The emulator's page, docs/emulator.md, works as written: its Python, its curl, its
+examples.
 """
 
 import asyncio
@@ -17,23 +16,14 @@ import yaml
 
 from plaid_emulator import parse_scenario
 
-README = Path(__file__).parents[2] / "README.md"
-SECTION = "## The Plaid emulator"
+PAGE = Path(__file__).parents[2] / "docs" / "emulator.md"
 DOCUMENTED_URL = "http://127.0.0.1:8089"
 
 
 def blocks(language: str) -> list[str]:
     """The fenced code blocks of one language, in order."""
     pattern = rf"^```{language}\n(.*?)^```$"
-    return re.findall(pattern, section(), flags=re.MULTILINE | re.DOTALL)
-
-
-def section() -> str:
-    """The README's emulator section, up to the next top-level heading."""
-    text = README.read_text()
-    start = text.index(SECTION)
-    end = text.find("\n## ", start + len(SECTION))
-    return text[start : end if end != -1 else None]
+    return re.findall(pattern, PAGE.read_text(), flags=re.MULTILINE | re.DOTALL)
 
 
 async def run(*argv: str, cwd: Path) -> tuple[int, str]:
@@ -45,8 +35,8 @@ async def run(*argv: str, cwd: Path) -> tuple[int, str]:
     return proc.returncode, out.decode()
 
 
-class TestReadmeSection:
-    async def test_the_python_example_prints_what_the_readme_says(
+class TestEmulatorPage:
+    async def test_the_python_example_prints_what_the_page_says(
         self, emulator, tmp_path
     ):
         (snippet,) = blocks("python")

@@ -1,8 +1,8 @@
-"""to_status against the error contract the README documents (its "Errors, retries and
-degraded mode" table), and the properties every status must have.
+"""to_status against the error contract docs/errors.md documents (its error table), and
+the properties every status must have.
 
-The expectations below are read from README.md, not from service/api/status.py: each
-documented row is quoted, and a test checks the quote is still in the README, so the
+The expectations below are read from docs/errors.md, not from service/api/status.py: each
+documented row is quoted, and a test checks the quote is still in that page, so the
 documentation and these tests cannot drift apart unnoticed.
 """
 
@@ -32,22 +32,22 @@ from service.app.errors import (
 )
 from service.app.rate_budget import Budget, RateBudgetExhausted, Scope
 
-README = (Path(__file__).parents[2] / "README.md").read_text()
+ERRORS_PAGE = (Path(__file__).parents[2] / "docs" / "errors.md").read_text()
 ENDPOINT = "/signal/evaluate"
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
 class Documented:
-    """One row of the README's error table, as a caller reads it."""
+    """One row of docs/errors.md's error table, as a caller reads it."""
 
-    readme: str  # the row's opening, quoted from the README
+    quote: str  # the row's opening, quoted from docs/errors.md
     code: str
     retry_info: bool
     kinds: frozenset[FailureKind]
-    retry_delay_s: int | None = None  # when the README names the delay
+    retry_delay_s: int | None = None  # when the page names the delay
     field: dict[FailureKind, str] | None = None  # BadRequest field, by kind
-    reason: str | None = None  # when the README names our own reason
+    reason: str | None = None  # when the page names our own reason
 
 
 K = FailureKind
@@ -122,7 +122,7 @@ DOCUMENTED = (
         frozenset({K.CREDENTIALS_REJECTED}),
     ),
 )
-# Kinds the README gives no row of their own: the properties below still hold for them.
+# Kinds docs/errors.md gives no row of their own: the properties below still hold for them.
 UNDOCUMENTED = frozenset({K.REQUEST_REJECTED})
 ROW = {kind: row for row in DOCUMENTED for kind in row.kinds}
 RETRY_INFO = frozenset(kind for kind, row in ROW.items() if row.retry_info)
@@ -170,13 +170,13 @@ def code(status: status_pb2.Status) -> str:
 
 class TestTheDocumentation:
     def test_every_failure_kind_is_documented_or_named_as_not(self) -> None:
-        """A new FailureKind fails here until the README (and this file) place it."""
+        """A new FailureKind fails here until docs/errors.md (and this file) place it."""
         assert set(ROW) | UNDOCUMENTED == set(FailureKind)
         assert not set(ROW) & UNDOCUMENTED
 
-    @pytest.mark.parametrize("row", DOCUMENTED, ids=lambda r: r.readme[:40])
-    def test_each_row_quoted_here_is_in_the_readme(self, row: Documented) -> None:
-        assert row.readme in README
+    @pytest.mark.parametrize("row", DOCUMENTED, ids=lambda r: r.quote[:40])
+    def test_each_row_quoted_here_is_in_the_errors_page(self, row: Documented) -> None:
+        assert row.quote in ERRORS_PAGE
 
 
 class TestPlaidFailures:
@@ -239,8 +239,8 @@ class TestPlaidFailures:
     def test_plaid_error_codes_are_reasons_in_plaids_domain(
         self, kind: FailureKind
     ) -> None:
-        """README: the domain is plaid.com when Plaid raised the error, and the
-        reason is Plaid's error_code; unless the README names our own reason."""
+        """docs/errors.md: the domain is plaid.com when Plaid raised the error, and
+        the reason is Plaid's error_code; unless the page names our own reason."""
         info = error_info(to_status(failure(kind, error_code="ITEM_LOGIN_REQUIRED")))
         own = ROW[kind].reason if kind in ROW else None
         if own:
@@ -333,8 +333,8 @@ class TestPlaidFailures:
         assert "credentials were rejected" in status.message
 
 
-# One instance of every exception the service raises on purpose, with the README's
-# code for it and the reason where the README names one.
+# One instance of every exception the service raises on purpose, with docs/errors.md's
+# code for it and the reason where the page names one.
 OWN_ERRORS: dict[type[RiskServiceError], tuple[RiskServiceError, str, str | None]] = {
     InvalidRequest: (
         InvalidRequest([FieldViolation("account_id", "is required")]),
@@ -361,7 +361,7 @@ OWN_ERRORS: dict[type[RiskServiceError], tuple[RiskServiceError, str, str | None
         "RATE_BUDGET_EXHAUSTED",
     ),
 }
-# The README's row for our own rate budgets (reason, RetryInfo and metadata).
+# docs/errors.md's row for our own rate budgets (reason, RetryInfo and metadata).
 BUDGET_ROW = (
     "| `RESOURCE_EXHAUSTED` + `RetryInfo`, reason `RATE_BUDGET_EXHAUSTED` |"
     " our own rate budget"
@@ -394,7 +394,7 @@ class TestOwnErrors:
             assert error_details_pb2.RetryInfo not in details(status)
 
     def test_a_spent_rate_budget_says_which_and_when_it_refills(self) -> None:
-        assert BUDGET_ROW in README
+        assert BUDGET_ROW in ERRORS_PAGE
         exc = RateBudgetExhausted(ENDPOINT, Scope.CLIENT, Budget(20, 1.0), 0.2504)
         found = details(to_status(exc))
         info = found[error_details_pb2.ErrorInfo]

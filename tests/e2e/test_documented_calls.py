@@ -1,8 +1,9 @@
-"""The README's grpcurl EvaluatePayment calls work as pasted and print what it shows.
+"""The documented grpcurl EvaluatePayment calls work as pasted and print what they show.
 
-Each ```sh block that calls EvaluatePayment runs through the real grpcurl against a real
-service (only the address changes); the facts in the ```text block after it (result,
-basis, attempted, fetched, warning codes) must be what the service answered.
+Each ```sh block of the README or a docs/ page that calls EvaluatePayment runs through the
+real grpcurl against a real service (only the address changes); the facts in the ```text
+block after it (result, basis, attempted, fetched, warning codes) must be what the service
+answered.
 """
 
 from __future__ import annotations
@@ -19,25 +20,46 @@ from typing import Any
 
 import pytest
 
+from tests import docs
 from tests.conftest import Harness
 
-README = Path(__file__).parents[2] / "README.md"
 ADDRESS = "127.0.0.1:50051"
-_BLOCK = re.compile(r"```(sh|text)\n(.*?)```", re.DOTALL)
 _FACT = re.compile(r'"(result|basis|attempted|fetched|code)": ("[A-Z_]+"|true|false)')
 GRPCURL = shutil.which(
     "grpcurl", path=str(Path(sys.executable).parent)
 ) or shutil.which("grpcurl")
 
 
-def documented_calls() -> list[tuple[str, str]]:
-    """(command, the output shown after it) for every EvaluatePayment example."""
-    blocks = _BLOCK.findall(README.read_text())
+def documented_calls() -> list[tuple[str, str, str]]:
+    """(page, command, the output shown after it) for every EvaluatePayment example."""
     calls = []
-    for (kind, body), (next_kind, shown) in itertools.pairwise(blocks):
-        if kind == "sh" and "EvaluatePayment" in body and next_kind == "text":
-            calls.append((body, shown))
+    for page in docs.pages():
+        for block, after in itertools.pairwise(docs.blocks(page)):
+            if (
+                block.language == "sh"
+                and "grpcurl" in block.text
+                and "RiskDecisionService/EvaluatePayment" in block.text
+                and after.language == "text"
+            ):
+                calls.append((docs.name(page), block.text, after.text))
     return calls
+
+
+CALLS = documented_calls()
+
+
+def _transaction_id(command: str) -> str:
+    """The call's client_transaction_id, as the test's id."""
+    match = re.search(r'"client_transaction_id": "([^"]+)"', command)
+    assert match is not None, command
+    return match.group(1)
+
+
+def test_the_readme_and_the_docs_show_calls() -> None:
+    """The README's three calls and the pages that go on from them are all found."""
+    pages = {page for page, _, _ in CALLS}
+    assert {"README.md", "docs/calls.md", "docs/realtime-balance.md"} <= pages
+    assert sum(page == "README.md" for page, _, _ in CALLS) == 3
 
 
 def shown_facts(text: str) -> tuple[set[tuple[str, str]], list[str]]:
@@ -76,15 +98,12 @@ def answered_facts(answer: dict[str, Any]) -> tuple[set[tuple[str, str]], list[s
 
 @pytest.mark.skipif(GRPCURL is None, reason="grpcurl is installed by `make setup`")
 @pytest.mark.parametrize(
-    ("command", "shown"),
-    documented_calls(),
-    ids=[
-        re.findall(r'"client_transaction_id": "([^"]+)"', c)[0]
-        for c, _ in documented_calls()
-    ],
+    ("page", "command", "shown"),
+    CALLS,
+    ids=[f"{page}:{_transaction_id(command)}" for page, command, _ in CALLS],
 )
-async def test_the_call_prints_what_the_readme_shows(
-    harness: Harness, command: str, shown: str
+async def test_the_call_prints_what_the_page_shows(
+    harness: Harness, page: str, command: str, shown: str
 ) -> None:
     port = harness.service.port
     script = command.replace(ADDRESS, f"127.0.0.1:{port}")
@@ -107,7 +126,7 @@ async def test_the_call_prints_what_the_readme_shows(
     answer = json.loads(out)
     expected_flags, expected_codes = shown_facts(shown)
     flags, codes = answered_facts(answer)
-    assert expected_flags, "the README shows no facts for this call"
+    assert expected_flags, f"{page} shows no facts for this call"
     assert expected_flags <= flags
     assert codes == expected_codes
     assert answer["decision"]["client_transaction_id"] in command

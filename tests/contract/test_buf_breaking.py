@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,12 +33,12 @@ def buf() -> str:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Path]:
+def workspace(tmp_path: Path) -> Path:
     """A copy of the buf workspace (buf.yaml, protos, the staged deps)."""
     shutil.copy(ROOT / "buf.yaml", tmp_path / "buf.yaml")
     shutil.copytree(ROOT / "protos" / "achrisk", tmp_path / "protos" / "achrisk")
     shutil.copytree(ROOT / "build" / "buf-deps", tmp_path / "build" / "buf-deps")
-    yield tmp_path
+    return tmp_path
 
 
 def _breaking(buf: str, workspace: Path) -> subprocess.CompletedProcess[str]:

@@ -96,14 +96,14 @@ buf-release: $(STAMP) $(NODE_STAMP)
 	node_modules/.bin/buf build -o protos/released/achrisk-v1.binpb
 
 lint: $(STAMP) buf-lint
-	$(BIN)/ruff format --check service plaid_emulator tests scripts bench
-	$(BIN)/ruff check service plaid_emulator tests scripts bench
+	$(BIN)/ruff format --check service plaid_emulator tests scripts bench examples/python
+	$(BIN)/ruff check service plaid_emulator tests scripts bench examples/python
 	$(BIN)/mypy service plaid_emulator tests bench
 	$(BIN)/lint-imports
 
 fmt: $(STAMP)
-	$(BIN)/ruff format service plaid_emulator tests scripts bench
-	$(BIN)/ruff check --fix service plaid_emulator tests scripts bench
+	$(BIN)/ruff format service plaid_emulator tests scripts bench examples/python
+	$(BIN)/ruff check --fix service plaid_emulator tests scripts bench examples/python
 
 ## test: the whole suite (fails if generated code drifted from protos/)
 test: $(STAMP) protos-check plaid-examples-check
@@ -118,6 +118,8 @@ check: lint test
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf examples/go/gen/achrisk examples/go/achrisk-example examples/python/gen
+	rm -rf examples/typescript/gen examples/typescript/dist examples/typescript/node_modules
 
 ## protoset: the descriptor set, for ghz or grpcurl without reflection (offline; `ach-risk protoset` writes the same)
 .PHONY: protoset bench bench-quick
@@ -136,3 +138,61 @@ bench-quick: $(STAMP) protoset
 .PHONY: bench-rate-budget
 bench-rate-budget: $(STAMP)
 	$(BIN)/python bench/rate_budget.py
+
+## examples: generate code with buf.gen.yaml and build the Go, TypeScript and Python callers in examples/
+# (docs/clients.md). The Go plugins are installed at these versions into build/bin; protoc-gen-es
+# comes from examples/typescript/package-lock.json. Every step is a file target: a second run
+# with nothing changed does nothing.
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+GO_PLUGINS := build/bin/.protoc-gen-go-$(PROTOC_GEN_GO_VERSION) \
+	build/bin/.protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION)
+TS_STAMP := examples/typescript/node_modules/.installed-stamp
+EXAMPLES_GEN := examples/go/gen/achrisk/v1/risk_service.pb.go \
+	examples/typescript/gen/achrisk/v1/risk_service_pb.ts \
+	examples/python/gen/achrisk/v1/risk_service_pb2.py
+GO_EXAMPLE := examples/go/achrisk-example
+TS_EXAMPLE := examples/typescript/dist/src/main.js
+# Where `make examples-run` calls: `make run`'s address, or ACH_RISK_ADDR (and ACH_RISK_API_KEY).
+ACH_RISK_ADDR ?= 127.0.0.1:50051
+
+.PHONY: examples examples-gen examples-run
+examples: $(GO_EXAMPLE) $(TS_EXAMPLE) $(EXAMPLES_GEN)
+
+examples-gen: $(EXAMPLES_GEN)
+
+build/bin/.protoc-gen-go-$(PROTOC_GEN_GO_VERSION):
+	GOBIN=$(CURDIR)/build/bin go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	touch $@
+
+build/bin/.protoc-gen-go-grpc-$(PROTOC_GEN_GO_GRPC_VERSION):
+	GOBIN=$(CURDIR)/build/bin go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	touch $@
+
+$(TS_STAMP): examples/typescript/package.json examples/typescript/package-lock.json
+	cd examples/typescript && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# buf needs the googleapis protos staged in build/buf-deps (gen_protos.py --check does it);
+# Python's stubs come from grpcio-tools' protoc, which ships the well-known types.
+$(EXAMPLES_GEN) &: protos/achrisk/v1/*.proto buf.gen.yaml $(GO_PLUGINS) $(TS_STAMP) $(STAMP) $(NODE_STAMP)
+	$(BIN)/python scripts/gen_protos.py --check
+	rm -rf examples/go/gen/achrisk examples/typescript/gen examples/python/gen
+	node_modules/.bin/buf generate
+	mkdir -p examples/python/gen
+	$(BIN)/python -m grpc_tools.protoc -Iprotos -Ibuild/buf-deps \
+		--python_out=examples/python/gen --grpc_python_out=examples/python/gen \
+		protos/achrisk/v1/*.proto
+	touch $(EXAMPLES_GEN)
+
+$(GO_EXAMPLE): $(EXAMPLES_GEN) examples/go/main.go examples/go/go.mod examples/go/go.sum examples/go/gen/go.mod
+	cd examples/go && go build -o achrisk-example .
+
+$(TS_EXAMPLE): $(EXAMPLES_GEN) $(TS_STAMP) examples/typescript/src/main.ts examples/typescript/tsconfig.json
+	cd examples/typescript && node_modules/.bin/tsc -p tsconfig.json
+
+## examples-run: run the three examples against a live service (`make run` in another terminal)
+examples-run: examples
+	$(GO_EXAMPLE) -addr $(ACH_RISK_ADDR)
+	node $(TS_EXAMPLE) --addr $(ACH_RISK_ADDR)
+	$(BIN)/python examples/python/achrisk_example.py --addr $(ACH_RISK_ADDR)

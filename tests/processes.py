@@ -72,9 +72,10 @@ def start_service(
     emulator: Process,
     database_url: str,
     config: Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Process:
     address = f"127.0.0.1:{free_port()}"
-    env = service_env(database_url, f"http://{emulator.address}")
+    env = service_env(database_url, f"http://{emulator.address}") | (extra_env or {})
     args = ["serve", "--listen", address] + (
         ["--config", str(config)] if config else []
     )

@@ -56,9 +56,7 @@ class _Series:
     def counter(self, name: str, doc: str, *labels: str) -> Counter:
         return Counter(name, doc, labels, registry=self._registry)
 
-    def gauge(
-        self, name: str, doc: str, workers: GaugeMode, *labels: str
-    ) -> Gauge:
+    def gauge(self, name: str, doc: str, workers: GaugeMode, *labels: str) -> Gauge:
         return Gauge(
             name, doc, labels, registry=self._registry, multiprocess_mode=workers
         )

@@ -37,9 +37,7 @@ LIVENESS_SERVICE = "liveness"
 class Readiness:
     """SERVING while no condition fails; each change of the whole is logged once."""
 
-    def __init__(
-        self, set_serving: SetServing, observe: Observe | None = None
-    ) -> None:
+    def __init__(self, set_serving: SetServing, observe: Observe | None = None) -> None:
         self._set_serving = set_serving
         self._observe = observe
         self._failing: set[str] = set()
@@ -64,7 +62,6 @@ class Readiness:
             report = log.info if serving else log.error
             report("readiness.changed", serving=serving, failing=sorted(self._failing))
             await self._set_serving(serving)
-
 
     def _observed(self, condition: str, ok: bool) -> None:
         if self._observe is not None:

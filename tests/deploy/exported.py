@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import pytest
 from prometheus_client import Metric, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,7 +29,14 @@ from service.app.ports import ReportKind
 from service.app.rate_budget import Scope
 from service.domain.billing import Product
 from service.domain.degraded import FailureClass
-from service.domain.model import BALANCE_GET, SIGNAL_EVALUATE, Basis, Rail, Result, Source
+from service.domain.model import (
+    BALANCE_GET,
+    SIGNAL_EVALUATE,
+    Basis,
+    Rail,
+    Result,
+    Source,
+)
 from service.ops.metrics import SERVICE, Metrics
 from service.ops.readiness import LEDGER, PLAID_CREDENTIALS
 from service.ops.worker_metrics import WorkerMetrics
@@ -80,7 +88,9 @@ def declared_labels() -> dict[str, tuple[str, ...]]:
     as the text format's parser names families: a counter without `_total`)."""
     declared: dict[str, tuple[str, ...]] = {}
     for series in vars(Metrics()).values():
-        names = getattr(series, "_labelnames", None)  # prometheus_client's metric objects
+        names = getattr(
+            series, "_labelnames", None
+        )  # prometheus_client's metric objects
         if names is not None:
             name: str = series._name
             declared[name.removesuffix("_total")] = tuple(names)
@@ -97,10 +107,9 @@ async def _scrape_a_real_service(workdir: Path) -> str:
         )
         try:
             await harness.stub.EvaluatePayment(payment(), metadata=CHECKOUT, timeout=10)
-            try:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:  # no API key
                 await harness.stub.EvaluatePayment(payment(), timeout=10)
-            except grpc.aio.AioRpcError as refused:
-                assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
             return await scrape(harness)
         finally:
             await stop_harness(harness)
@@ -153,7 +162,12 @@ def producible_values() -> dict[str, set[str]]:
         "grpc_method": {m.name for m in methods},
         "grpc_type": {kinds[m.client_streaming, m.server_streaming] for m in methods},
         "method": {m.name for m in methods},
-        "endpoint": {SIGNAL_EVALUATE, BALANCE_GET, ITEM_GET, *REPORT_ENDPOINTS.values()},
+        "endpoint": {
+            SIGNAL_EVALUATE,
+            BALANCE_GET,
+            ITEM_GET,
+            *REPORT_ENDPOINTS.values(),
+        },
     }
 
 

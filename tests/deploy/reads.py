@@ -26,7 +26,9 @@ def recorded_series(rules: dict[str, str]) -> dict[str, Recorded]:
     recorded: dict[str, Recorded] = {}
     for name, expr in rules.items():
         reads = parse(expr)
-        labels = {label for g in reads.groupings if g.clause == "by" for label in g.labels}
+        labels = {
+            label for g in reads.groupings if g.clause == "by" for label in g.labels
+        }
         labels.discard("le")  # histogram_quantile consumes it
         sources: list[Selector] = []
         for selector in reads.selectors:
@@ -78,9 +80,7 @@ def _bad_values(
     metric: str, label: str, matcher: Matcher, recorded: dict[str, Recorded]
 ) -> list[str]:
     series = (
-        [s.metric for s in recorded[metric].sources]
-        if metric in recorded
-        else [metric]
+        [s.metric for s in recorded[metric].sources] if metric in recorded else [metric]
     )
     known: set[str] = set()
     for name in series:
@@ -98,4 +98,3 @@ def _bad_values(
         for pattern in patterns
         if not matches_some(pattern, known)
     ]
-

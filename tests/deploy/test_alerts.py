@@ -74,7 +74,8 @@ def test_every_alert_is_labelled_described_and_has_a_runbook_entry() -> None:
         assert re.fullmatch(r"AchRisk[A-Z][A-Za-z]+", name), name
         assert alert["labels"]["severity"] in SEVERITIES, name
         annotations = alert["annotations"]
-        assert annotations["summary"] and annotations["description"], name
+        assert annotations["summary"], name
+        assert annotations["description"], name
         page, _, anchor = annotations["runbook_url"].partition("#")
         assert (ROOT / page).resolve() == RUNBOOK, name
         assert anchor == name.lower(), name
@@ -122,12 +123,38 @@ def test_the_unit_tests_catch_a_broken_rule(broken: str, tmp_path: Path) -> None
     one that fires on what must stay quiet."""
     text = RULE_FILE.read_text()
     if broken == "missing_case":
-        changed = text.replace("up{job=\"ach-risk\"} == 0", "up{job=\"ach-risk\"} == 2")
+        changed = text.replace('up{job="ach-risk"} == 0', 'up{job="ach-risk"} == 2')
     else:
-        changed = text.replace("achrisk:grpc_server_errors:ratio_rate5m > 0.05", "achrisk:grpc_server_errors:ratio_rate5m > 0.01")
+        changed = text.replace(
+            "achrisk:grpc_server_errors:ratio_rate5m > 0.05",
+            "achrisk:grpc_server_errors:ratio_rate5m > 0.01",
+        )
     assert changed != text
     (tmp_path / RULE_FILE.name).write_text(changed)
     (tmp_path / RULE_TESTS.name).write_text(RULE_TESTS.read_text())
     result = run("test", "rules", tmp_path / RULE_TESTS.name)
     assert result.returncode != 0, result.stdout
     assert "FAILED" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("expr", "complaint"),
+    [
+        ("rate(achrisk_decision_total[5m])", "is not exported"),
+        ('achrisk_decisions_total{rail="ACH"}', "matches no value"),
+        (
+            'achrisk:plaid_requests:rate5m{outcome=~"ok|SERVER_DOWN"}',
+            "matches no value",
+        ),
+        ("sum by (endpoint) (rate(achrisk_decisions_total[5m]))", "by (endpoint)"),
+        (
+            'achrisk:grpc_server_errors:ratio_rate5m{grpc_code="OK"}',
+            "no label grpc_code",
+        ),
+    ],
+)
+def test_the_check_rejects_what_the_service_does_not_export(
+    exported: Exported, expr: str, complaint: str
+) -> None:
+    found = problems(expr, exported, recorded_series(recording_rules()))
+    assert any(complaint in p for p in found), found

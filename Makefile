@@ -105,6 +105,24 @@ fmt: $(STAMP)
 	$(BIN)/ruff format service plaid_emulator tests scripts bench examples/python
 	$(BIN)/ruff check --fix service plaid_emulator tests scripts bench examples/python
 
+## promtool: Prometheus' rule checker, which tests/deploy/test_alerts.py runs (skipped without it,
+## failed under CI): Debian's prometheus package as root (promtool 2.42), else built from the
+## pinned Prometheus module into build/bin (slow: its dependencies are large). The module's
+## replace directives make `go install ...@version` refuse it, so it is built in place.
+PROMTOOL_MODULE := github.com/prometheus/prometheus@v0.305.0
+.PHONY: promtool
+promtool:
+	@if command -v promtool >/dev/null || test -x build/bin/promtool; then \
+		echo "promtool: $$(command -v promtool || echo build/bin/promtool)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	else \
+		GOFLAGS=-mod=mod go mod download $(PROMTOOL_MODULE) && \
+		cd "$$(go env GOMODCACHE)/$(PROMTOOL_MODULE)" && \
+		go build -o "$(CURDIR)/build/bin/promtool" ./cmd/promtool; \
+	fi
+
 ## test: the whole suite (fails if generated code drifted from protos/)
 test: $(STAMP) protos-check plaid-examples-check
 	$(BIN)/python -m pytest

@@ -49,7 +49,9 @@ from service.config.settings import Settings
 from service.emulated import embedded_emulator
 from service.ops.metrics import Metrics
 from service.ops.readiness import (
+    LEDGER,
     LIVENESS_SERVICE,
+    PLAID_CREDENTIALS,
     CredentialsWatch,
     Readiness,
     SetServing,
@@ -131,8 +133,8 @@ async def start_service(
         if link is not None:
             set_serving = await link.connect(set_serving)
             stack.push_async_callback(link.close)
-        readiness = Readiness(set_serving)
         metrics = Metrics()
+        readiness = Readiness(set_serving, observe=metrics.readiness)
         rates = RateGate(
             store,
             settings.rate_budgets,
@@ -146,7 +148,7 @@ async def start_service(
         )
         credentials = CredentialsWatch(
             source,
-            partial(readiness.set, "plaid_credentials"),
+            partial(readiness.set, PLAID_CREDENTIALS),
             clock,
             probe_interval_s=tuning.credentials_probe_interval_s,
         )
@@ -249,7 +251,7 @@ def _start_housekeeping(
                 if clock.monotonic() - last_sweep >= SWEEP_INTERVAL_S:
                     last_sweep = clock.monotonic()
                     await rates.sweep()
-                await readiness.set("ledger", await store.ready())
+                await readiness.set(LEDGER, await store.ready())
                 metrics.outbox(await store.outbox_stats(clock.now()))
                 if clock.monotonic() - last_purge >= PURGE_INTERVAL_S:
                     last_purge = clock.monotonic()

@@ -44,8 +44,9 @@ _GRPC_TYPES = {
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40)
 # How workers' values of a gauge combine: "livesum" adds what each running worker holds
 # (its own calls in flight); "livemostrecent" keeps the newest value any running worker
-# set (a reading of the one shared ledger, which N workers must not multiply).
-GaugeMode = Literal["livesum", "livemostrecent"]
+# set (a reading of the one shared ledger, which N workers must not multiply);
+# "livemin" keeps the lowest (a condition is met only if every running worker meets it).
+GaugeMode = Literal["livesum", "livemostrecent", "livemin"]
 
 
 class _Series:
@@ -57,8 +58,10 @@ class _Series:
     def counter(self, name: str, doc: str, *labels: str) -> Counter:
         return Counter(name, doc, labels, registry=self._registry)
 
-    def gauge(self, name: str, doc: str, workers: GaugeMode) -> Gauge:
-        return Gauge(name, doc, registry=self._registry, multiprocess_mode=workers)
+    def gauge(self, name: str, doc: str, workers: GaugeMode, *labels: str) -> Gauge:
+        return Gauge(
+            name, doc, labels, registry=self._registry, multiprocess_mode=workers
+        )
 
     def histogram(self, name: str, doc: str, *labels: str) -> Histogram:
         return Histogram(name, doc, labels, buckets=_SECONDS, registry=self._registry)
@@ -173,6 +176,16 @@ class Metrics:
             "Decisions made without Plaid's answer.",
             "failure_class",
         )
+        # What readiness (ops/readiness.py) is made of, so that an alert can say which
+        # condition took the service out of traffic: an unready pod gets no calls, so
+        # its failing calls stop, but this stays 0.
+        self.ready = new.gauge(
+            "achrisk_ready",
+            "1 while a readiness condition holds (ledger, plaid_credentials), 0 while "
+            "it fails and the service answers NOT_SERVING.",
+            "livemin",
+            "condition",
+        )
         self.outbox_pending = new.gauge(
             "achrisk_outbox_pending_reports",
             "Reports stored and not yet delivered.",
@@ -235,7 +248,7 @@ class Metrics:
             "outcome",
         )
 
-    def _child(self, series: Counter | Histogram, *labels: str) -> Any:
+    def _child(self, series: Counter | Gauge | Histogram, *labels: str) -> Any:
         """`series.labels(*labels)`, cached."""
         key = (series, labels)
         child = self._children.get(key)
@@ -336,6 +349,10 @@ class Metrics:
             )
             if call.attempt > 1:
                 self._child(self.plaid_retries, call.endpoint).inc()
+
+    def readiness(self, condition: str, ok: bool) -> None:
+        """A readiness condition was checked (or assumed, at start)."""
+        self._child(self.ready, condition).set(1 if ok else 0)
 
     def outbox(self, stats: OutboxStats) -> None:
         self.outbox_pending.set(stats.pending)

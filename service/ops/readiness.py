@@ -26,6 +26,10 @@ from service.app.ports import CallBudget, SignalSource
 
 log = structlog.get_logger("service.ops.readiness")
 SetServing = Callable[[bool], Awaitable[None]]
+# Each condition held or failed, as it is checked (the achrisk_ready gauge).
+Observe = Callable[[str, bool], None]
+LEDGER = "ledger"
+PLAID_CREDENTIALS = "plaid_credentials"
 # The grpc.health.v1 name the liveness probe asks (not a gRPC service of its own).
 LIVENESS_SERVICE = "liveness"
 
@@ -33,9 +37,13 @@ LIVENESS_SERVICE = "liveness"
 class Readiness:
     """SERVING while no condition fails; each change of the whole is logged once."""
 
-    def __init__(self, set_serving: SetServing) -> None:
+    def __init__(self, set_serving: SetServing, observe: Observe | None = None) -> None:
         self._set_serving = set_serving
+        self._observe = observe
         self._failing: set[str] = set()
+        # The service starts SERVING: every condition holds until a check says not.
+        for condition in (LEDGER, PLAID_CREDENTIALS):
+            self._observed(condition, True)
 
     @property
     def failing(self) -> frozenset[str]:
@@ -43,6 +51,7 @@ class Readiness:
 
     async def set(self, condition: str, ok: bool) -> None:
         """Record whether `condition` (e.g. "ledger") holds; SERVING needs all."""
+        self._observed(condition, ok)
         was_serving = not self._failing
         if ok:
             self._failing.discard(condition)
@@ -53,6 +62,10 @@ class Readiness:
             report = log.info if serving else log.error
             report("readiness.changed", serving=serving, failing=sorted(self._failing))
             await self._set_serving(serving)
+
+    def _observed(self, condition: str, ok: bool) -> None:
+        if self._observe is not None:
+            self._observe(condition, ok)
 
 
 class CredentialsWatch:

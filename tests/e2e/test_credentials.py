@@ -17,6 +17,8 @@ from tests.conftest import (
     default_scenario,
     packaged_config_plus,
     payment,
+    sample,
+    scrape,
     start_harness,
     stop_harness,
 )
@@ -57,9 +59,13 @@ class TestCredentialsRejected:
             await harness.stub.EvaluatePayment(payment(), timeout=10)
         assert caught.value.code() == grpc.StatusCode.INTERNAL
         assert await health(harness) == health_pb2.HealthCheckResponse.NOT_SERVING
+        # What the credentials alert reads (deploy/prometheus/rules).
+        ready = 'achrisk_ready{condition="plaid_credentials"} '
+        assert f"{ready}0.0" in (await scrape(harness)).splitlines()
         await reject_our_keys(admin, False)
         await harness.stub.EvaluatePayment(payment(), timeout=10)
         assert await health(harness) == health_pb2.HealthCheckResponse.SERVING
+        assert sample(await scrape(harness), ready) == 1
 
     async def test_a_probe_restores_readiness_without_traffic(
         self, probing: Harness, admin: EmulatorAdmin

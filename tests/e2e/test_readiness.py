@@ -12,7 +12,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from plaid_emulator import RunningEmulator
 from service import main as app
 from service.adapters.store.sql import SqlDecisionStore
-from tests.conftest import Harness, payment, start_harness, stop_harness
+from tests.conftest import (
+    Harness,
+    payment,
+    sample,
+    scrape,
+    start_harness,
+    stop_harness,
+)
 
 
 @pytest.fixture
@@ -37,6 +44,9 @@ async def test_a_stopped_ledger_writer_makes_the_service_not_ready(
 ) -> None:
     await checked_often.stub.EvaluatePayment(payment(), timeout=10)
     assert await status(checked_often) == health_pb2.HealthCheckResponse.SERVING
+    text = await scrape(checked_often)
+    assert sample(text, 'achrisk_ready{condition="ledger"} ') == 1
+    assert sample(text, 'achrisk_ready{condition="plaid_credentials"} ') == 1
     store = checked_often.service.store
     assert isinstance(store, SqlDecisionStore)
 
@@ -50,3 +60,7 @@ async def test_a_stopped_ledger_writer_makes_the_service_not_ready(
     with pytest.raises(grpc.aio.AioRpcError) as failed:
         await checked_often.stub.EvaluatePayment(payment(), timeout=10)
     assert failed.value.code() == grpc.StatusCode.INTERNAL
+    # The alert's reading: which condition took the service out of traffic.
+    text = await scrape(checked_often)
+    assert 'achrisk_ready{condition="ledger"} 0.0' in text.splitlines()
+    assert sample(text, 'achrisk_ready{condition="plaid_credentials"} ') == 1

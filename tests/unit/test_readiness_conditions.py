@@ -21,3 +21,16 @@ async def test_serving_needs_every_condition_and_reports_only_changes() -> None:
 
     assert told == [False, True]
     assert readiness.failing == frozenset()
+
+
+async def test_each_condition_is_observed_from_the_start_and_on_every_check() -> None:
+    async def set_serving(serving: bool) -> None:
+        pass
+
+    observed: list[tuple[str, bool]] = []
+    readiness = Readiness(set_serving, observe=lambda c, ok: observed.append((c, ok)))
+    assert observed == [("ledger", True), ("plaid_credentials", True)]
+    await readiness.set("ledger", False)
+    await readiness.set("ledger", False)  # every check, not only changes
+    await readiness.set("ledger", True)
+    assert observed[2:] == [("ledger", False), ("ledger", False), ("ledger", True)]

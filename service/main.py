@@ -194,7 +194,7 @@ async def start_service(
         # Tracing first: its span is current while the gate and the servicer run.
         interceptors: list[grpc.aio.ServerInterceptor] = [gate]
         if tracing is not None:
-            interceptors.insert(0, tracing.server_interceptor())
+            interceptors[:0] = tracing.server_interceptors()
         server, port = await _start_grpc(settings, servicer, health, interceptors)
         stack.push_async_callback(server.stop, 0)  # only if a later start step fails
         await set_serving(True)

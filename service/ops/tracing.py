@@ -96,9 +96,15 @@ class Tracing:
     def tracer(self, name: str) -> trace.Tracer:
         return self._provider.get_tracer(name)
 
-    def server_interceptor(self) -> grpc.aio.ServerInterceptor:
+    def server_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
         """A SERVER span for every RPC but health checking and reflection, its parent
-        the caller's W3C `traceparent` when the metadata carries one."""
+        the caller's W3C `traceparent` when the metadata carries one, and its gRPC
+        status as the call ended. To run before every other interceptor."""
+        from service.ops.span_status import RecordStatus
+
+        return [self._spans(), RecordStatus()]
+
+    def _spans(self) -> grpc.aio.ServerInterceptor:
         from opentelemetry.instrumentation.grpc import (
             aio_server_interceptor,
             filters,

@@ -18,7 +18,7 @@ COPY plaid_emulator ./plaid_emulator
 # Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed.
 RUN python -m venv --without-pip /opt/venv \
     && pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
-    && pip install --no-cache-dir --python /opt/venv/bin/python /dist/ach_risk-*.whl
+    && pip install --no-cache-dir --python /opt/venv/bin/python "$(echo /dist/ach_risk-*.whl)[otel]"
 
 FROM python:3.11-slim
 LABEL org.opencontainers.image.title="ach-risk" \

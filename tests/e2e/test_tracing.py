@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 
 from plaid_emulator import RunningEmulator
+from service._proto.achrisk.v1 import risk_service_pb2 as pb
 from service.config.plaid import EMULATOR_CREDENTIALS
 from service.ops import tracing
 from service.ops.logs import processors
@@ -33,6 +34,7 @@ from tests.conftest import (
     stop_harness,
 )
 
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 EVALUATE = "/signal/evaluate"
 RPC = "/achrisk.v1.RiskDecisionService/EvaluatePayment"
 TOKEN, ACCOUNT, AMOUNT = "access-sandbox-checking-ok", "checking-ok", "1234.56"
@@ -258,6 +260,69 @@ class TestOneEvaluation:
             assert (attempt.attributes or {})["plaid.error_code"] == error_code
             assert attempt.status.status_code is trace.StatusCode.ERROR
         assert_nothing_secret(exporter.get_finished_spans())
+
+    async def test_a_batch_is_one_server_span_over_every_items_spans(
+        self,
+        traced: Harness,
+        admin: EmulatorAdmin,
+        exporter: InMemorySpanExporter,
+    ) -> None:
+        trace_id, _, metadata = remote_parent()
+
+        async def two() -> AsyncIterator[pb.EvaluatePaymentsRequest]:
+            for _ in range(2):
+                yield pb.EvaluatePaymentsRequest(
+                    payment=payment(TOKEN, ACCOUNT, AMOUNT)
+                )
+
+        replies = [
+            r
+            async for r in traced.stub.EvaluatePayments(
+                two(), metadata=metadata, timeout=10
+            )
+        ]
+        assert len(replies) == 2
+        spans = in_trace(exporter, trace_id)
+        servers = [s for s in spans if s.kind is trace.SpanKind.SERVER]
+        assert [s.name for s in servers] == [
+            "/achrisk.v1.RiskDecisionService/EvaluatePayments"
+        ]
+        attempts = children(spans, servers[0], f"POST {EVALUATE}")
+        sent = {
+            c["request_id"] for c in await admin.calls() if c["endpoint"] == EVALUATE
+        }
+        assert {(a.attributes or {})["plaid.request_id"] for a in attempts} == sent
+        assert len(sent) == 2
+        assert len(children(spans, servers[0], "ledger complete")) == 2
+        assert_nothing_secret(exporter.get_finished_spans())
+
+    async def test_a_refused_call_is_traced_with_its_status(
+        self,
+        emulator: RunningEmulator,
+        tmp_path: Path,
+        exporter: InMemorySpanExporter,
+    ) -> None:
+        gated = await start_harness(
+            emulator.url,
+            env={"ACH_RISK_API_KEYS_FILE": str(FIXTURES / "api-keys.toml")},
+            database_url=f"sqlite:///{tmp_path / 'ledger.db'}",
+            tracing=tracing.to_exporter(exporter),
+        )
+        try:
+            trace_id, _, metadata = remote_parent()
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await gated.stub.EvaluatePayment(
+                    payment(TOKEN, ACCOUNT, AMOUNT), metadata=metadata, timeout=10
+                )
+        finally:
+            await stop_harness(gated)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        spans = in_trace(exporter, trace_id)
+        server = the_server_span(spans)
+        assert (server.attributes or {})["rpc.grpc.status_code"] == (
+            grpc.StatusCode.UNAUTHENTICATED.value[0]
+        )
+        assert [s.name for s in spans] == [RPC]  # no ledger, no Plaid
 
     async def test_health_checks_are_not_traced(
         self, traced: Harness, exporter: InMemorySpanExporter

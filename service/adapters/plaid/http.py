@@ -13,7 +13,9 @@ from typing import Any
 import aiohttp
 import orjson
 import yarl
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from service.adapters.plaid.errors import classify, retry_after_s
 from service.app.clock import Clock
@@ -23,6 +25,7 @@ from service.domain.secret import Secret
 
 PLAID_VERSION = "2020-09-14"
 USER_AGENT = "ach-risk (plaid-python 46 models)"
+_TRACEPARENT = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +124,12 @@ class PlaidTransport:
             },
         )
         # W3C traceparent to Plaid: random ids, nothing about the payment; Plaid
-        # ignores it, and an egress proxy that traces can join the trace.
+        # ignores it, and an egress proxy that traces can join the trace. Only that:
+        # not the configured propagators, whose `baggage` would forward whatever the
+        # caller put in its own (an empty context carries this span alone).
         headers = dict(self._headers)
-        propagate.inject(headers, context=trace.set_span_in_context(span))
+        _TRACEPARENT.inject(headers, context=trace.set_span_in_context(span, Context()))
+        headers.pop("tracestate", None)  # the caller's vendors' entries, inherited
         try:
             reply = await self._post(
                 session, url, endpoint, body, timeout_s, attempt, headers

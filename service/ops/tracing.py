@@ -69,7 +69,8 @@ def check(environ: Mapping[str, str]) -> None:
             f"installed (no {missing[0]}): pip install '{EXTRA}', or unset them "
             "(or set OTEL_SDK_DISABLED=true)"
         )
-    unknown = [e for e in _exporter_names(environ) or ["otlp"] if e not in _EXPORTERS]
+    names = _exporter_names(environ) or ["otlp"]
+    unknown = [e for e in names if e not in (*_EXPORTERS, "none")]
     if unknown:
         raise TracingUnavailable(
             f"OTEL_TRACES_EXPORTER={unknown[0]!r}: this service exports with "

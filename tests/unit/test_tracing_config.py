@@ -71,6 +71,12 @@ def test_what_this_install_cannot_export_is_refused(
         tracing.check(environ)
 
 
+def test_none_beside_an_exporter_is_ignored() -> None:
+    environ = {"OTEL_TRACES_EXPORTER": "none,console"}
+    assert tracing.requested(environ)
+    tracing.check(environ)
+
+
 def test_the_grpc_protocol_and_both_exporters_pass() -> None:
     tracing.check(
         {

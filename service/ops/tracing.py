@@ -62,7 +62,7 @@ def check(environ: Mapping[str, str]) -> None:
     nothing (the supervisor of --workers N calls it too)."""
     if not requested(environ):
         return
-    missing = [m for m in _EXTRA_MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in _EXTRA_MODULES if not _installed(m)]
     if missing:
         raise TracingUnavailable(
             f"the OTEL_* variables turn tracing on, but the {EXTRA} extra is not "
@@ -165,6 +165,15 @@ def add_trace_ids(
         event["trace_id"] = trace.format_trace_id(context.trace_id)
         event["span_id"] = trace.format_span_id(context.span_id)
     return event
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (its parent packages
+    are: for ours, namespace packages of the API, nothing that runs)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing too
+        return False
 
 
 def _provider() -> TracerProvider:

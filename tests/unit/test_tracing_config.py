@@ -96,6 +96,14 @@ def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch, module: str) 
     tracing.check({})  # not asked for: the base install is enough
 
 
+def test_a_module_whose_parent_package_is_missing_is_not_installed() -> None:
+    """As the base install's opentelemetry.exporter.otlp.proto.grpc: no
+    opentelemetry.exporter at all (find_spec raises rather than answer None)."""
+    assert tracing._installed("opentelemetry.sdk")
+    assert not tracing._installed("opentelemetry.no_such_package.grpc")
+    assert not tracing._installed("opentelemetry.no_such_module")
+
+
 @pytest.mark.parametrize(
     ("environ", "service_name"),
     [

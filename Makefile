@@ -108,3 +108,8 @@ bench-quick: $(STAMP) protoset
 .PHONY: bench-rate-budget
 bench-rate-budget: $(STAMP)
 	$(BIN)/python bench/rate_budget.py
+
+## bench-tracing: the CPU tracing adds to one evaluation, off, on and on unsampled (~2 min)
+.PHONY: bench-tracing
+bench-tracing: $(STAMP)
+	$(BIN)/python bench/tracing_cost.py

@@ -31,7 +31,8 @@ RUN pip install --no-cache-dir --require-hashes --only-binary=:all: --no-deps \
 COPY service ./service
 # The Plaid emulator, a package of the same wheel (the compose stack runs it from this image).
 COPY plaid_emulator ./plaid_emulator
-# The wheel adds no dependency of its own (--no-deps); `pip check` fails the build if the lock
+# The wheel adds no dependency of its own (--no-deps: the runtime lock holds the `otel` extra's
+# packages too, so the image can trace; docs/tracing.md); `pip check` fails the build if the lock
 # misses one that pyproject.toml names.
 RUN pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /dist . \
     && pip install --no-cache-dir --python /opt/venv/bin/python --no-deps /dist/ach_risk-*.whl \

@@ -214,3 +214,8 @@ examples-run: examples
 	$(GO_EXAMPLE) -addr $(ACH_RISK_ADDR)
 	node $(TS_EXAMPLE) --addr $(ACH_RISK_ADDR)
 	$(BIN)/python examples/python/achrisk_example.py --addr $(ACH_RISK_ADDR)
+
+## bench-tracing: the CPU tracing adds to one evaluation, off, on and on unsampled (~2 min)
+.PHONY: bench-tracing
+bench-tracing: $(STAMP)
+	$(BIN)/python bench/tracing_cost.py

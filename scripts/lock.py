@@ -34,8 +34,8 @@ RUNTIME_LOCK = ROOT / "requirements" / "runtime.lock"
 BUILD_LOCK = ROOT / "requirements" / "build.lock"
 # The image runs CPython 3.11 (Dockerfile); requires-python allows newer, which the markers cover.
 PYTHON_VERSION = "3.11"
-# The extras the image installs besides the runtime (none today).
-EXTRAS: tuple[str, ...] = ()
+# The extras the image installs besides the runtime: tracing (docs/tracing.md).
+EXTRAS: tuple[str, ...] = ("otel",)
 
 
 def compile_lock(lock: Path, output: Path, *, upgrade: bool) -> None:

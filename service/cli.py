@@ -11,6 +11,7 @@ from pathlib import Path
 
 from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, worker_count
 from service.config.settings import ConfigError, Settings
+from service.ops import tracing
 from service.ops.logs import configure
 from service.ops.readiness import LIVENESS_SERVICE
 
@@ -126,7 +127,18 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"ach-risk: {exc}", file=sys.stderr)
         return 2
-    configure(settings.log_format, settings.log_level, worker=args.worker_index)
+    try:
+        # Before any worker starts: a missing extra is one clear error, not N crashes.
+        tracing.check(os.environ)
+    except tracing.TracingUnavailable as exc:
+        print(f"ach-risk: {exc}", file=sys.stderr)
+        return 2
+    configure(
+        settings.log_format,
+        settings.log_level,
+        worker=args.worker_index,
+        trace_ids=tracing.requested(os.environ),
+    )
     if settings.server.workers > 1:
         # The supervisor never imports gRPC: it starts workers as new processes.
         from service.workers import supervise
@@ -134,10 +146,13 @@ def _serve(args: argparse.Namespace) -> int:
         return asyncio.run(supervise(settings, args.config))
     from service.main import serve_forever
 
+    # Each process its own provider: a worker is a new interpreter, not a fork.
+    traced = tracing.start(os.environ)
     if worker:
         from service.ops.worker_link import SupervisorLink
 
-        asyncio.run(serve_forever(settings, SupervisorLink(args.worker_link)))
+        link = SupervisorLink(args.worker_link)
+        asyncio.run(serve_forever(settings, link, traced))
     else:
-        asyncio.run(serve_forever(settings))
+        asyncio.run(serve_forever(settings, tracing=traced))
     return 0

@@ -57,6 +57,7 @@ from service.ops.readiness import (
     SetServing,
 )
 from service.ops.runtime import tune_garbage_collector
+from service.ops.tracing import Tracing
 from service.ops.worker_link import SupervisorLink
 
 log = structlog.get_logger("service.main")
@@ -109,18 +110,23 @@ async def start_service(
     store: Store | None = None,
     clock: Clock | None = None,
     link: SupervisorLink | None = None,
+    tracing: Tracing | None = None,
 ) -> RunningService:
     """Start serving on settings.listen (port 0 picks one), with the production adapters
     for whatever is not given. Tests give fakes of Plaid's evaluations and of the
     ledger here; what is given is not closed by `stop()`, its owner closes it.
-    `link`: this process is one of `--workers N`, its health gated by all of them."""
+    `link`: this process is one of `--workers N`, its health gated by all of them.
+    `tracing`: spans for every RPC, Plaid attempt and ledger write (None: off)."""
     owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tuning = settings.plaid.tuning
     clock = clock or SystemClock()  # the one clock every part reads
     async with contextlib.AsyncExitStack() as stack:
-        transport = await _plaid_transport(settings, clock, stack)
+        transport = await _plaid_transport(settings, clock, stack, tracing)
         if store is None:
-            store = await open_store(settings.state.database_url.reveal())
+            store = await open_store(
+                settings.state.database_url.reveal(),
+                tracing.tracer("service.adapters.store") if tracing else None,
+            )
             stack.push_async_callback(store.close)
         health = health_aio.HealthServicer()
         # grpc's servicer starts SERVING; a worker must not say so before it is gated.
@@ -187,7 +193,11 @@ async def start_service(
             metrics,
             clock,
         )
-        server, port = await _start_grpc(settings, servicer, health, gate)
+        # Tracing first: its span is current while the gate and the servicer run.
+        interceptors: list[grpc.aio.ServerInterceptor] = [gate]
+        if tracing is not None:
+            interceptors[:0] = tracing.server_interceptors()
+        server, port = await _start_grpc(settings, servicer, health, interceptors)
         stack.push_async_callback(server.stop, 0)  # only if a later start step fails
         await set_serving(True)
         outbox.start()
@@ -208,7 +218,10 @@ async def start_service(
 
 
 async def _plaid_transport(
-    settings: Settings, clock: Clock, stack: contextlib.AsyncExitStack
+    settings: Settings,
+    clock: Clock,
+    stack: contextlib.AsyncExitStack,
+    tracing: Tracing | None,
 ) -> PlaidTransport:
     base_url = settings.plaid.base_url
     if base_url is None:
@@ -225,6 +238,7 @@ async def _plaid_transport(
         clock=clock,
         pool_size=settings.plaid.tuning.pool_size,
         connect_timeout_s=settings.plaid.tuning.connect_timeout_s,
+        tracer=tracing.tracer("service.adapters.plaid") if tracing else None,
     )
     await transport.start()
     stack.push_async_callback(transport.close)
@@ -312,11 +326,11 @@ async def _start_grpc(
     settings: Settings,
     servicer: RiskDecisionServicer,
     health: health_aio.HealthServicer,
-    gate: Gatekeeper,
+    interceptors: list[grpc.aio.ServerInterceptor],
 ) -> tuple[grpc.aio.Server, int]:
     """The gRPC server with our service, health checking and reflection, started."""
     server = grpc.aio.server(
-        interceptors=[gate],
+        interceptors=interceptors,
         options=[
             *KEEPALIVE_OPTIONS,
             ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
@@ -376,11 +390,30 @@ def _log_started(settings: Settings, port: int, owner: str) -> None:
     )
 
 
-async def serve_forever(settings: Settings, link: SupervisorLink | None = None) -> None:
+async def serve_forever(
+    settings: Settings,
+    link: SupervisorLink | None = None,
+    tracing: Tracing | None = None,
+) -> None:
     """Run until SIGTERM or SIGINT, then drain within the grace period. A worker of
-    `--workers N` (`link`) also drains when its supervisor goes away."""
+    `--workers N` (`link`) also drains when its supervisor goes away. The spans still
+    queued are exported after the drain, before the process exits."""
     grace_s = settings.server.limits.grace_s
-    service = await start_service(settings, link=link)
+    try:
+        await _serve_until_stopped(settings, link, tracing, grace_s)
+    finally:
+        if tracing is not None:
+            # Blocks for at most the exporter's timeout: the process is leaving.
+            tracing.shutdown()
+
+
+async def _serve_until_stopped(
+    settings: Settings,
+    link: SupervisorLink | None,
+    tracing: Tracing | None,
+    grace_s: float,
+) -> None:
+    service = await start_service(settings, link=link, tracing=tracing)
     tune_garbage_collector()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

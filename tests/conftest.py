@@ -21,6 +21,7 @@ from service.app.ports import SignalSource
 from service.config.settings import Settings
 from service.main import RunningService, Store, start_service
 from service.ops.logs import processors
+from service.ops.tracing import Tracing
 from tests.store.postgres import postgres_server, postgres_url
 
 __all__ = ["postgres_server", "postgres_url"]  # PostgreSQL fixtures for every package
@@ -112,6 +113,7 @@ async def start_harness(
     database_url: str,
     signal_source: SignalSource | None = None,
     store: Store | None = None,
+    tracing: Tracing | None = None,
 ) -> Harness:
     """The service as `ach-risk serve` builds it, but for the fakes given."""
     environ = {
@@ -124,7 +126,9 @@ async def start_harness(
     settings = Settings.from_environ(
         environ, listen="127.0.0.1:0", config_path=str(config or PACKAGED_CONFIG)
     )
-    service = await start_service(settings, signal_source=signal_source, store=store)
+    service = await start_service(
+        settings, signal_source=signal_source, store=store, tracing=tracing
+    )
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
     return Harness(service, channel, pb_grpc.RiskDecisionServiceStub(channel))
 

@@ -105,12 +105,14 @@ def start_workers(
     workers: str = "2",
     config: Path | None = None,
     listen: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[Process, str]:
     """`ach-risk serve --workers N` and its metrics address, once every worker is ready
     (without `emulator`: the supervisor's embedded one). The Process is the supervisor."""
     address = listen or f"127.0.0.1:{free_port()}"
     metrics = f"127.0.0.1:{free_port()}"
     env = service_env(database_url, f"http://{emulator.address}" if emulator else None)
+    env |= extra_env or {}
     env["TMPDIR"] = str(
         workdir
     )  # the metrics directory, even if the supervisor is killed
@@ -136,9 +138,12 @@ def events(log: Path, event: str) -> list[dict[str, object]]:
 
 
 def service_env(database_url: str, plaid_url: str | None) -> dict[str, str]:
-    """`ach-risk serve`'s environment: ours without PLAID_* and ACH_RISK_*, plus these."""
+    """`ach-risk serve`'s environment: ours without PLAID_*, ACH_RISK_* and OTEL_* (no
+    tracing unless a test asks), plus these."""
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("PLAID_", "ACH_RISK_"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PLAID_", "ACH_RISK_", "OTEL_"))
     }
     env |= {
         "PLAID_ENV": "emulator",

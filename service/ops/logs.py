@@ -9,13 +9,22 @@ from typing import Literal
 import orjson
 import structlog
 
+from service.ops.tracing import add_trace_ids
+
 
 def configure(
-    fmt: Literal["json", "console", "auto"], level: str, *, worker: int | None = None
+    fmt: Literal["json", "console", "auto"],
+    level: str,
+    *,
+    worker: int | None = None,
+    trace_ids: bool = False,
 ) -> None:
     """Configure once at start-up; every line goes to stdout. `worker`: this process is
-    that worker of `--workers N`, and every line says so (they share one stdout)."""
-    chain = processors(fmt == "console" or (fmt == "auto" and sys.stdout.isatty()))
+    that worker of `--workers N`, and every line says so (they share one stdout).
+    `trace_ids`: tracing is on, and a line written under a span carries its ids."""
+    chain = processors(
+        fmt == "console" or (fmt == "auto" and sys.stdout.isatty()), trace_ids
+    )
     if worker is not None:
         chain.insert(0, _Stamp(worker=worker))
     structlog.configure(
@@ -51,14 +60,19 @@ def logger_factory(console: bool) -> structlog.typing.WrappedLogger:
     return structlog.BytesLoggerFactory(sys.stdout.buffer)
 
 
-def processors(console: bool) -> list[structlog.typing.Processor]:
+def processors(
+    console: bool, trace_ids: bool = False
+) -> list[structlog.typing.Processor]:
     """The chain. Tracebacks never carry local variables: locals hold access tokens,
-    the Plaid secret and user PII (structlog's dict_tracebacks would include them)."""
+    the Plaid secret and user PII (structlog's dict_tracebacks would include them).
+    `trace_ids`: add the current span's ids (tracing on; off, no processor at all)."""
     common: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if trace_ids:
+        common.insert(1, add_trace_ids)
     if console:
         return [
             *common,

@@ -5,6 +5,7 @@ Dockerfile's install steps, run here without Docker, install from the locks alon
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import json
 import os
@@ -88,7 +89,16 @@ def _satisfied(lock: Path, requirements: list[str]) -> None:
 
 
 def test_the_runtime_lock_satisfies_pyproject() -> None:
-    _satisfied(RUNTIME_LOCK, PYPROJECT["project"]["dependencies"])
+    [extras] = re.findall(
+        r"^EXTRAS: .* = (\(.*\))$", (ROOT / "scripts/lock.py").read_text(), re.M
+    )
+    assert ast.literal_eval(extras) == ("otel",)  # the image traces (docs/tracing.md)
+    optional = PYPROJECT["project"]["optional-dependencies"]
+    _satisfied(
+        RUNTIME_LOCK,
+        PYPROJECT["project"]["dependencies"]
+        + [r for e in ast.literal_eval(extras) for r in optional[e]],
+    )
     # Extras pull in packages of their own: psycopg[binary,pool], SQLAlchemy[asyncio].
     assert {"psycopg-binary", "psycopg-pool", "greenlet"} <= set(pins(RUNTIME_LOCK))
 
@@ -235,7 +245,9 @@ def test_the_dockerfiles_install_steps_work_from_the_locks_alone(
     )  # fmt: skip
     assert protoset.stdout == (ROOT / "service/_proto/achrisk.protoset").read_bytes()
     serve = subprocess.run(
-        [str(runtime / "bin/python"), "-c", "import service.main, service.workers.worker, plaid_emulator.server"],
+        [str(runtime / "bin/python"), "-c", "import service.main, service.workers.worker, plaid_emulator.server;"
+         " import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.grpc.trace_exporter,"
+         " opentelemetry.instrumentation.grpc"],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert serve.returncode == 0, serve.stderr

@@ -13,6 +13,9 @@ from typing import Any
 import aiohttp
 import orjson
 import yarl
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from service.adapters.plaid.errors import classify, retry_after_s
 from service.app.clock import Clock
@@ -22,6 +25,7 @@ from service.domain.secret import Secret
 
 PLAID_VERSION = "2020-09-14"
 USER_AGENT = "ach-risk (plaid-python 46 models)"
+_TRACEPARENT = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +48,10 @@ class PlaidTransport:
         clock: Clock,
         pool_size: int,
         connect_timeout_s: float,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._tracer = tracer  # None: tracing is off (service/ops/tracing.py)
         self._clock = clock
         self._pool_size = pool_size
         self._connect_timeout_s = connect_timeout_s
@@ -82,9 +88,77 @@ class PlaidTransport:
         """One attempt; raises PlaidFailure for every non-2xx, network or parse failure."""
         if self._session is None:
             raise RuntimeError("PlaidTransport.start() was not awaited")
+        session = self._session
         url = self._urls.get(endpoint)
         if url is None:
             url = self._urls[endpoint] = yarl.URL(self._base_url + endpoint)
+        if self._tracer is None:
+            return await self._post(
+                session, url, endpoint, body, timeout_s, attempt, self._headers
+            )
+        return await self._traced_post(
+            self._tracer, session, url, endpoint, body, timeout_s, attempt
+        )
+
+    async def _traced_post(
+        self,
+        tracer: trace.Tracer,
+        session: aiohttp.ClientSession,
+        url: yarl.URL,
+        endpoint: str,
+        body: dict[str, Any],
+        timeout_s: float,
+        attempt: int,
+    ) -> PlaidReply:
+        """The attempt as a CLIENT span, child of the current one (the RPC's). Only
+        what identifies the call: never the body, the credentials or the headers."""
+        span = tracer.start_span(
+            f"POST {endpoint}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "url.path": endpoint,
+                "server.address": url.host or "",
+                "server.port": url.port or 0,
+                "plaid.attempt": attempt,
+            },
+        )
+        # W3C traceparent to Plaid: random ids, nothing about the payment; Plaid
+        # ignores it, and an egress proxy that traces can join the trace. Only that:
+        # not the configured propagators, whose `baggage` would forward whatever the
+        # caller put in its own (an empty context carries this span alone).
+        headers = dict(self._headers)
+        _TRACEPARENT.inject(headers, context=trace.set_span_in_context(span, Context()))
+        headers.pop("tracestate", None)  # the caller's vendors' entries, inherited
+        try:
+            reply = await self._post(
+                session, url, endpoint, body, timeout_s, attempt, headers
+            )
+        except PlaidFailure as failure:
+            _record_failure(span, failure)
+            raise
+        except BaseException as exc:  # cancelled, or a bug: still an ended span
+            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_status(trace.StatusCode.ERROR, type(exc).__qualname__)
+            raise
+        else:
+            span.set_attribute("http.response.status_code", reply.call.http_status)
+            if reply.call.request_id is not None:
+                span.set_attribute("plaid.request_id", reply.call.request_id)
+            return reply
+        finally:
+            span.end()
+
+    async def _post(
+        self,
+        session: aiohttp.ClientSession,
+        url: yarl.URL,
+        endpoint: str,
+        body: dict[str, Any],
+        timeout_s: float,
+        attempt: int,
+        headers: dict[str, str],
+    ) -> PlaidReply:
         # aiohttp rounds a timeout of ceil_threshold (5 s) or more up to a whole second,
         # which overran callers' deadlines of 6 s and more: never round.
         timeout = aiohttp.ClientTimeout(
@@ -94,10 +168,10 @@ class PlaidTransport:
         )
         started = self._clock.monotonic()
         try:
-            async with self._session.post(
+            async with session.post(
                 url,
                 data=orjson.dumps(body),
-                headers=self._headers,
+                headers=headers,
                 timeout=timeout,
             ) as response:
                 raw = await response.read()
@@ -181,6 +255,20 @@ class PlaidTransport:
 
     def _ms_since(self, started: float) -> int:
         return int((self._clock.monotonic() - started) * 1000)
+
+
+def _record_failure(span: trace.Span, failure: PlaidFailure) -> None:
+    """What Plaid said, by its codes only: error_message and the body are not kept."""
+    if failure.http_status:
+        span.set_attribute("http.response.status_code", failure.http_status)
+    if failure.request_id is not None:
+        span.set_attribute("plaid.request_id", failure.request_id)
+    if failure.error_type is not None:
+        span.set_attribute("plaid.error_type", failure.error_type)
+    if failure.error_code is not None:
+        span.set_attribute("plaid.error_code", failure.error_code)
+    span.set_attribute("error.type", failure.error_code or failure.kind.value)
+    span.set_status(trace.StatusCode.ERROR, failure.kind.value)
 
 
 def _text(value: object) -> str | None:

@@ -12,6 +12,7 @@ import asyncio
 from datetime import datetime
 
 import sqlalchemy as sa
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.adapters.store import purge as sql_purge
@@ -27,9 +28,12 @@ from service.adapters.store.sqlite import SqliteWriter
 from service.app.ports import StoredDecision
 
 
-async def open_store(database_url: str) -> SqlDecisionStore:
+async def open_store(
+    database_url: str, tracer: trace.Tracer | None = None
+) -> SqlDecisionStore:
     """Connect, migrate the schema to head, and return the store. Plain URLs
-    (sqlite:///path, postgresql://...) get the async drivers."""
+    (sqlite:///path, postgresql://...) get the async drivers. `tracer`: the
+    evaluation's writes become spans (tracing on)."""
     database_url = with_async_driver(database_url)
     engine = create_engine(database_url)  # refuses what the store cannot run on
     if engine.dialect.name == "postgresql":
@@ -47,7 +51,7 @@ async def open_store(database_url: str) -> SqlDecisionStore:
     except BaseException:
         await engine.dispose()
         raise
-    return SqlDecisionStore(engine, writer)
+    return SqlDecisionStore(engine, writer, tracer=tracer)
 
 
 async def migrate_store(database_url: str) -> None:
@@ -68,9 +72,13 @@ class SqlDecisionStore(SqlLedger, SqlOutbox, SqlRateLedger):
     """
 
     def __init__(
-        self, engine: AsyncEngine, writer: LedgerWriter, ready_timeout_s: float = 2.0
+        self,
+        engine: AsyncEngine,
+        writer: LedgerWriter,
+        ready_timeout_s: float = 2.0,
+        tracer: trace.Tracer | None = None,
     ) -> None:
-        SqlLedger.__init__(self, writer)
+        SqlLedger.__init__(self, writer, tracer, engine.dialect.name)
         SqlOutbox.__init__(self, engine)
         self._ready_timeout_s = ready_timeout_s
 

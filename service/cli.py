@@ -9,6 +9,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import structlog
+
 from service.config.server import DEFAULT_LISTEN, DEFAULT_METRICS_LISTEN, worker_count
 from service.config.settings import ConfigError, Settings
 from service.ops import tracing
@@ -148,6 +150,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Each process its own provider: a worker is a new interpreter, not a fork.
     traced = tracing.start(os.environ)
+    if traced is not None:
+        structlog.get_logger().info("tracing.started", **tracing.describe(os.environ))
     if worker:
         from service.ops.worker_link import SupervisorLink
 

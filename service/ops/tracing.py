@@ -9,9 +9,11 @@ the `ach-risk[otel]` extra and are imported here only, when tracing is on.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import structlog
 from opentelemetry import trace
@@ -30,6 +32,18 @@ _EXTRA_MODULES = (
     "opentelemetry.instrumentation.grpc",
 )
 _EXPORTERS = ("otlp", "console")
+# The samplers the SDK knows by name; an unknown one it would replace by its default after
+# a bare line on stderr, so a typo would sample every call. Refused at start instead.
+_SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+_RATIO_SAMPLERS = ("traceidratio", "parentbased_traceidratio")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]{1,5}|\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}")
 # Probes and grpcurl call these many times a minute; a span each would be noise.
 UNTRACED_SERVICES = ("grpc.health.v1.Health", "grpc.reflection.")
 
@@ -86,6 +100,73 @@ def check(environ: Mapping[str, str]) -> None:
             f"OTLP protocol {protocol!r}: this service exports OTLP over grpc only "
             "(OTEL_EXPORTER_OTLP_PROTOCOL=grpc, the collector's port 4317)"
         )
+    _check_sampler(environ)
+    for name in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        if endpoint := environ.get(name, "").strip():
+            _check_endpoint(name, endpoint)
+
+
+def _check_sampler(environ: Mapping[str, str]) -> None:
+    # As the SDK reads it: lower-cased, not stripped (" always_off" is no sampler to it).
+    sampler = environ.get("OTEL_TRACES_SAMPLER", "").lower()
+    if sampler and sampler not in _SAMPLERS:
+        raise TracingUnavailable(
+            f"OTEL_TRACES_SAMPLER={sampler!r}: one of {', '.join(_SAMPLERS)}"
+        )
+    argument = environ.get("OTEL_TRACES_SAMPLER_ARG", "").strip()
+    if sampler in _RATIO_SAMPLERS and argument:
+        try:
+            ratio = float(argument)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise TracingUnavailable(
+                f"OTEL_TRACES_SAMPLER_ARG={argument!r}: a ratio from 0 to 1 for "
+                f"{sampler} (0.1 samples one trace in ten)"
+            )
+
+
+def _check_endpoint(name: str, endpoint: str) -> None:
+    """An OTLP/gRPC endpoint the exporter can dial: http(s)://host:port, or host:port."""
+    if "://" not in endpoint:
+        if _HOST_PORT.fullmatch(endpoint):
+            return
+        problem = "not host:port nor a URL"
+    else:
+        parts = urlsplit(endpoint)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if parts.scheme in ("http", "https") and parts.hostname and port != -1:
+            return
+        problem = "an OTLP/gRPC endpoint is http://host:port or https://host:port"
+    raise TracingUnavailable(
+        f"{name}: {problem} (for example http://otel-collector:4317)"
+    )
+
+
+def describe(environ: Mapping[str, str]) -> dict[str, object]:
+    """What the tracing.started line says: the exporters, the sampler and where spans
+    go (scheme, host and port only: a URL may carry credentials)."""
+    exporters = [e for e in _exporter_names(environ) or ["otlp"] if e != "none"]
+    described: dict[str, object] = {
+        "exporters": exporters,
+        "sampler": environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+        or "parentbased_always_on",
+    }
+    endpoint = (
+        environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+        or environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    )
+    if "otlp" in exporters:
+        if "://" in endpoint:
+            parts = urlsplit(endpoint)
+            port = f":{parts.port}" if parts.port else ""
+            described["endpoint"] = f"{parts.scheme}://{parts.hostname}{port}"
+        else:
+            described["endpoint"] = endpoint or "http://localhost:4317"
+    return described
 
 
 class Tracing:

@@ -160,6 +160,13 @@ def test_spans_reach_the_collector_when_sigterm_drains(
 
     finished = processes.events(service.log, "rpc.finished")
     assert {str(line["trace_id"]) for line in finished} == trace_ids
+    # Each serving process says where its spans go.
+    started = processes.events(service.log, "tracing.started")
+    assert len(started) == (1 if workers is None else 2)
+    for line in started:
+        assert line["exporters"] == ["otlp"]
+        assert line["endpoint"] == endpoint
+        assert line["sampler"] == "parentbased_always_on"
     if workers is not None:
         # Each worker traced its own calls (a provider per process), and both served.
         assert {line["worker"] for line in finished} == {0, 1}

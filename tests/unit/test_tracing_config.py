@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -69,6 +70,86 @@ def test_what_this_install_cannot_export_is_refused(
 ) -> None:
     with pytest.raises(tracing.TracingUnavailable, match=named):
         tracing.check(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"OTEL_TRACES_SAMPLER": "bogus"}, "OTEL_TRACES_SAMPLER='bogus'"),
+        ({"OTEL_TRACES_SAMPLER": "jaeger_remote"}, "jaeger_remote"),
+        (
+            {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "abc"},
+            "a ratio from 0 to 1",
+        ),
+        (
+            {
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": "1.5",
+            },
+            "'1.5'",
+        ),
+        (
+            {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "nan"},
+            "nan",
+        ),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "::not a url::"}, "not host:port"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://collector:4317"}, "http://host:port"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:99999"}, "http://host:port"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://:4317"}, "http://host:port"),
+        (
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": ENDPOINT,
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector",
+            },
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ),
+    ],
+)
+def test_a_sampler_or_endpoint_the_sdk_would_ignore_is_refused(
+    environ: dict[str, str], named: str
+) -> None:
+    """The SDK would fall back to sampling every call, or fail at every export, after
+    one line on stderr: the service refuses to start instead."""
+    with pytest.raises(tracing.TracingUnavailable, match=re.escape(named)):
+        tracing.check({"OTEL_TRACES_EXPORTER": "otlp", **environ})
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {
+            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+            "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        },
+        {"OTEL_TRACES_SAMPLER": "ALWAYS_OFF"},
+        {"OTEL_TRACES_SAMPLER": "traceidratio"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example:4317"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://[::1]:4317"},
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"},
+        {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "10.0.0.7:4317"},
+    ],
+)
+def test_what_the_sdk_understands_passes(environ: dict[str, str]) -> None:
+    tracing.check({"OTEL_TRACES_EXPORTER": "otlp", **environ})
+
+
+def test_the_started_line_names_where_spans_go_without_credentials() -> None:
+    described = tracing.describe(
+        {
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://user:s3cret@collector:4317/v1?key=k",
+            "OTEL_TRACES_EXPORTER": "otlp,console",
+            "OTEL_TRACES_SAMPLER": "TraceIdRatio",
+        }
+    )
+    assert described == {
+        "exporters": ["otlp", "console"],
+        "sampler": "traceidratio",
+        "endpoint": "https://collector:4317",
+    }
+    assert tracing.describe({"OTEL_TRACES_EXPORTER": "console"}) == {
+        "exporters": ["console"],
+        "sampler": "parentbased_always_on",
+    }
 
 
 def test_none_beside_an_exporter_is_ignored() -> None:

@@ -96,7 +96,8 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
             requests: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> Any:
             # A stream answers each item's errors in its place: the call itself is OK
-            # unless it ends early (cancelled by the caller, or our fault).
+            # unless it ends early: cancelled by the caller, aborted with a status
+            # (counted with that status), or our fault (INTERNAL).
             started, code = clock(), "OK"
             try:
                 with serving:
@@ -106,8 +107,10 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
                 code = "CANCELLED"
                 raise
             except Exception:
-                code = "INTERNAL"
+                code = _status_set(context) or "INTERNAL"
                 raise
+            else:
+                code = _status_set(context) or "OK"
             finally:
                 metrics.grpc_finished(name, code, clock() - started)
 
@@ -120,6 +123,14 @@ class Gatekeeper(grpc.aio.ServerInterceptor):
     def _leave(self) -> None:
         self.in_flight -= 1
         self._metrics.in_flight.set(self.in_flight)
+
+
+def _status_set(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    """The status the handler set or aborted with, by name (None: none, or OK)."""
+    code = context.code()
+    if isinstance(code, grpc.StatusCode) and code is not grpc.StatusCode.OK:
+        return code.name
+    return None
 
 
 class _Serving:

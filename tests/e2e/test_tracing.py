@@ -3,6 +3,7 @@ and the SDK's in-memory exporter (docs/tracing.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -101,12 +102,20 @@ def remote_parent() -> tuple[str, str, list[tuple[str, str]]]:
     return trace_id, span_id, [("traceparent", f"00-{trace_id}-{span_id}-01")]
 
 
-def in_trace(exporter: InMemorySpanExporter, trace_id: str) -> list[ReadableSpan]:
-    return [
-        s
-        for s in exporter.get_finished_spans()
-        if trace.format_trace_id(s.context.trace_id) == trace_id
-    ]
+async def in_trace(exporter: InMemorySpanExporter, trace_id: str) -> list[ReadableSpan]:
+    """The trace's spans once its server span has ended: the caller has the status
+    before the server's interceptor ends the span, so reading at once can miss it."""
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        spans = [
+            s
+            for s in exporter.get_finished_spans()
+            if trace.format_trace_id(s.context.trace_id) == trace_id
+        ]
+        ended = any(s.kind is trace.SpanKind.SERVER for s in spans)
+        if ended or asyncio.get_running_loop().time() > deadline:
+            return spans
+        await asyncio.sleep(0.01)
 
 
 def the_server_span(spans: list[ReadableSpan]) -> ReadableSpan:
@@ -152,7 +161,7 @@ class TestOneEvaluation:
             request, metadata=metadata, timeout=10
         )
         assert reply.decision.plaid_request_ids
-        spans = in_trace(exporter, trace_id)
+        spans = await in_trace(exporter, trace_id)
         server = the_server_span(spans)
         assert server.parent is not None
         assert server.parent.is_remote
@@ -201,7 +210,7 @@ class TestOneEvaluation:
         await traced.stub.EvaluatePayment(
             payment(TOKEN, ACCOUNT, AMOUNT), metadata=metadata, timeout=10
         )
-        spans = in_trace(exporter, trace_id)
+        spans = await in_trace(exporter, trace_id)
         server = the_server_span(spans)
         attempts = sorted(
             children(spans, server, f"POST {EVALUATE}"),
@@ -250,7 +259,7 @@ class TestOneEvaluation:
                 payment(TOKEN, ACCOUNT, AMOUNT), metadata=metadata, timeout=10
             )
         assert caught.value.code() == code
-        spans = in_trace(exporter, trace_id)
+        spans = await in_trace(exporter, trace_id)
         server = the_server_span(spans)
         assert (server.attributes or {})["rpc.grpc.status_code"] == code.value[0]
         assert (server.status.status_code is trace.StatusCode.ERROR) is server_error
@@ -282,7 +291,7 @@ class TestOneEvaluation:
             )
         ]
         assert len(replies) == 2
-        spans = in_trace(exporter, trace_id)
+        spans = await in_trace(exporter, trace_id)
         servers = [s for s in spans if s.kind is trace.SpanKind.SERVER]
         assert [s.name for s in servers] == [
             "/achrisk.v1.RiskDecisionService/EvaluatePayments"
@@ -317,7 +326,7 @@ class TestOneEvaluation:
         finally:
             await stop_harness(gated)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        spans = in_trace(exporter, trace_id)
+        spans = await in_trace(exporter, trace_id)
         server = the_server_span(spans)
         assert (server.attributes or {})["rpc.grpc.status_code"] == (
             grpc.StatusCode.UNAUTHENTICATED.value[0]

@@ -34,19 +34,14 @@ from tests.conftest import (
     start_harness,
     stop_harness,
 )
+from tests.e2e.test_failures import (
+    FAST_RETRIES,  # a retried error stays inside the deadline
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 EVALUATE = "/signal/evaluate"
 RPC = "/achrisk.v1.RiskDecisionService/EvaluatePayment"
 TOKEN, ACCOUNT, AMOUNT = "access-sandbox-checking-ok", "checking-ok", "1234.56"
-# Three attempts, quick backoff: a retried error stays well inside the deadline.
-FAST_RETRIES = """
-[plaid.retry]
-max_attempts = 3
-initial_backoff_s = 0.01
-max_backoff_s = 0.05
-min_attempt_s = 0.05
-"""
 # What no span may carry, anywhere: credentials, the token, the account, the amount.
 NEVER_IN_SPANS = (*EMULATOR_CREDENTIALS, TOKEN, ACCOUNT, AMOUNT, "123456")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,24 @@ KUBERNETES = ROOT / "deploy" / "kubernetes"
 COMPOSE = ROOT / "deploy" / "compose"
 SECRETS_MOUNT = "/run/secrets/ach-risk/"
 CONFIG_MOUNT = "/etc/ach-risk/"
+# What the Dockerfile's build stage copies to build the wheel (test_dockerfile.py checks
+# the COPY lines).
+BUILD_CONTEXT = ("pyproject.toml", "README.md", "LICENSE", "service", "plaid_emulator")
+
+
+def copy_build_context(destination: Path) -> Path:
+    """The wheel's sources as the build stage has them, in `destination` (created)."""
+    destination.mkdir()
+    for name in BUILD_CONTEXT:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name,
+                destination / name,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
+        else:
+            shutil.copy2(ROOT / name, destination / name)
+    return destination
 
 
 def load(path: Path) -> dict[str, Any]:

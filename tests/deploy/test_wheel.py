@@ -4,31 +4,20 @@ package, data file and command the service and the emulator need at run time."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 import tomllib
 import zipfile
 from pathlib import Path
 
-from tests.deploy.files import ROOT
+from tests.deploy.files import ROOT, copy_build_context
 
-# What the Dockerfile's build stage copies (test_dockerfile.py checks the COPY lines).
 # The SHA-256 of the Apache License 2.0 as its publisher distributes it, byte for byte.
 APACHE_2_0_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
-BUILD_CONTEXT = ("pyproject.toml", "README.md", "LICENSE", "service", "plaid_emulator")
 
 
 def test_the_wheel_holds_the_data_files_and_both_commands(tmp_path: Path) -> None:
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in BUILD_CONTEXT:
-        if (ROOT / name).is_dir():
-            shutil.copytree(
-                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(ROOT / name, source / name)
+    source = copy_build_context(tmp_path / "src")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
          "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), str(source)],
